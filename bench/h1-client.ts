@@ -1,0 +1,142 @@
+/**
+ * One Node.js contender of the HTTP/1.1 benchmark, alone in its process (started by
+ * bench/h1.ts under `taskset -c 1`), so no contender shares a heap, a JIT or an event
+ * loop with another or with the orchestrator.
+ *
+ *   node --import tsx bench/h1-client.ts <wirepool|undici|http> <scenario> <origin> <warmup s> <duration s>
+ *
+ * Runs `connections × pipelining` closed loops (each awaits its response, reads the whole
+ * body, then sends the next request) for the warm-up plus the measured window, and prints
+ * one JSON `RunResult` line on stdout.
+ */
+import http from 'node:http'
+import { performance } from 'node:perf_hooks'
+import { NODE_CONTENDERS, scenarioByName, type NodeContender, type RunResult, type Scenario } from './h1-scenarios.js'
+
+interface Client {
+  /** One GET of the scenario path: resolves with the status and the body length read. */
+  fetch(): Promise<{ status: number; bytes: number }>
+  close(): Promise<void>
+}
+
+async function wirepoolClient(origin: string, s: Scenario): Promise<Client> {
+  // Loaded here, not at the top: a broken engine build fails only its own contender.
+  const { Pool } = await import('../src/index.js')
+  const pool = new Pool(origin, { connections: s.connections, pipelining: s.pipelining })
+  return {
+    async fetch() {
+      const res = await pool.request({ path: s.path, method: 'GET' })
+      let bytes = 0
+      for await (const chunk of res.body) bytes += (chunk as Buffer).length
+      return { status: res.status, bytes }
+    },
+    close: () => pool.close(),
+  }
+}
+
+async function undiciClient(origin: string, s: Scenario): Promise<Client> {
+  const undici = await import('undici')
+  const pool = new undici.Pool(origin, { connections: s.connections, pipelining: s.pipelining })
+  return {
+    async fetch() {
+      const res = await pool.request({ path: s.path, method: 'GET' })
+      let bytes = 0
+      for await (const chunk of res.body) bytes += (chunk as Buffer).length
+      return { status: res.statusCode, bytes }
+    },
+    close: () => pool.close(),
+  }
+}
+
+function httpClient(origin: string, s: Scenario): Client {
+  // node:http never pipelines: it would silently measure something else.
+  if (s.pipelining !== 1) throw new Error('node:http does not support pipelining')
+  const url = new URL(origin)
+  const agent = new http.Agent({ keepAlive: true, maxSockets: s.connections })
+  const options = { host: url.hostname, port: url.port, path: s.path, agent }
+  return {
+    fetch: () =>
+      new Promise((resolve, reject) => {
+        const req = http.get(options, (res) => {
+          let bytes = 0
+          res.on('data', (chunk: Buffer) => {
+            bytes += chunk.length
+          })
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes }))
+          res.on('error', reject)
+        })
+        req.on('error', reject)
+      }),
+    async close() {
+      agent.destroy()
+    },
+  }
+}
+
+function makeClient(contender: NodeContender, origin: string, s: Scenario): Promise<Client> | Client {
+  switch (contender) {
+    case 'wirepool':
+      return wirepoolClient(origin, s)
+    case 'undici':
+      return undiciClient(origin, s)
+    case 'http':
+      return httpClient(origin, s)
+  }
+}
+
+/**
+ * The closed loops. A response counts when it completes inside the measured window
+ * (after the warm-up, before the end) with status 200 and the full body; a loop that
+ * meets an error stops, so a broken client shows as errors and a low rate, never a hang.
+ */
+async function drive(client: Client, s: Scenario, warmupMs: number, durationMs: number): Promise<RunResult> {
+  const measureFrom = performance.now() + warmupMs
+  const end = measureFrom + durationMs
+  let requests = 0
+  let errors = 0
+  let firstError: string | undefined
+  const loop = async (): Promise<void> => {
+    while (performance.now() < end) {
+      try {
+        const { status, bytes } = await client.fetch()
+        if (status !== 200) throw new Error(`status ${status}`)
+        if (bytes !== s.bodySize) throw new Error(`body of ${bytes} bytes, expected ${s.bodySize}`)
+      } catch (err) {
+        errors++
+        firstError ??= err instanceof Error ? err.message : String(err)
+        return
+      }
+      const now = performance.now()
+      if (now >= measureFrom && now <= end) requests++
+    }
+  }
+  await Promise.all(Array.from({ length: s.connections * s.pipelining }, loop))
+  return { requests, seconds: durationMs / 1000, errors, ...(firstError === undefined ? {} : { firstError }) }
+}
+
+function isNodeContender(name: string): name is NodeContender {
+  return (NODE_CONTENDERS as readonly string[]).includes(name)
+}
+
+function seconds(arg: string | undefined, what: string): number {
+  const value = Number(arg)
+  if (!Number.isFinite(value) || value < 0) throw new Error(`${what} must be a number of seconds, got ${arg}`)
+  return value
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  const [contender, scenarioName, origin, warmup, duration] = argv
+  if (contender === undefined || !isNodeContender(contender) || scenarioName === undefined || origin === undefined) {
+    throw new Error(`usage: h1-client.ts <${NODE_CONTENDERS.join('|')}> <scenario> <origin> <warmup s> <duration s>`)
+  }
+  const scenario = scenarioByName(scenarioName)
+  const client = await makeClient(contender, origin, scenario)
+  const result = await drive(client, scenario, seconds(warmup, 'warmup') * 1000, seconds(duration, 'duration') * 1000)
+  await client.close()
+  process.stdout.write(`${JSON.stringify(result)}\n`)
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+  process.exitCode = 1
+})

@@ -1,0 +1,98 @@
+/**
+ * `npm start`: the main job on a fresh machine. Makes a CA and a server certificate, starts
+ * an HTTPS server in a child process, drives it through a wirepool Agent and prints what
+ * happened to every connection: protocol, TLS version and resumption, reuse, timings.
+ */
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { Agent, type ConnectionEvent } from '../src/index.js'
+import { makeCertificates } from '../test/support/certs.js'
+
+const started = performance.now()
+const ms = (n: number) => `${n.toFixed(2)} ms`
+
+const certs = await makeCertificates()
+console.log(`certificates   CA + server certificate for 127.0.0.1 made in ${ms(performance.now() - started)}`)
+
+const serverPath = fileURLToPath(new URL('./demo-server.ts', import.meta.url))
+const child = spawn(process.execPath, ['--import', 'tsx', serverPath], {
+  env: { ...process.env, WIREPOOL_DEMO_KEY: certs.key, WIREPOOL_DEMO_CERT: certs.cert },
+  stdio: ['ignore', 'pipe', 'inherit'],
+})
+const stopServer = () => {
+  if (child.exitCode === null) child.kill('SIGTERM')
+}
+process.on('exit', stopServer)
+const [line] = (await once(createInterface({ input: child.stdout }), 'line')) as [string]
+const { port } = JSON.parse(line) as { port: number }
+const origin = `https://127.0.0.1:${port}`
+console.log(`server         node:https in child process ${child.pid}, ${origin}`)
+
+const agent = new Agent({ connections: 10, tls: { ca: certs.ca } })
+const events: ConnectionEvent[] = []
+agent.on('connection', (event) => events.push(event))
+
+try {
+  // 1. A cold request: TCP connect + full TLS handshake.
+  let t0 = performance.now()
+  let res = await agent.request({ url: `${origin}/` })
+  const text = await res.body.text()
+  console.log(
+    `cold request   ${res.status} ${JSON.stringify(text)} over ${res.protocol}, connection #${res.connection.id}, ` +
+      `reused=${res.connection.reused}, tlsResumed=${res.connection.tlsResumed}, ${ms(performance.now() - t0)}`,
+  )
+
+  // 2. Sequential requests reuse the same keep-alive connection.
+  t0 = performance.now()
+  const ids = new Set<number>()
+  for (let i = 0; i < 100; i++) {
+    res = await agent.request({ url: `${origin}/` })
+    await res.body.text()
+    ids.add(res.connection.id)
+  }
+  const seqMs = performance.now() - t0
+  console.log(`sequential     100 requests on ${ids.size} connection(s), ${ms(seqMs / 100)} each, ${Math.round(100_000 / seqMs)} req/s`)
+
+  // 3. A concurrent burst: the pool opens up to 10 connections; new ones resume the TLS session.
+  t0 = performance.now()
+  const burst = await Promise.all(
+    Array.from({ length: 1000 }, async () => {
+      const r = await agent.request({ url: `${origin}/` })
+      await r.body.arrayBuffer()
+      return r.connection
+    }),
+  )
+  const burstMs = performance.now() - t0
+  const burstIds = new Set(burst.map((c) => c.id))
+  console.log(`burst          1000 concurrent requests on ${burstIds.size} connections in ${ms(burstMs)}, ${Math.round(1_000_000 / burstMs)} req/s`)
+
+  // 4. A 1 MiB body, streamed.
+  t0 = performance.now()
+  res = await agent.request({ url: `${origin}/1mb` })
+  let bytes = 0
+  for await (const chunk of res.body) bytes += (chunk as Buffer).length
+  const bigMs = performance.now() - t0
+  console.log(`1 MiB body     ${bytes} bytes in ${ms(bigMs)} (${((bytes / bigMs) * 1000 / 1e6).toFixed(0)} MB/s)`)
+
+  const stats = agent.stats().origins[origin]
+  if (stats === undefined) throw new Error('no stats for the origin')
+  console.log('\nconnections')
+  const opened = events.filter((e) => e.from === 'connecting' && e.to === 'idle')
+  console.log(`  opened ${stats.connectionsCreated}, TLS handshakes ${stats.tlsHandshakes}, resumed ${stats.tlsResumed}`)
+  console.log(`  first connection ready in ${opened[0] === undefined ? '?' : ms(opened[0].age)} (TCP + TLS)`)
+  console.log(`  states now: ${JSON.stringify(stats.connections)}`)
+  console.log('\nrequests')
+  console.log(`  ${stats.requests} sent, ${stats.reused} on reused connections (reuse rate ${stats.reuseRate.toFixed(3)}), ${stats.retries} retried`)
+  console.log(`  acquire p50 ${ms(stats.acquireMs.p50)}, p99 ${ms(stats.acquireMs.p99)}, max ${ms(stats.acquireMs.max)}`)
+  console.log('\nlifecycle of connection #1')
+  for (const e of events.filter((ev) => ev.id === (events[0]?.id ?? 1))) {
+    console.log(`  +${ms(e.age).padStart(10)}  ${String(e.from ?? '-').padEnd(10)} → ${e.to.padEnd(10)} (${e.reason})`)
+  }
+} finally {
+  await agent.close()
+  stopServer()
+}
+const closedEvents = events.filter((e) => e.to === 'closed').length
+console.log(`\nclosed         agent closed, ${closedEvents} connections closed gracefully; total ${ms(performance.now() - started)}`)

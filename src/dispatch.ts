@@ -1,0 +1,114 @@
+/**
+ * The seams of the engine: the low-level handler every request is driven through, the
+ * normalised request a connection receives, and the one connection contract the pool
+ * uses without knowing the protocol (DESIGN.md "One connection contract").
+ */
+import type { EventEmitter } from 'node:events'
+import type { Duplex, Readable } from 'node:stream'
+import type { WirepoolError } from './errors.js'
+
+export type Protocol = 'http/1.1' | 'h2'
+
+/** Response header record: lowercase names; repeated fields become arrays (set-cookie always is). */
+export type HeaderRecord = Record<string, string | string[]>
+
+export type RequestBody = string | Uint8Array | Readable | AsyncIterable<Uint8Array> | null | undefined
+
+/** What `res.connection` and `onConnect` tell about the connection a request went on. */
+export interface ConnectionInfo {
+  id: number
+  /** The connection served at least one request before this one. */
+  reused: boolean
+  /** TLS session was resumed; null for cleartext. */
+  tlsResumed: boolean | null
+  remoteAddress: string | undefined
+  remotePort: number | undefined
+  protocol: Protocol
+}
+
+/**
+ * A request after the pool validated and normalised it. Header names and values were
+ * validated (no CR/LF/NUL, names are tokens) before this object was built.
+ */
+export interface DispatchRequest {
+  method: string
+  /** request-target in origin-form: `/path?query` */
+  path: string
+  /** `host[:port]` for the Host header / :authority. */
+  authority: string
+  /** Flattened `[name, value, …]`, validated; never contains Host, Connection framing headers set by us. */
+  headers: string[]
+  body: RequestBody
+  /** Known body length in bytes, or -1 when it must be streamed (chunked). */
+  bodyLength: number
+  idempotent: boolean
+  /** `expect: 100-continue` was requested: hold the body until a 100 (or the timeout). */
+  expectContinue: boolean
+  headersTimeout: number
+  bodyTimeout: number
+  /** Request upgrade (WebSocket): the response 101 hands the socket to `onUpgrade`. */
+  upgrade: string | undefined
+}
+
+/**
+ * The low-level handler (API.md "Low-level"). Calls arrive in this order:
+ * onConnect → onInformational* → onHeaders → onData* → onTrailers? → onComplete,
+ * or onError at any point after onConnect (and then nothing else).
+ */
+export interface DispatchHandler {
+  /** The request was assigned to a connection. `abort()` cancels it (the socket is not reused). */
+  onConnect?(abort: (reason?: Error) => void, info: ConnectionInfo): void
+  /** A 1xx interim response other than 101 (e.g. 100 Continue, 103 Early Hints). */
+  onInformational?(status: number, headers: HeaderRecord): void
+  /**
+   * The final response head. `resume()` restarts the body flow after `onData` returned false.
+   * Return false to pause right away (as onData).
+   */
+  onHeaders(status: number, headers: HeaderRecord, resume: () => void, statusText: string): boolean | void
+  /**
+   * A body chunk: a view into bytes the engine never reuses (no onread buffer pooling), so a
+   * consumer may keep it without copying. Return false to pause until `resume()`.
+   */
+  onData(chunk: Uint8Array): boolean | void
+  onTrailers?(trailers: HeaderRecord): void
+  onComplete(): void
+  onError(err: WirepoolError): void
+  /** 101 Switching Protocols for a request with `upgrade` set: the socket is now the caller's. */
+  onUpgrade?(status: number, headers: HeaderRecord, socket: Duplex, head: Uint8Array): void
+}
+
+/**
+ * Lifecycle signals a connection gives to its pool. A connection never decides what the
+ * pool does: it says what happened and the pool's one transition function reacts.
+ */
+export interface ConnectionEvents {
+  /** Capacity grew (a request finished): the pool may dispatch queued requests. */
+  free: []
+  /** The connection will accept no new requests (Connection: close, GOAWAY, max requests); in-flight ones finish. */
+  draining: [reason: string]
+  /** The socket is gone. `err` is set when it closed because of a failure. */
+  close: [err: WirepoolError | undefined]
+}
+
+/** The one contract H1Connection and (later) H2Connection implement for the pool. */
+export interface PoolConnection extends EventEmitter<ConnectionEvents> {
+  readonly id: number
+  readonly protocol: Protocol
+  /** How many more requests may be dispatched now (0 when busy, draining or closed). */
+  readonly capacity: number
+  /** Requests in flight. */
+  readonly inFlight: number
+  /** Requests completed on this connection. */
+  readonly requestsServed: number
+  readonly remoteAddress: string | undefined
+  readonly tlsResumed: boolean | null
+  /** True once no new request may be dispatched (draining or closed). */
+  readonly retired: boolean
+  dispatch(request: DispatchRequest, handler: DispatchHandler): void
+  /** Liveness check; resolves to the round-trip time in ms. */
+  ping(): Promise<number>
+  /** Graceful: take no new requests, let in-flight ones finish, then close the socket. */
+  close(): Promise<void>
+  /** Abort in-flight requests with `err` and close the socket now. */
+  destroy(err?: WirepoolError): void
+}

@@ -1,0 +1,185 @@
+/**
+ * Errors are values with stable codes (API.md "Errors"). Every error wirepool throws or
+ * emits is a `WirepoolError`; each failure kind has its own subclass so callers can use
+ * `instanceof` or `err.code`, whichever they prefer. `cause` keeps the underlying error.
+ */
+
+export const ErrorCode = {
+  CONNECT_TIMEOUT: 'WP_CONNECT_TIMEOUT',
+  CONNECT_REFUSED: 'WP_CONNECT_REFUSED',
+  TLS_VERIFY: 'WP_TLS_VERIFY',
+  TLS_PIN_MISMATCH: 'WP_TLS_PIN_MISMATCH',
+  HEADERS_TIMEOUT: 'WP_HEADERS_TIMEOUT',
+  BODY_TIMEOUT: 'WP_BODY_TIMEOUT',
+  ABORTED: 'WP_ABORTED',
+  SOCKET_CLOSED: 'WP_SOCKET_CLOSED',
+  H1_PARSE: 'WP_H1_PARSE',
+  H2_PROTOCOL: 'WP_H2_PROTOCOL',
+  H2_STREAM_RESET: 'WP_H2_STREAM_RESET',
+  H2_GOAWAY: 'WP_H2_GOAWAY',
+  INVALID_ARG: 'WP_INVALID_ARG',
+  POOL_CLOSED: 'WP_POOL_CLOSED',
+  WS_PROTOCOL: 'WP_WS_PROTOCOL',
+  WS_HANDSHAKE: 'WP_WS_HANDSHAKE',
+} as const
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
+
+/** Which side caused a failure (as hyperium/h2's `Initiator`). */
+export type ErrorInitiator = 'user' | 'library' | 'remote'
+
+export interface WirepoolErrorOptions {
+  cause?: unknown
+  /** `scheme://host:port` of the origin the failure belongs to, when known. */
+  origin?: string
+  initiator?: ErrorInitiator
+}
+
+export class WirepoolError extends Error {
+  readonly code: ErrorCode
+  origin: string | undefined
+  readonly initiator: ErrorInitiator | undefined
+
+  constructor(code: ErrorCode, message: string, options: WirepoolErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.code = code
+    this.origin = options.origin
+    this.initiator = options.initiator
+  }
+
+  override get name(): string {
+    return this.constructor.name
+  }
+}
+
+export class ConnectTimeoutError extends WirepoolError {
+  readonly timeoutMs: number
+  constructor(timeoutMs: number, options: WirepoolErrorOptions = {}) {
+    super(ErrorCode.CONNECT_TIMEOUT, `connect timed out after ${timeoutMs} ms`, { initiator: 'library', ...options })
+    this.timeoutMs = timeoutMs
+  }
+}
+
+/** The TCP connection could not be made (refused, unreachable, DNS failure, reset during connect). */
+export class ConnectRefusedError extends WirepoolError {
+  constructor(message: string, options: WirepoolErrorOptions = {}) {
+    super(ErrorCode.CONNECT_REFUSED, message, { initiator: 'remote', ...options })
+  }
+}
+
+export class TlsVerifyError extends WirepoolError {
+  /** OpenSSL's reason code, e.g. `DEPTH_ZERO_SELF_SIGNED_CERT` or `ERR_TLS_CERT_ALTNAME_INVALID`. */
+  readonly reason: string
+  constructor(reason: string, message: string, options: WirepoolErrorOptions = {}) {
+    super(ErrorCode.TLS_VERIFY, message, { initiator: 'remote', ...options })
+    this.reason = reason
+  }
+}
+
+export class TlsPinMismatchError extends WirepoolError {
+  readonly expected: readonly string[]
+  readonly actual: string
+  constructor(expected: readonly string[], actual: string, options: WirepoolErrorOptions = {}) {
+    super(ErrorCode.TLS_PIN_MISMATCH, `peer certificate SPKI ${actual} matches none of the configured pins`, {
+      initiator: 'remote',
+      ...options,
+    })
+    this.expected = expected
+    this.actual = actual
+  }
+}
+
+export class HeadersTimeoutError extends WirepoolError {
+  constructor(timeoutMs: number, options: WirepoolErrorOptions = {}) {
+    super(ErrorCode.HEADERS_TIMEOUT, `no response head within ${timeoutMs} ms`, { initiator: 'library', ...options })
+  }
+}
+
+export class BodyTimeoutError extends WirepoolError {
+  constructor(timeoutMs: number, options: WirepoolErrorOptions = {}) {
+    super(ErrorCode.BODY_TIMEOUT, `no response body data for ${timeoutMs} ms`, { initiator: 'library', ...options })
+  }
+}
+
+export class AbortedError extends WirepoolError {
+  constructor(message = 'request aborted', options: WirepoolErrorOptions = {}) {
+    super(ErrorCode.ABORTED, message, { initiator: 'user', ...options })
+  }
+}
+
+export class SocketClosedError extends WirepoolError {
+  /**
+   * False when the socket failed before any byte of this request's response arrived: the
+   * peer may not have processed the request, so an idempotent one may be retried elsewhere.
+   */
+  readonly responseStarted: boolean
+  constructor(message = 'socket closed', options: WirepoolErrorOptions & { responseStarted?: boolean } = {}) {
+    super(ErrorCode.SOCKET_CLOSED, message, { initiator: 'remote', ...options })
+    this.responseStarted = options.responseStarted ?? true
+  }
+}
+
+/** A malformed HTTP/1.x response. `offset` counts bytes from the start of the response. */
+export class H1ParseError extends WirepoolError {
+  readonly reason: string
+  readonly offset: number
+  constructor(reason: string, offset: number, options: WirepoolErrorOptions = {}) {
+    super(ErrorCode.H1_PARSE, `invalid HTTP/1.1 response at byte ${offset}: ${reason}`, { initiator: 'remote', ...options })
+    this.reason = reason
+    this.offset = offset
+  }
+}
+
+export class InvalidArgumentError extends WirepoolError {
+  constructor(message: string, options: WirepoolErrorOptions = {}) {
+    super(ErrorCode.INVALID_ARG, message, { initiator: 'user', ...options })
+  }
+}
+
+export class PoolClosedError extends WirepoolError {
+  constructor(message = 'pool is closed', options: WirepoolErrorOptions = {}) {
+    super(ErrorCode.POOL_CLOSED, message, { initiator: 'user', ...options })
+  }
+}
+
+/** Wrap anything thrown by a lower layer into a WirepoolError, keeping it as `cause`. */
+export function toWirepoolError(err: unknown, origin?: string): WirepoolError {
+  if (err instanceof WirepoolError) {
+    if (origin !== undefined && err.origin === undefined) err.origin = origin
+    return err
+  }
+  const message = err instanceof Error ? err.message : String(err)
+  return new SocketClosedError(message, origin === undefined ? { cause: err } : { cause: err, origin })
+}
+
+/**
+ * A WebSocket peer broke RFC 6455 (or a negotiated extension). `closeCode` is the status
+ * code to _Fail the WebSocket Connection_ with (RFC 6455 §7.1.7, codes from §7.4.1):
+ * 1002 protocol error, 1007 invalid UTF-8 in a text message, 1009 message too big.
+ */
+export class WsProtocolError extends WirepoolError {
+  readonly closeCode: number
+  constructor(closeCode: number, message: string, options: WirepoolErrorOptions = {}) {
+    super(ErrorCode.WS_PROTOCOL, message, { initiator: 'remote', ...options })
+    this.closeCode = closeCode
+  }
+}
+
+/**
+ * An HTTP/2 protocol violation found by the frame reader, the HPACK decoder, flow control or
+ * the session. `h2Code` is the RFC 9113 §7 error code to put on the wire (`h2CodeName` its
+ * name, e.g. `FRAME_SIZE_ERROR`). `streamId` 0 means a connection error (RFC 9113 §5.4.1:
+ * send GOAWAY and close); any other value a stream error on that stream (§5.4.2: send
+ * RST_STREAM, the connection lives on).
+ */
+export class H2ProtocolError extends WirepoolError {
+  readonly h2Code: number
+  readonly h2CodeName: string
+  readonly streamId: number
+  constructor(h2Code: number, h2CodeName: string, streamId: number, message: string, options: WirepoolErrorOptions = {}) {
+    super(ErrorCode.H2_PROTOCOL, `${h2CodeName}: ${message}`, { initiator: 'remote', ...options })
+    this.h2Code = h2Code
+    this.h2CodeName = h2CodeName
+    this.streamId = streamId
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * Agent / Pool options (API.md "Options"): the public shape, defaults, and validation.
+ * Every bad option fails at construction with WP_INVALID_ARG rather than at first use.
+ */
+import { InvalidArgumentError } from './errors.js'
+
+export interface TlsOptions {
+  ca?: string | Buffer | Array<string | Buffer>
+  cert?: string | Buffer
+  key?: string | Buffer
+  passphrase?: string
+  /** SNI and certificate name to check; defaults to the origin's host. */
+  servername?: string
+  rejectUnauthorized?: boolean
+  minVersion?: 'TLSv1.2' | 'TLSv1.3'
+  /** Reuse TLS sessions (tickets) across connections to the same origin. Default true. */
+  sessionCache?: boolean
+}
+
+export interface RetryOptions {
+  /** How many times an idempotent request may be re-sent after a retryable failure. */
+  attempts?: number
+}
+
+export interface PoolOptions {
+  connections?: number
+  pipelining?: number
+  allowH2?: boolean
+  h2c?: boolean
+  maxConcurrentStreams?: number
+  connectTimeout?: number
+  headersTimeout?: number
+  bodyTimeout?: number
+  keepAliveTimeout?: number
+  maxConnectionAge?: number
+  maxRequestsPerConnection?: number
+  decompress?: boolean
+  retry?: RetryOptions | false
+  tls?: TlsOptions
+  localAddress?: string
+  autoSelectFamily?: boolean
+  /** Max bytes of a response head (status line + headers). Default 16 KiB. */
+  maxHeaderSize?: number
+  /** Max fields in a response head. Default 128. */
+  maxHeaderCount?: number
+  /** How long a request with `expect: 100-continue` waits for the 100 before sending its body. */
+  expectContinueTimeout?: number
+}
+
+export type AgentOptions = PoolOptions
+
+/** Options after defaults were applied; what the pool runs on. */
+export interface ResolvedPoolOptions {
+  connections: number
+  pipelining: number
+  allowH2: boolean
+  h2c: boolean
+  maxConcurrentStreams: number | undefined
+  connectTimeout: number
+  headersTimeout: number
+  bodyTimeout: number
+  keepAliveTimeout: number
+  maxConnectionAge: number | undefined
+  maxRequestsPerConnection: number | undefined
+  decompress: boolean
+  retryAttempts: number
+  tls: TlsOptions
+  localAddress: string | undefined
+  autoSelectFamily: boolean | undefined
+  maxHeaderSize: number
+  maxHeaderCount: number
+  expectContinueTimeout: number
+}
+
+function positiveInteger(name: string, value: unknown, fallback: number, allowZero = false): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < (allowZero ? 0 : 1)) {
+    throw new InvalidArgumentError(`option ${name} must be ${allowZero ? 'a non-negative' : 'a positive'} integer, got ${String(value)}`)
+  }
+  return value
+}
+
+function optionalPositiveInteger(name: string, value: unknown): number | undefined {
+  return value === undefined ? undefined : positiveInteger(name, value, 0)
+}
+
+/** Timeouts are milliseconds; 0 disables the timeout (as undici). */
+function timeout(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new InvalidArgumentError(`option ${name} must be a non-negative number of milliseconds, got ${String(value)}`)
+  }
+  return value
+}
+
+function bool(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback
+  if (typeof value !== 'boolean') throw new InvalidArgumentError(`option ${name} must be a boolean, got ${String(value)}`)
+  return value
+}
+
+const KNOWN_OPTIONS = new Set([
+  'connections', 'pipelining', 'allowH2', 'h2c', 'maxConcurrentStreams', 'connectTimeout', 'headersTimeout',
+  'bodyTimeout', 'keepAliveTimeout', 'maxConnectionAge', 'maxRequestsPerConnection', 'decompress', 'retry', 'tls',
+  'localAddress', 'autoSelectFamily', 'maxHeaderSize', 'maxHeaderCount', 'expectContinueTimeout',
+])
+
+export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptions {
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options must be an object')
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(key)) throw new InvalidArgumentError(`unknown option ${key}`)
+  }
+  const tls = options.tls ?? {}
+  if (typeof tls !== 'object' || tls === null) throw new InvalidArgumentError('option tls must be an object')
+  if (tls.minVersion !== undefined && tls.minVersion !== 'TLSv1.2' && tls.minVersion !== 'TLSv1.3') {
+    // Security default (README): never negotiate below TLS 1.2.
+    throw new InvalidArgumentError(`option tls.minVersion must be 'TLSv1.2' or 'TLSv1.3', got ${String(tls.minVersion)}`)
+  }
+  bool('tls.rejectUnauthorized', tls.rejectUnauthorized, true)
+  bool('tls.sessionCache', tls.sessionCache, true)
+  const retry = options.retry
+  let retryAttempts = 2
+  if (retry === false) retryAttempts = 0
+  else if (retry !== undefined) {
+    if (typeof retry !== 'object' || retry === null) throw new InvalidArgumentError('option retry must be an object or false')
+    retryAttempts = positiveInteger('retry.attempts', retry.attempts, 2, true)
+  }
+  const localAddress = options.localAddress
+  if (localAddress !== undefined && typeof localAddress !== 'string') {
+    throw new InvalidArgumentError('option localAddress must be a string')
+  }
+  return {
+    connections: positiveInteger('connections', options.connections, 10),
+    pipelining: positiveInteger('pipelining', options.pipelining, 1),
+    allowH2: bool('allowH2', options.allowH2, true),
+    h2c: bool('h2c', options.h2c, false),
+    maxConcurrentStreams: optionalPositiveInteger('maxConcurrentStreams', options.maxConcurrentStreams),
+    connectTimeout: timeout('connectTimeout', options.connectTimeout, 10_000),
+    headersTimeout: timeout('headersTimeout', options.headersTimeout, 300_000),
+    bodyTimeout: timeout('bodyTimeout', options.bodyTimeout, 300_000),
+    keepAliveTimeout: timeout('keepAliveTimeout', options.keepAliveTimeout, 4_000),
+    maxConnectionAge: options.maxConnectionAge === undefined ? undefined : timeout('maxConnectionAge', options.maxConnectionAge, 0),
+    maxRequestsPerConnection: optionalPositiveInteger('maxRequestsPerConnection', options.maxRequestsPerConnection),
+    decompress: bool('decompress', options.decompress, true),
+    retryAttempts,
+    tls,
+    localAddress,
+    autoSelectFamily: options.autoSelectFamily === undefined ? undefined : bool('autoSelectFamily', options.autoSelectFamily, false),
+    maxHeaderSize: positiveInteger('maxHeaderSize', options.maxHeaderSize, 16 * 1024),
+    maxHeaderCount: positiveInteger('maxHeaderCount', options.maxHeaderCount, 128),
+    expectContinueTimeout: timeout('expectContinueTimeout', options.expectContinueTimeout, 1_000),
+  }
+}

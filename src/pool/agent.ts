@@ -1,0 +1,114 @@
+/**
+ * Many origins: one Pool each, created on first use, sharing one TLS session cache and
+ * reporting through one set of stats, metrics and lifecycle events.
+ */
+import { EventEmitter } from 'node:events'
+import { InvalidArgumentError, PoolClosedError, toWirepoolError } from '../errors.js'
+import type { DispatchHandler } from '../dispatch.js'
+import { resolvePoolOptions, type AgentOptions } from '../options.js'
+import type { RequestOptions } from '../request-options.js'
+import { ResponseCollector, type Response } from '../response.js'
+import { TlsSessionCache } from '../tls/session-cache.js'
+import { parseOrigin, splitUrl } from './origin.js'
+import { Pool, type ConnectionEvent } from './pool.js'
+import { renderPrometheus, type OriginStats } from './stats.js'
+
+export interface AgentStats {
+  origins: Record<string, OriginStats>
+}
+
+export class Agent extends EventEmitter<{ connection: [ConnectionEvent] }> {
+  readonly #options: AgentOptions
+  readonly #pools = new Map<string, Pool>()
+  readonly #sessionCache: TlsSessionCache | null
+  #closed = false
+
+  constructor(options: AgentOptions = {}) {
+    super()
+    // Validate once, up front, so a bad option fails here and not at the first request.
+    const resolved = resolvePoolOptions(options)
+    if (resolved.h2c) throw new InvalidArgumentError('option h2c needs HTTP/2, which this version of wirepool does not speak yet')
+    this.#options = options
+    this.#sessionCache = resolved.tls.sessionCache === false ? null : new TlsSessionCache()
+  }
+
+  /** The pool for an origin (`scheme://host:port`), created on first use. */
+  pool(origin: string | URL): Pool {
+    if (this.#closed) throw new PoolClosedError('agent is closed')
+    const key = parseOrigin(origin).origin
+    let pool = this.#pools.get(key)
+    if (pool === undefined) {
+      pool = new Pool(key, this.#options, { sessionCache: this.#sessionCache })
+      pool.on('connection', (event) => {
+        if (this.listenerCount('connection') > 0) this.emit('connection', event)
+      })
+      this.#pools.set(key, pool)
+    }
+    return pool
+  }
+
+  request(options: RequestOptions): Promise<Response> {
+    const collector = new ResponseCollector()
+    this.dispatch(options, collector)
+    return collector.promise
+  }
+
+  dispatch(options: RequestOptions, handler: DispatchHandler): void {
+    let pool: Pool
+    let path: string | undefined
+    try {
+      if (options === null || typeof options !== 'object') throw new InvalidArgumentError('request options must be an object')
+      if (options.url !== undefined) {
+        if (options.origin !== undefined || options.path !== undefined) {
+          throw new InvalidArgumentError('give either url, or origin and path, not both')
+        }
+        const split = splitUrl(options.url)
+        pool = this.pool(split.origin.origin)
+        path = split.path
+      } else if (options.origin !== undefined) {
+        pool = this.pool(options.origin)
+        path = options.path
+      } else {
+        throw new InvalidArgumentError('request needs a url, or an origin and a path')
+      }
+    } catch (err) {
+      handler.onError(toWirepoolError(err))
+      return
+    }
+    const { url: _url, origin: _origin, ...rest } = options
+    pool.dispatch(path === undefined ? rest : { ...rest, path }, handler)
+  }
+
+  stats(): AgentStats {
+    const origins: Record<string, OriginStats> = {}
+    for (const [origin, pool] of this.#pools) origins[origin] = pool.stats()
+    return { origins }
+  }
+
+  metrics(): string {
+    return renderPrometheus([...this.#pools.values()].map((pool) => pool._figures()))
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    await Promise.all([...this.#pools.values()].map((pool) => pool.close()))
+  }
+
+  async destroy(err?: Error): Promise<void> {
+    this.#closed = true
+    await Promise.all([...this.#pools.values()].map((pool) => pool.destroy(err)))
+  }
+}
+
+let defaultAgent: Agent | undefined
+
+/** The process-wide Agent behind `request()`. */
+export function getDefaultAgent(): Agent {
+  defaultAgent ??= new Agent()
+  return defaultAgent
+}
+
+/** One-shot request on the default Agent (API.md: `await request(url, init?)`). */
+export function request(url: string | URL, init: Omit<RequestOptions, 'url' | 'origin'> = {}): Promise<Response> {
+  return getDefaultAgent().request({ ...init, url })
+}

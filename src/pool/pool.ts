@@ -1,0 +1,656 @@
+/**
+ * A pool of connections to one origin. Each connection is a record with an explicit
+ * lifecycle state (DESIGN.md: connecting → idle ⇄ busy → draining → closed); every change
+ * goes through `#move`, which also moves timers, updates the figures and publishes the
+ * event. The pool never looks inside a protocol: it talks to PoolConnection only.
+ */
+import { EventEmitter } from 'node:events'
+import diagnosticsChannel from 'node:diagnostics_channel'
+import {
+  AbortedError,
+  ErrorCode,
+  InvalidArgumentError,
+  PoolClosedError,
+  SocketClosedError,
+  toWirepoolError,
+  type WirepoolError,
+} from '../errors.js'
+import type { ConnectionInfo, DispatchHandler, DispatchRequest, HeaderRecord, PoolConnection, Protocol } from '../dispatch.js'
+import { resolvePoolOptions, type PoolOptions, type ResolvedPoolOptions } from '../options.js'
+import { buildDispatchRequest, isReplayableBody, type PoolRequestOptions } from '../request-options.js'
+import { ResponseCollector, type Response } from '../response.js'
+import { TlsSessionCache } from '../tls/session-cache.js'
+import { openConnection, type OpenedConnection } from './connector.js'
+import { parseOrigin, type Origin } from './origin.js'
+import { PoolFigures, renderPrometheus, type OriginStats } from './stats.js'
+
+export type ConnectionState = 'connecting' | 'idle' | 'busy' | 'draining' | 'closed'
+
+/** What `pool.on('connection', …)` and the `wirepool:connection` channel receive. */
+export interface ConnectionEvent {
+  id: number
+  origin: string
+  protocol: Protocol | undefined
+  from: ConnectionState | undefined
+  to: ConnectionState
+  reason: string
+  /** ms since the connection record was created. */
+  age: number
+}
+
+/** What the `wirepool:request` channel receives. */
+export interface RequestEvent {
+  origin: string
+  method: string
+  path: string
+  connectionId: number | undefined
+  event: 'dispatched' | 'completed' | 'failed' | 'retried'
+  status?: number
+  error?: WirepoolError
+}
+
+const connectionChannel = diagnosticsChannel.channel('wirepool:connection')
+const requestChannel = diagnosticsChannel.channel('wirepool:request')
+
+interface ConnectionRecord {
+  readonly id: number
+  state: ConnectionState
+  protocol: Protocol | undefined
+  readonly createdAt: number
+  lastUsedAt: number
+  /** Requests dispatched on this connection. */
+  requests: number
+  conn: PoolConnection | undefined
+  tlsResumed: boolean | null
+  remoteAddress: string | undefined
+  tcpMs: number
+  tlsMs: number
+  idleTimer: NodeJS.Timeout | undefined
+  ageTimer: NodeJS.Timeout | undefined
+  /** Aborts an in-progress connect when the pool is destroyed. */
+  connectAbort: AbortController | undefined
+}
+
+interface QueueEntry {
+  readonly request: DispatchRequest
+  readonly handler: DispatchHandler
+  readonly signal: AbortSignal | undefined
+  readonly enqueuedAt: number
+  /** Re-sends so far after retryable failures. */
+  retries: number
+  /** A retry goes to a connection that has carried no request yet. */
+  freshOnly: boolean
+  /** It had to queue while every connection allowed was open (counts toward waitMs). */
+  atLimit: boolean
+  /** True from the moment the entry left the queue until it failed over to the queue again. */
+  dispatched: boolean
+  /** `abort` handed out by the connection for the current attempt. */
+  abort: ((reason?: Error) => void) | undefined
+  /** Set once the caller's handler saw onComplete or onError. */
+  settled: boolean
+  onAbort: (() => void) | undefined
+}
+
+let nextConnectionId = 1
+
+export interface PoolInternals {
+  /** Shared across the pools of an Agent. */
+  sessionCache?: TlsSessionCache | null
+}
+
+export class Pool extends EventEmitter<{ connection: [ConnectionEvent] }> {
+  readonly origin: string
+  readonly #origin: Origin
+  readonly #options: ResolvedPoolOptions
+  readonly #sessionCache: TlsSessionCache | null
+  readonly #records = new Set<ConnectionRecord>()
+  /** Idle connections, most recently used last (HTTP/1.1 reuses the warmest socket first). */
+  readonly #idle: ConnectionRecord[] = []
+  readonly #queue: QueueEntry[] = []
+  readonly #figures: PoolFigures
+  #closing: Promise<void> | undefined
+  #destroyed = false
+  #resolveClosed: (() => void) | undefined
+
+  constructor(origin: string | URL, options: PoolOptions = {}, internals: PoolInternals = {}) {
+    super()
+    this.#origin = parseOrigin(origin)
+    this.origin = this.#origin.origin
+    this.#options = resolvePoolOptions(options)
+    if (this.#options.h2c) {
+      // Cleartext HTTP/2 needs the HTTP/2 engine, which this build does not have yet.
+      throw new InvalidArgumentError('option h2c needs HTTP/2, which this version of wirepool does not speak yet')
+    }
+    this.#sessionCache =
+      internals.sessionCache !== undefined
+        ? internals.sessionCache
+        : this.#options.tls.sessionCache === false
+          ? null
+          : new TlsSessionCache()
+    this.#figures = new PoolFigures()
+  }
+
+  get closed(): boolean {
+    return this.#closing !== undefined || this.#destroyed
+  }
+
+  /** Send a request and resolve with the response head; the body streams (API.md "Requests"). */
+  request(options: PoolRequestOptions): Promise<Response> {
+    const collector = new ResponseCollector()
+    this.dispatch(options, collector)
+    return collector.promise
+  }
+
+  /**
+   * The low-level entry point (API.md "Low-level"). Validation errors are reported through
+   * `handler.onError`, never thrown, so callers have one error path.
+   */
+  dispatch(options: PoolRequestOptions, handler: DispatchHandler): void {
+    let request: DispatchRequest
+    try {
+      if (this.closed) throw new PoolClosedError(this.#destroyed ? 'pool was destroyed' : 'pool is closing', { origin: this.origin })
+      request = buildDispatchRequest(options, this.#origin.authority, this.#options)
+    } catch (err) {
+      safeCall(handler, 'onError', toWirepoolError(err, this.origin))
+      return
+    }
+    const signal = options.signal
+    if (signal?.aborted) {
+      safeCall(handler, 'onError', new AbortedError('request aborted before it was sent', { cause: signal.reason, origin: this.origin }))
+      return
+    }
+    const entry: QueueEntry = {
+      request,
+      handler,
+      signal,
+      enqueuedAt: performance.now(),
+      retries: 0,
+      freshOnly: false,
+      atLimit: false,
+      dispatched: false,
+      abort: undefined,
+      settled: false,
+      onAbort: undefined,
+    }
+    if (signal !== undefined) {
+      entry.onAbort = () => this.#abortEntry(entry)
+      signal.addEventListener('abort', entry.onAbort, { once: true })
+    }
+    this.#queue.push(entry)
+    this.#drain()
+    if (!entry.dispatched && !entry.settled && this.#liveCount() >= this.#options.connections) entry.atLimit = true
+  }
+
+  stats(): OriginStats {
+    const counts = { connecting: 0, idle: 0, busy: 0, draining: 0, total: 0 }
+    const protocols: Record<string, number> = { 'http/1.1': 0, h2: 0 }
+    let streamsOpen = 0
+    for (const rec of this.#records) {
+      counts[rec.state as Exclude<ConnectionState, 'closed'>]++
+      counts.total++
+      if (rec.protocol !== undefined) protocols[rec.protocol] = (protocols[rec.protocol] ?? 0) + 1
+      if (rec.conn !== undefined) streamsOpen += rec.conn.inFlight
+    }
+    return this.#figures.snapshot(counts, this.#queue.length, streamsOpen, protocols)
+  }
+
+  /** Prometheus text exposition (format 0.0.4) of this origin's figures. */
+  metrics(): string {
+    return renderPrometheus([this._figures()])
+  }
+
+  /** @internal for Agent#metrics: one exposition over every origin. */
+  _figures(): { origin: string; stats: OriginStats; figures: PoolFigures } {
+    return { origin: this.origin, stats: this.stats(), figures: this.#figures }
+  }
+
+  /** Stop taking requests; queued and in-flight ones finish; then every socket closes. */
+  close(): Promise<void> {
+    if (this.#closing !== undefined) return this.#closing
+    this.#closing = new Promise<void>((resolve) => {
+      this.#resolveClosed = resolve
+    })
+    this.#maybeFinishClose()
+    return this.#closing
+  }
+
+  /** Fail everything queued or in flight with `err` and close every socket now. */
+  destroy(err?: Error): Promise<void> {
+    if (!this.#destroyed) {
+      this.#destroyed = true
+      const reason = err === undefined ? new PoolClosedError('pool was destroyed', { origin: this.origin }) : toWirepoolError(err, this.origin)
+      for (const entry of this.#queue.splice(0)) this.#settleError(entry, reason)
+      for (const rec of [...this.#records]) {
+        rec.connectAbort?.abort(reason)
+        if (rec.conn !== undefined) rec.conn.destroy(reason)
+        else this.#move(rec, 'closed', 'pool-destroyed')
+      }
+    }
+    // Resolves once every socket reported its close.
+    this.#closing ??= new Promise<void>((resolve) => {
+      this.#resolveClosed = resolve
+    })
+    this.#maybeFinishClose()
+    return this.#closing
+  }
+
+  // ---- scheduling ------------------------------------------------------------------------
+
+  /** Hand queued requests to connections with room, opening connections as the limit allows. */
+  #drain(): void {
+    const queue = this.#queue
+    while (queue.length > 0) {
+      const entry = queue[0] as QueueEntry
+      const rec = this.#pickConnection(entry)
+      if (rec === undefined) break
+      queue.shift()
+      this.#dispatchOn(rec, entry)
+    }
+    if (queue.length > 0 && !this.#destroyed) this.#growIfNeeded()
+    this.#maybeFinishClose()
+  }
+
+  #pickConnection(entry: QueueEntry): ConnectionRecord | undefined {
+    const idle = this.#idle
+    if (entry.freshOnly) {
+      // A retry after a stale-socket failure must not land on another possibly stale socket.
+      for (let i = idle.length - 1; i >= 0; i--) {
+        const rec = idle[i] as ConnectionRecord
+        if (rec.requests === 0) return rec
+      }
+      return undefined
+    }
+    // Most recently used idle connection first, so rarely used ones age out (RFC 9112 §9.3).
+    for (let i = idle.length - 1; i >= 0; i--) {
+      const rec = idle[i] as ConnectionRecord
+      if (rec.conn !== undefined && rec.conn.capacity > 0) return rec
+    }
+    // Pipelining (HTTP/1.1, RFC 9112 §9.3.2): only idempotent requests, and only once no new
+    // connection may be opened — a fresh socket beats queueing behind another response.
+    if (this.#options.pipelining > 1 && entry.request.idempotent && this.#liveCount() >= this.#options.connections) {
+      let best: ConnectionRecord | undefined
+      for (const rec of this.#records) {
+        if (rec.state !== 'busy' || rec.conn === undefined || rec.conn.capacity === 0) continue
+        if (best === undefined || rec.conn.inFlight < (best.conn as PoolConnection).inFlight) best = rec
+      }
+      return best
+    }
+    return undefined
+  }
+
+  #liveCount(): number {
+    let n = 0
+    for (const rec of this.#records) if (rec.state !== 'draining') n++
+    return n
+  }
+
+  /** Open connections for the queued requests no current or connecting connection will take. */
+  #growIfNeeded(): void {
+    let connecting = 0
+    for (const rec of this.#records) if (rec.state === 'connecting') connecting++
+    let wanted = this.#queue.length - connecting
+    while (wanted > 0 && this.#liveCount() < this.#options.connections) {
+      this.#openConnection()
+      wanted--
+    }
+  }
+
+  #dispatchOn(rec: ConnectionRecord, entry: QueueEntry): void {
+    const conn = rec.conn as PoolConnection
+    const now = performance.now()
+    const waited = now - entry.enqueuedAt
+    const reusedBefore = rec.requests > 0
+    rec.requests++
+    rec.lastUsedAt = Date.now()
+    entry.dispatched = true
+    this.#figures.onDispatch(reusedBefore, waited, entry.atLimit, rec.protocol)
+    const attempt = new PooledAttempt(this, entry, rec, reusedBefore)
+    publishRequest({ origin: this.origin, method: entry.request.method, path: entry.request.path, connectionId: rec.id, event: 'dispatched' })
+    try {
+      conn.dispatch(entry.request, attempt)
+    } catch (err) {
+      // A connection refusing a request is a pool bug or a race with its closing; the
+      // request has not been written, so it can go back to the queue once.
+      entry.dispatched = false
+      attempt.detach()
+      this.#settleError(entry, toWirepoolError(err, this.origin))
+    }
+    this.#refreshState(rec, 'dispatch')
+  }
+
+  #openConnection(): void {
+    const rec: ConnectionRecord = {
+      id: nextConnectionId++,
+      state: 'connecting',
+      protocol: undefined,
+      createdAt: Date.now(),
+      lastUsedAt: Date.now(),
+      requests: 0,
+      conn: undefined,
+      tlsResumed: null,
+      remoteAddress: undefined,
+      tcpMs: 0,
+      tlsMs: 0,
+      idleTimer: undefined,
+      ageTimer: undefined,
+      connectAbort: new AbortController(),
+    }
+    this.#records.add(rec)
+    this.#figures.connectionsCreated++
+    this.#publishConnection(rec, undefined, 'connecting', 'demand')
+    const started = performance.now()
+    openConnection({
+      id: rec.id,
+      origin: this.#origin,
+      options: this.#options,
+      sessionCache: this.#origin.secure ? this.#sessionCache : null,
+      signal: (rec.connectAbort as AbortController).signal,
+    }).then(
+      (opened) => this.#onConnected(rec, opened, performance.now() - started),
+      (err: unknown) => this.#onConnectFailed(rec, toWirepoolError(err, this.origin)),
+    )
+  }
+
+  #onConnected(rec: ConnectionRecord, opened: OpenedConnection, elapsedMs: number): void {
+    rec.connectAbort = undefined
+    const conn = opened.connection
+    if (rec.state === 'closed' || this.#destroyed) {
+      conn.destroy(new PoolClosedError('pool was destroyed', { origin: this.origin }))
+      return
+    }
+    rec.conn = conn
+    rec.protocol = conn.protocol
+    rec.tlsResumed = opened.tlsResumed
+    rec.remoteAddress = opened.remoteAddress
+    rec.tcpMs = opened.tcpMs
+    rec.tlsMs = opened.tlsMs
+    this.#figures.onConnected(elapsedMs, opened.tlsResumed)
+    conn.on('free', () => this.#refreshState(rec, 'request-done'))
+    conn.on('draining', (reason) => this.#refreshState(rec, reason))
+    conn.on('close', (err) => this.#onConnectionClosed(rec, err))
+    const maxAge = this.#options.maxConnectionAge
+    if (maxAge !== undefined) {
+      // ±10 % jitter so that connections opened together do not all expire together.
+      const jittered = maxAge * (0.9 + Math.random() * 0.2)
+      rec.ageTimer = setTimeout(() => this.#retire(rec, 'max-age'), jittered)
+      rec.ageTimer.unref()
+    }
+    this.#refreshState(rec, 'connected')
+  }
+
+  #onConnectFailed(rec: ConnectionRecord, err: WirepoolError): void {
+    rec.connectAbort = undefined
+    if (rec.state !== 'closed') this.#move(rec, 'closed', `connect-failed:${err.code}`)
+    this.#figures.count(`connect_error:${err.code}`)
+    // The request that asked for this connection learns why it failed. If no established
+    // connection can serve the queue, everything queued fails the same way rather than
+    // hammering an origin that is down with one connect per queued request.
+    const first = this.#queue.shift()
+    if (first !== undefined) this.#settleError(first, err)
+    let established = 0
+    for (const r of this.#records) if (r.conn !== undefined && r.state !== 'closed') established++
+    if (established === 0) for (const entry of this.#queue.splice(0)) this.#settleError(entry, err)
+    this.#drain()
+  }
+
+  #onConnectionClosed(rec: ConnectionRecord, err: WirepoolError | undefined): void {
+    if (rec.state === 'closed') return
+    this.#move(rec, 'closed', err === undefined ? 'closed' : `error:${err.code}`)
+    if (err !== undefined) this.#figures.count(`connection_error:${err.code}`)
+    this.#drain()
+  }
+
+  /** Put a connection in the state its load says (idle/busy/draining), after any change. */
+  #refreshState(rec: ConnectionRecord, reason: string): void {
+    const conn = rec.conn
+    if (conn === undefined || rec.state === 'closed') return
+    let to: ConnectionState
+    if (conn.retired) to = 'draining'
+    else if (conn.inFlight === 0) to = 'idle'
+    else to = 'busy'
+    if (to === 'idle' && this.#options.maxRequestsPerConnection !== undefined && rec.requests >= this.#options.maxRequestsPerConnection) {
+      this.#retire(rec, 'max-requests')
+      return
+    }
+    if (to !== rec.state) this.#move(rec, to, reason)
+    if (to === 'idle' || to === 'busy') this.#drain()
+    else if (to === 'draining' && conn.inFlight === 0) void conn.close()
+  }
+
+  #retire(rec: ConnectionRecord, reason: string): void {
+    if (rec.state === 'closed' || rec.state === 'draining') return
+    if (rec.conn === undefined) return
+    this.#move(rec, 'draining', reason)
+    void rec.conn.close()
+  }
+
+  /**
+   * The one transition function: state, idle list, timers, figures and the published event
+   * all change here and nowhere else.
+   */
+  #move(rec: ConnectionRecord, to: ConnectionState, reason: string): void {
+    const from = rec.state
+    if (from === to) return
+    rec.state = to
+    if (from === 'idle') {
+      const i = this.#idle.indexOf(rec)
+      if (i !== -1) this.#idle.splice(i, 1)
+      if (rec.idleTimer !== undefined) {
+        clearTimeout(rec.idleTimer)
+        rec.idleTimer = undefined
+      }
+    }
+    if (to === 'idle') {
+      this.#idle.push(rec)
+      rec.idleTimer = setTimeout(() => this.#retire(rec, 'idle-timeout'), this.#idleTimeoutFor(rec))
+      rec.idleTimer.unref()
+    }
+    if (to === 'closed') {
+      if (rec.ageTimer !== undefined) clearTimeout(rec.ageTimer)
+      this.#records.delete(rec)
+      this.#figures.connectionsClosed++
+    }
+    this.#publishConnection(rec, from, to, reason)
+    if (to === 'closed') this.#maybeFinishClose()
+  }
+
+  /** keepAliveTimeout, lowered by a server's `Keep-Alive: timeout=` hint minus a safety margin. */
+  #idleTimeoutFor(rec: ConnectionRecord): number {
+    const configured = this.#options.keepAliveTimeout
+    const hint = (rec.conn as { idleTimeoutHint?: number | undefined } | undefined)?.idleTimeoutHint
+    if (hint === undefined) return configured
+    // Close a second before the server would, so a request never races the server's close.
+    return Math.min(configured, Math.max(hint - 1000, hint / 2))
+  }
+
+  #publishConnection(rec: ConnectionRecord, from: ConnectionState | undefined, to: ConnectionState, reason: string): void {
+    const event: ConnectionEvent = { id: rec.id, origin: this.origin, protocol: rec.protocol, from, to, reason, age: Date.now() - rec.createdAt }
+    if (this.listenerCount('connection') > 0) this.emit('connection', event)
+    if (connectionChannel.hasSubscribers) connectionChannel.publish(event)
+  }
+
+  #maybeFinishClose(): void {
+    const resolve = this.#resolveClosed
+    if (this.#closing === undefined) return
+    if (this.#queue.length > 0) return
+    for (const rec of [...this.#records]) {
+      if (rec.state === 'idle') this.#retire(rec, 'pool-closing')
+      else if (rec.state === 'connecting' && this.#queue.length === 0) {
+        rec.connectAbort?.abort(new PoolClosedError('pool is closing', { origin: this.origin }))
+        this.#move(rec, 'closed', 'pool-closing')
+      }
+    }
+    if (this.#records.size === 0 && resolve !== undefined) {
+      this.#resolveClosed = undefined
+      resolve()
+    }
+  }
+
+  // ---- request outcomes (called by PooledAttempt) ----------------------------------------
+
+  /** @internal */
+  _attemptFailed(attempt: PooledAttempt, err: WirepoolError): void {
+    const entry = attempt.entry
+    if (!attempt.headersSeen && this.#isRetryable(entry, attempt, err)) {
+      entry.retries++
+      entry.freshOnly = true
+      entry.dispatched = false
+      entry.abort = undefined
+      this.#figures.retries++
+      publishRequest({ origin: this.origin, method: entry.request.method, path: entry.request.path, connectionId: attempt.rec.id, event: 'retried', error: err })
+      this.#queue.unshift(entry)
+      // Let the failed connection report its close first so it is not picked again.
+      queueMicrotask(() => this.#drain())
+      return
+    }
+    this.#figures.count(`request_error:${err.code}`)
+    this.#settleError(entry, err)
+  }
+
+  /**
+   * RFC 9110 §9.2.2: a client may repeat an idempotent request when the connection failed
+   * before it saw a response. We retry only when no byte of the response arrived, the socket
+   * had served an earlier request (the stale keep-alive race), and the body can be re-sent.
+   */
+  #isRetryable(entry: QueueEntry, attempt: PooledAttempt, err: WirepoolError): boolean {
+    if (this.closed || entry.settled || entry.signal?.aborted) return false
+    if (entry.retries >= this.#options.retryAttempts) return false
+    if (!entry.request.idempotent || !isReplayableBody(entry.request.body)) return false
+    if (err.code !== ErrorCode.SOCKET_CLOSED || (err as SocketClosedError).responseStarted) return false
+    return attempt.reusedConnection
+  }
+
+  /** @internal */
+  _attemptCompleted(attempt: PooledAttempt): void {
+    const entry = attempt.entry
+    entry.settled = true
+    this.#cleanupEntry(entry)
+    publishRequest({ origin: this.origin, method: entry.request.method, path: entry.request.path, connectionId: attempt.rec.id, event: 'completed', status: attempt.status })
+  }
+
+  #settleError(entry: QueueEntry, err: WirepoolError): void {
+    if (entry.settled) return
+    entry.settled = true
+    this.#cleanupEntry(entry)
+    publishRequest({ origin: this.origin, method: entry.request.method, path: entry.request.path, connectionId: undefined, event: 'failed', error: err })
+    safeCall(entry.handler, 'onError', err)
+  }
+
+  #cleanupEntry(entry: QueueEntry): void {
+    if (entry.onAbort !== undefined && entry.signal !== undefined) {
+      entry.signal.removeEventListener('abort', entry.onAbort)
+      entry.onAbort = undefined
+    }
+  }
+
+  #abortEntry(entry: QueueEntry): void {
+    if (entry.settled) return
+    const reason = entry.signal?.reason
+    const err = new AbortedError('request aborted', { cause: reason, origin: this.origin })
+    if (!entry.dispatched) {
+      const i = this.#queue.indexOf(entry)
+      if (i !== -1) this.#queue.splice(i, 1)
+      this.#settleError(entry, err)
+      this.#maybeFinishClose()
+      return
+    }
+    // The connection owns the request now: its abort fails it through onError.
+    entry.abort?.(err)
+  }
+}
+
+/**
+ * The handler a connection drives for one attempt of one request: forwards to the caller's
+ * handler, and turns a retryable failure into a re-queue instead of an error.
+ */
+class PooledAttempt implements DispatchHandler {
+  readonly entry: QueueEntry
+  readonly rec: ConnectionRecord
+  readonly reusedConnection: boolean
+  readonly #pool: Pool
+  headersSeen = false
+  status = 0
+  #detached = false
+
+  constructor(pool: Pool, entry: QueueEntry, rec: ConnectionRecord, reusedConnection: boolean) {
+    this.#pool = pool
+    this.entry = entry
+    this.rec = rec
+    this.reusedConnection = reusedConnection
+  }
+
+  detach(): void {
+    this.#detached = true
+  }
+
+  onConnect(abort: (reason?: Error) => void, info: ConnectionInfo): void {
+    if (this.#detached) return
+    this.entry.abort = abort
+    const handler = this.entry.handler
+    if (handler.onConnect !== undefined) handler.onConnect(abort, info)
+    if (this.entry.signal?.aborted) abort(new AbortedError('request aborted', { cause: this.entry.signal.reason }))
+  }
+
+  onInformational(status: number, headers: HeaderRecord): void {
+    if (this.#detached) return
+    this.entry.handler.onInformational?.(status, headers)
+  }
+
+  onHeaders(status: number, headers: HeaderRecord, resume: () => void, statusText: string): boolean | void {
+    if (this.#detached) return
+    this.headersSeen = true
+    this.status = status
+    return this.entry.handler.onHeaders(status, headers, resume, statusText)
+  }
+
+  onData(chunk: Uint8Array): boolean | void {
+    if (this.#detached) return
+    return this.entry.handler.onData(chunk)
+  }
+
+  onTrailers(trailers: HeaderRecord): void {
+    if (this.#detached) return
+    this.entry.handler.onTrailers?.(trailers)
+  }
+
+  onComplete(): void {
+    if (this.#detached) return
+    this.#detached = true
+    this.#pool._attemptCompleted(this)
+    this.entry.handler.onComplete()
+  }
+
+  onError(err: WirepoolError): void {
+    if (this.#detached) return
+    this.#detached = true
+    this.#pool._attemptFailed(this, err)
+  }
+
+  onUpgrade(status: number, headers: HeaderRecord, socket: import('node:stream').Duplex, head: Uint8Array): void {
+    if (this.#detached) return
+    this.#detached = true
+    this.#pool._attemptCompleted(this)
+    const handler = this.entry.handler
+    if (handler.onUpgrade === undefined) {
+      socket.destroy()
+      safeCall(handler, 'onError', new SocketClosedError('unexpected upgrade', { responseStarted: true }))
+      return
+    }
+    handler.onUpgrade(status, headers, socket, head)
+  }
+}
+
+function publishRequest(event: RequestEvent): void {
+  if (requestChannel.hasSubscribers) requestChannel.publish(event)
+}
+
+/** A caller's handler throwing must not take the pool down with it. */
+function safeCall(handler: DispatchHandler, method: 'onError', err: WirepoolError): void {
+  try {
+    handler[method](err)
+  } catch (thrown) {
+    process.nextTick(() => {
+      throw thrown
+    })
+  }
+}

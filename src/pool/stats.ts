@@ -1,0 +1,191 @@
+/**
+ * The figures a pool keeps about itself, `stats()` snapshots (field names fixed by API.md)
+ * and the Prometheus text exposition (format 0.0.4) of the same numbers.
+ */
+import type { Protocol } from '../dispatch.js'
+import { Histogram, type PercentileSummary } from './histogram.js'
+
+export interface ConnectionCounts {
+  connecting: number
+  idle: number
+  busy: number
+  draining: number
+  total: number
+}
+
+export interface OriginStats {
+  connections: ConnectionCounts
+  connectionsCreated: number
+  connectionsClosed: number
+  /** Requests handed to a connection (a retried request counts once per attempt). */
+  requests: number
+  /** Requests waiting for a connection right now. */
+  requestsQueued: number
+  /** Requests sent on a connection that had carried a request before. */
+  reused: number
+  reuseRate: number
+  /** Requests in flight on this origin's connections (HTTP/1.1: one per in-flight request). */
+  streamsOpen: number
+  tlsHandshakes: number
+  tlsResumed: number
+  retries: number
+  /** Time from `request()` until a connection took the request. */
+  acquireMs: PercentileSummary
+  /** The same, only for requests that had to queue because every connection was at its limit. */
+  waitMs: PercentileSummary
+  /** Live connections per protocol. */
+  protocols: Record<string, number>
+  /** Failures counted by kind and error code, e.g. `request_error:WP_HEADERS_TIMEOUT`. */
+  errors: Record<string, number>
+}
+
+export class PoolFigures {
+  connectionsCreated = 0
+  connectionsClosed = 0
+  requests = 0
+  reused = 0
+  tlsHandshakes = 0
+  tlsResumed = 0
+  retries = 0
+  readonly requestsByProtocol: Record<string, number> = {}
+  readonly acquire = new Histogram()
+  readonly wait = new Histogram()
+  readonly connect = new Histogram()
+  readonly errors: Record<string, number> = {}
+
+  onDispatch(reused: boolean, waitedMs: number, atLimit: boolean, protocol: Protocol | undefined): void {
+    this.requests++
+    if (reused) this.reused++
+    this.acquire.record(waitedMs)
+    if (atLimit) this.wait.record(waitedMs)
+    if (protocol !== undefined) this.requestsByProtocol[protocol] = (this.requestsByProtocol[protocol] ?? 0) + 1
+  }
+
+  onConnected(elapsedMs: number, tlsResumed: boolean | null): void {
+    this.connect.record(elapsedMs)
+    if (tlsResumed !== null) {
+      this.tlsHandshakes++
+      if (tlsResumed) this.tlsResumed++
+    }
+  }
+
+  count(key: string): void {
+    this.errors[key] = (this.errors[key] ?? 0) + 1
+  }
+
+  snapshot(connections: ConnectionCounts, queued: number, streamsOpen: number, protocols: Record<string, number>): OriginStats {
+    return {
+      connections,
+      connectionsCreated: this.connectionsCreated,
+      connectionsClosed: this.connectionsClosed,
+      requests: this.requests,
+      requestsQueued: queued,
+      reused: this.reused,
+      reuseRate: this.requests === 0 ? 0 : this.reused / this.requests,
+      streamsOpen,
+      tlsHandshakes: this.tlsHandshakes,
+      tlsResumed: this.tlsResumed,
+      retries: this.retries,
+      acquireMs: this.acquire.summary(),
+      waitMs: this.wait.summary(),
+      protocols,
+      errors: { ...this.errors },
+    }
+  }
+}
+
+/** One origin's figures, as the exposition needs them. */
+export interface OriginFigures {
+  origin: string
+  stats: OriginStats
+  figures: PoolFigures
+}
+
+/** Prometheus text format 0.0.4 label value escaping: backslash, double quote, newline. */
+function label(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
+}
+
+function num(n: number): string {
+  if (Number.isNaN(n)) return 'NaN'
+  if (n === Infinity) return '+Inf'
+  if (n === -Infinity) return '-Inf'
+  return String(n)
+}
+
+function family(out: string[], name: string, type: 'counter' | 'gauge' | 'histogram', help: string): void {
+  out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
+}
+
+function histogram(out: string[], name: string, help: string, all: OriginFigures[], pick: (f: PoolFigures) => Histogram): void {
+  family(out, name, 'histogram', help)
+  for (const { origin, figures } of all) {
+    const h = pick(figures)
+    const o = `origin="${label(origin)}"`
+    let cumulative = 0
+    for (let i = 0; i < h.bounds.length; i++) {
+      cumulative += h.counts[i] as number
+      out.push(`${name}_bucket{${o},le="${num((h.bounds[i] as number) / 1000)}"} ${cumulative}`)
+    }
+    out.push(`${name}_bucket{${o},le="+Inf"} ${h.count}`)
+    out.push(`${name}_sum{${o}} ${num(h.sum / 1000)}`)
+    out.push(`${name}_count{${o}} ${h.count}`)
+  }
+}
+
+/** Render every origin's figures; each metric family appears once (exposition format rule). */
+export function renderPrometheus(all: OriginFigures[]): string {
+  const out: string[] = []
+  const o = (origin: string) => `origin="${label(origin)}"`
+
+  family(out, 'wirepool_connections', 'gauge', 'Connections by lifecycle state.')
+  for (const { origin, stats } of all) {
+    for (const state of ['connecting', 'idle', 'busy', 'draining'] as const) {
+      out.push(`wirepool_connections{${o(origin)},state="${state}"} ${stats.connections[state]}`)
+    }
+  }
+  family(out, 'wirepool_connections_by_protocol', 'gauge', 'Live connections by negotiated protocol.')
+  for (const { origin, stats } of all) {
+    for (const [protocol, n] of Object.entries(stats.protocols)) {
+      out.push(`wirepool_connections_by_protocol{${o(origin)},protocol="${label(protocol)}"} ${n}`)
+    }
+  }
+  const counters: Array<[string, string, (s: OriginStats) => number]> = [
+    ['wirepool_connections_opened_total', 'Connections opened (connect attempts).', (s) => s.connectionsCreated],
+    ['wirepool_connections_closed_total', 'Connections closed, for any reason.', (s) => s.connectionsClosed],
+    ['wirepool_requests_reused_total', 'Requests sent on a connection that had served one before.', (s) => s.reused],
+    ['wirepool_tls_handshakes_total', 'TLS handshakes completed.', (s) => s.tlsHandshakes],
+    ['wirepool_tls_resumed_total', 'TLS handshakes that resumed a session.', (s) => s.tlsResumed],
+    ['wirepool_retries_total', 'Requests re-sent after a retryable failure.', (s) => s.retries],
+  ]
+  for (const [name, help, pick] of counters) {
+    family(out, name, 'counter', help)
+    for (const { origin, stats } of all) out.push(`${name}{${o(origin)}} ${pick(stats)}`)
+  }
+  family(out, 'wirepool_requests_total', 'counter', 'Requests handed to a connection, by protocol.')
+  for (const { origin, figures } of all) {
+    for (const [protocol, n] of Object.entries(figures.requestsByProtocol)) {
+      out.push(`wirepool_requests_total{${o(origin)},protocol="${label(protocol)}"} ${n}`)
+    }
+  }
+  const gauges: Array<[string, string, (s: OriginStats) => number]> = [
+    ['wirepool_requests_queued', 'Requests waiting for a connection.', (s) => s.requestsQueued],
+    ['wirepool_streams_open', 'Requests in flight.', (s) => s.streamsOpen],
+    ['wirepool_reuse_ratio', 'Share of requests sent on a reused connection.', (s) => s.reuseRate],
+  ]
+  for (const [name, help, pick] of gauges) {
+    family(out, name, 'gauge', help)
+    for (const { origin, stats } of all) out.push(`${name}{${o(origin)}} ${num(pick(stats))}`)
+  }
+  family(out, 'wirepool_errors_total', 'counter', 'Failures by kind and error code.')
+  for (const { origin, stats } of all) {
+    for (const [key, n] of Object.entries(stats.errors)) {
+      const [kind, code] = key.split(':')
+      out.push(`wirepool_errors_total{${o(origin)},kind="${label(kind ?? key)}",code="${label(code ?? '')}"} ${n}`)
+    }
+  }
+  histogram(out, 'wirepool_acquire_seconds', 'Time from request() until a connection took the request.', all, (f) => f.acquire)
+  histogram(out, 'wirepool_queue_wait_seconds', 'Queue time of requests that waited for a connection at the limit.', all, (f) => f.wait)
+  histogram(out, 'wirepool_connect_seconds', 'Time to open a connection (TCP + TLS).', all, (f) => f.connect)
+  return out.join('\n') + '\n'
+}

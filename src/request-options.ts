@@ -1,0 +1,163 @@
+/**
+ * Turns what a caller passes to `request()` / `dispatch()` into a validated DispatchRequest.
+ * Everything is checked here, before a connection is chosen, so a bad header never reaches
+ * a socket (no CRLF injection: RFC 9110 §5.5, RFC 9112 §2.2).
+ */
+import { Readable } from 'node:stream'
+import { InvalidArgumentError } from './errors.js'
+import type { DispatchRequest, RequestBody } from './dispatch.js'
+import { assertFieldValue, assertRequestTarget, assertToken } from './http/validate.js'
+
+export type HeadersInit =
+  | Record<string, string | number | readonly string[] | undefined>
+  | Iterable<readonly [string, string]>
+
+export interface PoolRequestOptions {
+  /** request-target in origin-form, `/path?query`. Default `/`. */
+  path?: string
+  method?: string
+  headers?: HeadersInit
+  body?: RequestBody
+  signal?: AbortSignal
+  /** Default: true for GET, HEAD, OPTIONS, TRACE, PUT, DELETE (RFC 9110 §9.2.2). */
+  idempotent?: boolean
+  headersTimeout?: number
+  bodyTimeout?: number
+  /** Ask for a protocol upgrade (e.g. `websocket`); the 101 goes to `onUpgrade`. */
+  upgrade?: string
+}
+
+export interface RequestOptions extends PoolRequestOptions {
+  /** Absolute URL; or give `origin` and `path`. */
+  url?: string | URL
+  origin?: string | URL
+}
+
+/** RFC 9110 §9.2.2: methods whose repetition has the same effect as one request. */
+const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
+
+/**
+ * Headers the engine owns. Framing and connection management are per-hop (RFC 9110 §7.6.1)
+ * and decided by the protocol layer; letting a caller set them is how requests get smuggled.
+ */
+const ENGINE_OWNED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'te', 'proxy-connection'])
+
+export interface Timeouts {
+  headersTimeout: number
+  bodyTimeout: number
+}
+
+function checkTimeout(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new InvalidArgumentError(`${name} must be a non-negative number of milliseconds`)
+  }
+  return value
+}
+
+function bodyByteLength(body: RequestBody): number {
+  if (body === undefined || body === null) return 0
+  if (typeof body === 'string') return Buffer.byteLength(body)
+  if (body instanceof Uint8Array) return body.byteLength
+  if (body instanceof Readable || (typeof body === 'object' && Symbol.asyncIterator in body)) return -1
+  throw new InvalidArgumentError('body must be a string, Uint8Array, Readable or AsyncIterable<Uint8Array>')
+}
+
+/** A body we can send again unchanged (needed to retry a request on another connection). */
+export function isReplayableBody(body: RequestBody): boolean {
+  return body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array
+}
+
+function pushHeader(out: string[], name: unknown, value: unknown, state: { expectContinue: boolean; contentLength: number; host: string | undefined }): void {
+  if (typeof name !== 'string') throw new InvalidArgumentError('header names must be strings')
+  assertToken(name, 'header name')
+  if (typeof value === 'number') value = String(value)
+  if (typeof value !== 'string') throw new InvalidArgumentError(`header ${name} must have a string value`)
+  assertFieldValue(name, value)
+  const lower = name.toLowerCase()
+  if (ENGINE_OWNED.has(lower)) {
+    throw new InvalidArgumentError(`header ${name} is managed by wirepool and cannot be set by the caller`)
+  }
+  if (lower === 'host') {
+    if (state.host !== undefined) throw new InvalidArgumentError('duplicate host header')
+    state.host = value
+    return
+  }
+  if (lower === 'expect') {
+    // RFC 9110 §10.1.1: 100-continue is the only expectation defined.
+    if (value.toLowerCase() !== '100-continue') throw new InvalidArgumentError(`unsupported expect value ${value}`)
+    state.expectContinue = true
+    return
+  }
+  if (lower === 'content-length') {
+    if (!/^\d{1,15}$/.test(value) || state.contentLength !== -1) throw new InvalidArgumentError(`invalid content-length ${value}`)
+    state.contentLength = Number(value)
+    return
+  }
+  out.push(name, value)
+}
+
+/** Validate and normalise one request. `authority` is the origin's `host[:port]`. */
+export function buildDispatchRequest(options: PoolRequestOptions, authority: string, defaults: Timeouts): DispatchRequest {
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('request options must be an object')
+  const method = options.method ?? 'GET'
+  if (typeof method !== 'string') throw new InvalidArgumentError('method must be a string')
+  assertToken(method, 'method')
+  const path = options.path ?? '/'
+  if (typeof path !== 'string') throw new InvalidArgumentError('path must be a string')
+  assertRequestTarget(path)
+
+  const headers: string[] = []
+  const state = { expectContinue: false, contentLength: -1, host: undefined as string | undefined }
+  const init = options.headers
+  if (init !== undefined && init !== null) {
+    if (typeof init !== 'object') throw new InvalidArgumentError('headers must be an object or an iterable of pairs')
+    if (Symbol.iterator in init) {
+      for (const pair of init as Iterable<readonly [string, string]>) {
+        if (!Array.isArray(pair) || pair.length !== 2) throw new InvalidArgumentError('header pairs must be [name, value]')
+        pushHeader(headers, pair[0], pair[1], state)
+      }
+    } else {
+      for (const name of Object.keys(init)) {
+        const value = (init as Record<string, unknown>)[name]
+        if (value === undefined) continue
+        if (Array.isArray(value)) for (const v of value) pushHeader(headers, name, v, state)
+        else pushHeader(headers, name, value, state)
+      }
+    }
+  }
+
+  const body = options.body
+  let bodyLength = bodyByteLength(body)
+  if (state.contentLength !== -1) {
+    if (bodyLength === -1) bodyLength = state.contentLength // a stream of declared length, checked as it is sent
+    else if (bodyLength !== state.contentLength) {
+      throw new InvalidArgumentError(`content-length ${state.contentLength} does not match the body's ${bodyLength} bytes`)
+    }
+  }
+  if ((method === 'GET' || method === 'HEAD') && bodyLength !== 0 && !(body === undefined || body === null)) {
+    // RFC 9110 §9.3.1: a GET body has no defined semantics and some servers treat it as smuggling.
+    throw new InvalidArgumentError(`${method} requests cannot have a body`)
+  }
+  if (options.idempotent !== undefined && typeof options.idempotent !== 'boolean') {
+    throw new InvalidArgumentError('idempotent must be a boolean')
+  }
+  const upgrade = options.upgrade
+  if (upgrade !== undefined) {
+    if (typeof upgrade !== 'string') throw new InvalidArgumentError('upgrade must be a string')
+    assertFieldValue('upgrade', upgrade)
+  }
+  return {
+    method,
+    path,
+    authority: state.host ?? authority,
+    headers,
+    body,
+    bodyLength,
+    idempotent: options.idempotent ?? IDEMPOTENT_METHODS.has(method),
+    expectContinue: state.expectContinue,
+    headersTimeout: checkTimeout('headersTimeout', options.headersTimeout, defaults.headersTimeout),
+    bodyTimeout: checkTimeout('bodyTimeout', options.bodyTimeout, defaults.bodyTimeout),
+    upgrade,
+  }
+}

@@ -1,0 +1,207 @@
+/**
+ * TLS connector: a TCP connection from `connectTcp`, then a TLS handshake over it, so the
+ * two phases are timed apart while one connect timeout covers both. Adds SNI, ALPN, a
+ * shared SecureContext and session resumption from a `TlsSessionCache`.
+ */
+import net from 'node:net'
+import tls from 'node:tls'
+import {
+  ConnectRefusedError,
+  ConnectTimeoutError,
+  InvalidArgumentError,
+  TlsVerifyError,
+  type WirepoolError,
+} from '../errors.js'
+import { abortedError, bareHost, connectTcp, errorOptions, type TcpConnectOptions } from '../tcp/connect.js'
+import { secureContextFor, type PemInput, type TlsMinVersion } from './secure-context.js'
+import type { TlsSessionCache } from './session-cache.js'
+
+/**
+ * `onread` is left out: node:tls ignores it when it wraps an existing socket, and the TCP
+ * socket below TLS carries ciphertext, so a buffer there would break the handshake.
+ */
+export interface TlsConnectOptions extends Omit<TcpConnectOptions, 'onread'> {
+  /** Name the certificate is checked against; default: host. Sent as SNI only when it is a DNS name. */
+  servername?: string
+  /** Offered in ALPN (RFC 7301), in preference order; an empty list sends no ALPN extension. */
+  alpnProtocols: string[]
+  ca?: PemInput
+  cert?: PemInput
+  key?: PemInput
+  passphrase?: string
+  /** Default true. When false the handshake succeeds whatever the certificate. */
+  rejectUnauthorized?: boolean
+  /** Default 'TLSv1.2'. */
+  minVersion?: TlsMinVersion
+  sessionCache?: TlsSessionCache | null
+}
+
+export interface TlsConnection {
+  socket: tls.TLSSocket
+  /** Protocol the server picked by ALPN, or false when it picked none. */
+  alpnProtocol: string | false
+  /** The handshake resumed a cached session. */
+  resumed: boolean
+  /** 'TLSv1.2' or 'TLSv1.3'. */
+  protocolVersion: string | null
+  /** DNS + TCP connect time. */
+  tcpMs: number
+  /** TLS handshake time. */
+  tlsMs: number
+}
+
+const MIN_VERSIONS: ReadonlySet<string> = new Set<TlsMinVersion>(['TLSv1.2', 'TLSv1.3'])
+
+/** The TLS-only options; connectTcp checks the rest. */
+function validateTlsOptions(opts: TlsConnectOptions): void {
+  if ('onread' in opts) {
+    throw new InvalidArgumentError('onread is not supported over TLS: node:tls ignores it on a wrapped socket')
+  }
+  // RFC 8996 deprecates TLS 1.0 and 1.1; we never offer them.
+  if (opts.minVersion !== undefined && !MIN_VERSIONS.has(opts.minVersion)) {
+    throw new InvalidArgumentError(`minVersion must be 'TLSv1.2' or 'TLSv1.3', got ${String(opts.minVersion)}`)
+  }
+  if (opts.servername !== undefined && (typeof opts.servername !== 'string' || opts.servername === '')) {
+    throw new InvalidArgumentError('servername must be a non-empty string')
+  }
+  if (!Array.isArray(opts.alpnProtocols)) {
+    throw new InvalidArgumentError('alpnProtocols must be an array of protocol names')
+  }
+  for (const name of opts.alpnProtocols) {
+    // RFC 7301 §3.1: protocol names are 1..255 bytes; empty strings MUST NOT be sent.
+    const length = typeof name === 'string' ? Buffer.byteLength(name) : 0
+    if (length < 1 || length > 255) {
+      throw new InvalidArgumentError(`ALPN protocol names must be 1..255 bytes, got ${JSON.stringify(name)}`)
+    }
+  }
+}
+
+/**
+ * Everything a resumed session must match. The server address is part of it because one
+ * name may front several servers, and the verification settings are because Node skips
+ * the hostname check on a resumed session: a session must never cross to a connection
+ * that would have verified (or named) the server differently.
+ */
+function sessionKey(opts: TlsConnectOptions, verifyName: string, configHash: string, rejectUnauthorized: boolean): string {
+  return JSON.stringify([verifyName, bareHost(opts.host), opts.port, opts.alpnProtocols, configHash, rejectUnauthorized])
+}
+
+export async function connectTls(opts: TlsConnectOptions): Promise<TlsConnection> {
+  validateTlsOptions(opts)
+  // Built before any I/O so a bad certificate or key fails without touching the network.
+  const { context, hash } = secureContextFor(opts)
+  const started = performance.now()
+  const socket = await connectTcp(opts)
+  return handshake(socket, opts, context, hash, started)
+}
+
+type HandshakeState = 'handshaking' | 'connected' | 'failed'
+
+function handshake(
+  socket: net.Socket,
+  opts: TlsConnectOptions,
+  secureContext: tls.SecureContext,
+  configHash: string,
+  started: number,
+): Promise<TlsConnection> {
+  return new Promise((resolve, reject) => {
+    const { signal, origin } = opts
+    const tcpDone = performance.now()
+    const verifyName = bareHost(opts.servername ?? opts.host)
+    const rejectUnauthorized = opts.rejectUnauthorized ?? true
+    const cache = opts.sessionCache ?? null
+    const key = cache === null ? '' : sessionKey(opts, verifyName, configHash, rejectUnauthorized)
+    const cachedSession = cache?.get(key)
+    let state: HandshakeState = 'handshaking'
+    let tlsSocket: tls.TLSSocket | undefined
+
+    const onSecureConnect = (): void => transition('connected')
+    const onError = (err: Error): void => transition('failed', handshakeError(err))
+    const onAbort = (): void => transition('failed', abortedError(signal as AbortSignal, 'connect', origin))
+    // node:tls holds a session back until the peer is verified (a TLS 1.2 session is ready
+    // before that) and drops it when verification fails, so every one seen here is usable.
+    const onSession = (session: Buffer): void => cache?.set(key, session)
+    // The deadline started before DNS: the handshake only gets what TCP left of it.
+    const timer = setTimeout(
+      () => transition('failed', new ConnectTimeoutError(opts.connectTimeout, origin === undefined ? {} : { origin })),
+      Math.max(0, opts.connectTimeout - (tcpDone - started)),
+    )
+    signal?.addEventListener('abort', onAbort, { once: true })
+
+    function handshakeError(err: Error): WirepoolError {
+      const code = (err as { code?: unknown }).code
+      // Node sets authorizationError just before it destroys the socket with the verify
+      // error (the OpenSSL X509 code, or ERR_TLS_CERT_ALTNAME_INVALID from the name check).
+      const verifyFailure = tlsSocket?.authorizationError as unknown as string | undefined
+      if (verifyFailure) {
+        const reason = typeof code === 'string' ? code : verifyFailure
+        return new TlsVerifyError(
+          reason,
+          `certificate verification failed for ${verifyName}: ${reason} (${err.message})`,
+          errorOptions(err, origin),
+        )
+      }
+      return new ConnectRefusedError(
+        `TLS handshake with ${verifyName}:${opts.port} failed: ${typeof code === 'string' ? code : 'UNKNOWN'} (${err.message})`,
+        errorOptions(err, origin),
+      )
+    }
+
+    function transition(next: Exclude<HandshakeState, 'handshaking'>, err?: WirepoolError): void {
+      if (state !== 'handshaking') return
+      state = next
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', onAbort)
+      tlsSocket?.off('secureConnect', onSecureConnect)
+      tlsSocket?.off('error', onError)
+      if (next === 'connected' && tlsSocket !== undefined) {
+        resolve({
+          socket: tlsSocket,
+          alpnProtocol: tlsSocket.alpnProtocol ?? false,
+          resumed: tlsSocket.isSessionReused(),
+          protocolVersion: tlsSocket.getProtocol(),
+          tcpMs: tcpDone - started,
+          tlsMs: performance.now() - tcpDone,
+        })
+        return
+      }
+      // The cached session may be why it failed (server lost its ticket keys, changed config…).
+      if (cachedSession !== undefined) cache?.delete(key)
+      tlsSocket?.off('session', onSession)
+      tlsSocket?.on('error', noop)
+      tlsSocket?.destroy()
+      socket.on('error', noop)
+      socket.destroy()
+      reject(err)
+    }
+
+    // An abort may have landed between the TCP connect and this continuation.
+    if (signal?.aborted === true) {
+      onAbort()
+      return
+    }
+    const connectOptions: tls.ConnectionOptions = {
+      socket,
+      secureContext,
+      // checkServerIdentity uses `host` when no servername is set: the IP literal case.
+      host: verifyName,
+      ALPNProtocols: opts.alpnProtocols,
+      rejectUnauthorized,
+    }
+    // RFC 6066 §3: "Literal IPv4 and IPv6 addresses are not permitted in HostName."
+    if (net.isIP(verifyName) === 0) connectOptions.servername = verifyName
+    if (cachedSession !== undefined) connectOptions.session = cachedSession
+    try {
+      tlsSocket = tls.connect(connectOptions)
+    } catch (err) {
+      transition('failed', handshakeError(err as Error))
+      return
+    }
+    tlsSocket.once('secureConnect', onSecureConnect)
+    tlsSocket.once('error', onError)
+    // Stays for the socket's life: TLS 1.3 tickets arrive after the handshake (RFC 8446 §4.6.1).
+    if (cache !== null) tlsSocket.on('session', onSession)
+  })
+}
+
+function noop(): void {}

@@ -1,0 +1,200 @@
+/**
+ * Sans-I/O RFC 6455 frame writer for the client side, and payload masking.
+ *
+ * RFC 6455 §5.3: every frame a client sends is masked with a fresh 32-bit key "derived from
+ * a strong source of entropy", so that a hostile script cannot choose the bytes a proxy
+ * sees on the wire. Keys come from node:crypto, fetched in batches into a pool so that a
+ * frame does not cost a syscall.
+ */
+import { randomFillSync } from 'node:crypto'
+import { InvalidArgumentError } from '../errors.js'
+import { isValidCloseCode, Opcode } from './frame.js'
+
+export interface EncodeFrameOptions {
+  /** Last frame of its message (§5.2 FIN). Default true. Control frames must be final. */
+  fin?: boolean
+  /** permessage-deflate "Per-Message Compressed" bit (RFC 7692 §6); first data frame only. Default false. */
+  rsv1?: boolean
+  /**
+   * Mask the payload (§5.3). Default true: a client MUST mask every frame. `false` writes a
+   * server-style frame (for a test peer or a server), which a server must reject from a client.
+   */
+  mask?: boolean
+}
+
+const OPCODES: ReadonlySet<number> = new Set(Object.values(Opcode))
+/** §5.5: control frames carry at most 125 bytes. */
+const MAX_CONTROL_PAYLOAD = 125
+/** §5.5.1: a Close body is a 2-byte code plus a reason, within the 125-byte control limit. */
+const MAX_CLOSE_REASON = MAX_CONTROL_PAYLOAD - 2
+
+/** Mask keys are taken 4 bytes at a time from this many random bytes (one randomFillSync per 2048 frames). */
+const KEY_POOL_SIZE = 8192
+let keyPool: Uint8Array | undefined
+let keyPoolPos = KEY_POOL_SIZE
+
+/** Write a fresh mask key into target[at..at+4]. */
+function writeMaskKey(target: Uint8Array, at: number): void {
+  if (keyPoolPos === KEY_POOL_SIZE) {
+    keyPool ??= new Uint8Array(KEY_POOL_SIZE)
+    randomFillSync(keyPool)
+    keyPoolPos = 0
+  }
+  const pool = keyPool as Uint8Array
+  target[at] = pool[keyPoolPos] as number
+  target[at + 1] = pool[keyPoolPos + 1] as number
+  target[at + 2] = pool[keyPoolPos + 2] as number
+  target[at + 3] = pool[keyPoolPos + 3] as number
+  keyPoolPos += 4
+}
+
+/**
+ * Encode one frame: header, then the (masked) payload, in one buffer. A string payload is
+ * written as UTF-8 straight into the frame. Throws InvalidArgumentError for a reserved
+ * opcode or a control frame that breaks §5.5 (over 125 bytes, not final, RSV1 set).
+ */
+export function encodeFrame(opcode: Opcode, payload: Uint8Array | string, options: EncodeFrameOptions = {}): Buffer {
+  const fin = options.fin ?? true
+  const rsv1 = options.rsv1 ?? false
+  const masked = options.mask ?? true
+  if (!OPCODES.has(opcode)) {
+    throw new InvalidArgumentError(`not a WebSocket opcode: ${String(opcode)}`)
+  }
+  const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length
+  if (opcode >= Opcode.CLOSE) {
+    if (length > MAX_CONTROL_PAYLOAD) throw new InvalidArgumentError(`control frame payload of ${length} bytes (max 125)`)
+    if (!fin) throw new InvalidArgumentError('control frames cannot be fragmented')
+  }
+  if (rsv1 && opcode !== Opcode.TEXT && opcode !== Opcode.BINARY) {
+    // RFC 7692 §6.1: only the first frame of a data message carries the compressed bit.
+    throw new InvalidArgumentError('RSV1 is only set on the first frame of a data message')
+  }
+
+  // §5.2: the minimal length encoding, 7, 16 or 64 bits.
+  const lengthBytes = length < 126 ? 0 : length <= 0xffff ? 2 : 8
+  const payloadAt = 2 + lengthBytes + (masked ? 4 : 0)
+  const frame = Buffer.allocUnsafe(payloadAt + length)
+  frame[0] = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode
+  if (lengthBytes === 0) {
+    frame[1] = length
+  } else if (lengthBytes === 2) {
+    frame[1] = 126
+    frame.writeUInt16BE(length, 2)
+  } else {
+    frame[1] = 127
+    // 2^53 bounds any JS length, so the high word's most significant bit is 0 as §5.2 requires.
+    frame.writeUInt32BE(Math.floor(length / 0x1_0000_0000), 2)
+    frame.writeUInt32BE(length >>> 0, 6)
+  }
+  if (masked) {
+    frame[1] |= 0x80
+    writeMaskKey(frame, payloadAt - 4)
+  }
+
+  if (typeof payload === 'string') {
+    frame.write(payload, payloadAt, 'utf8')
+    if (masked) mask(frame, frame.subarray(payloadAt - 4, payloadAt), frame, payloadAt, length, payloadAt)
+  } else if (masked) {
+    mask(payload, frame.subarray(payloadAt - 4, payloadAt), frame, payloadAt, length)
+  } else {
+    frame.set(payload, payloadAt)
+  }
+  return frame
+}
+
+/**
+ * Encode a Close frame (§5.5.1). No code: an empty body (the peer reports 1005). A code must
+ * be one a Close frame may carry (1000–1003, 1007–1014, 3000–4999; never 1005, 1006 or
+ * 1015, §7.4.1), and the reason at most 123 bytes of UTF-8.
+ */
+export function encodeClose(code?: number, reason = '', options: Pick<EncodeFrameOptions, 'mask'> = {}): Buffer {
+  if (code === undefined) {
+    if (reason !== '') throw new InvalidArgumentError('a close reason needs a close code')
+    return encodeFrame(Opcode.CLOSE, new Uint8Array(0), options)
+  }
+  if (!Number.isInteger(code) || !isValidCloseCode(code)) {
+    throw new InvalidArgumentError(`close code ${code} cannot be sent (valid: 1000-1003, 1007-1014, 3000-4999)`)
+  }
+  const reasonLength = Buffer.byteLength(reason)
+  if (reasonLength > MAX_CLOSE_REASON) {
+    throw new InvalidArgumentError(`close reason of ${reasonLength} bytes (max ${MAX_CLOSE_REASON})`)
+  }
+  const body = Buffer.allocUnsafe(2 + reasonLength)
+  body.writeUInt16BE(code, 0)
+  body.write(reason, 2, 'utf8')
+  return encodeFrame(Opcode.CLOSE, body, options)
+}
+
+/** Below this, setting up word views costs more than it saves. */
+const WORD_MIN_BYTES = 32
+/** The mask key, rotated to the word boundary, read as one native-endian 32-bit word. */
+const keyBytes = new Uint8Array(4)
+const keyWord = new Uint32Array(keyBytes.buffer)
+
+/**
+ * target[offset + i] = source[sourceOffset + i] ^ maskKey[i % 4] for i < length (§5.3).
+ * source and target may be the same memory at the same position (in-place); other overlaps
+ * are not supported. Long runs are XORed a 32-bit word at a time: byte order does not
+ * matter because key and data are read through views of the same endianness.
+ */
+export function mask(
+  source: Uint8Array,
+  maskKey: Uint8Array,
+  target: Uint8Array,
+  offset: number,
+  length: number,
+  sourceOffset = 0,
+): void {
+  if (maskKey.length < 4) throw new InvalidArgumentError('a mask key is 4 bytes')
+  if (length < 0 || sourceOffset < 0 || offset < 0 || sourceOffset + length > source.length || offset + length > target.length) {
+    throw new InvalidArgumentError('mask range outside the source or target')
+  }
+  if (length < WORD_MIN_BYTES) {
+    maskBytes(source, sourceOffset, maskKey, target, offset, 0, length)
+    return
+  }
+
+  let src = source
+  let srcAt = sourceOffset
+  const targetAddress = target.byteOffset + offset
+  if (((source.byteOffset + sourceOffset) & 3) !== (targetAddress & 3)) {
+    // Different alignments: copy first (memcpy), then mask in place where both agree.
+    target.set(source.subarray(sourceOffset, sourceOffset + length), offset)
+    src = target
+    srcAt = offset
+  }
+  // Bytes up to the first 4-byte boundary, then whole words, then the tail.
+  const head = (4 - (targetAddress & 3)) & 3
+  maskBytes(src, srcAt, maskKey, target, offset, 0, head)
+  const words = (length - head) >>> 2
+  keyBytes[0] = maskKey[head & 3] as number
+  keyBytes[1] = maskKey[(head + 1) & 3] as number
+  keyBytes[2] = maskKey[(head + 2) & 3] as number
+  keyBytes[3] = maskKey[(head + 3) & 3] as number
+  const key = keyWord[0] as number
+  const out = new Uint32Array(target.buffer, targetAddress + head, words)
+  const data = src === target ? out : new Uint32Array(src.buffer, src.byteOffset + srcAt + head, words)
+  for (let w = 0; w < words; w++) out[w] = (data[w] as number) ^ key
+  const done = head + words * 4
+  maskBytes(src, srcAt, maskKey, target, offset, done, length)
+}
+
+/** Unmask (or mask) a buffer in place: the XOR is its own inverse. */
+export function unmask(buffer: Uint8Array, maskKey: Uint8Array): void {
+  mask(buffer, maskKey, buffer, 0, buffer.length)
+}
+
+/** The byte loop for payload positions [from, to); `i & 3` picks the key byte. */
+function maskBytes(
+  source: Uint8Array,
+  sourceAt: number,
+  maskKey: Uint8Array,
+  target: Uint8Array,
+  targetAt: number,
+  from: number,
+  to: number,
+): void {
+  for (let i = from; i < to; i++) {
+    target[targetAt + i] = (source[sourceAt + i] as number) ^ (maskKey[i & 3] as number)
+  }
+}
