@@ -20,8 +20,11 @@ interface Client {
 }
 
 async function wirepoolClient(origin: string, s: Scenario): Promise<Client> {
-  // Loaded here, not at the top: a broken engine build fails only its own contender.
-  const { Pool } = await import('../src/index.js')
+  // Loaded here, not at the top: a broken engine build fails only its own contender. The
+  // compiled dist/ is measured (as users run it), not the TypeScript sources through tsx,
+  // whose import bindings cost a getter call on every access.
+  const built = new URL('../dist/index.js', import.meta.url).href
+  const { Pool } = (await import(built)) as typeof import('../src/index.js')
   const pool = new Pool(origin, { connections: s.connections, pipelining: s.pipelining })
   return {
     async fetch() {

@@ -86,10 +86,16 @@ try {
   console.log('\nrequests')
   console.log(`  ${stats.requests} sent, ${stats.reused} on reused connections (reuse rate ${stats.reuseRate.toFixed(3)}), ${stats.retries} retried`)
   console.log(`  acquire p50 ${ms(stats.acquireMs.p50)}, p99 ${ms(stats.acquireMs.p99)}, max ${ms(stats.acquireMs.max)}`)
-  console.log('\nlifecycle of connection #1')
+  console.log('\nlifecycle of the first connection (idle ⇄ busy round trips folded)')
+  let folded = 0
   for (const e of events.filter((ev) => ev.id === (events[0]?.id ?? 1))) {
+    const roundTrip = (e.from === 'idle' && e.to === 'busy') || (e.from === 'busy' && e.to === 'idle')
+    if (roundTrip && folded++ > 1) continue
+    if (!roundTrip && folded > 2) console.log(`  … ${folded - 2} more idle ⇄ busy transitions`)
+    if (!roundTrip) folded = 0
     console.log(`  +${ms(e.age).padStart(10)}  ${String(e.from ?? '-').padEnd(10)} → ${e.to.padEnd(10)} (${e.reason})`)
   }
+  if (folded > 2) console.log(`  … ${folded - 2} more idle ⇄ busy transitions`)
 } finally {
   await agent.close()
   stopServer()

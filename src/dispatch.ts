@@ -104,6 +104,11 @@ export interface PoolConnection extends EventEmitter<ConnectionEvents> {
   readonly tlsResumed: boolean | null
   /** True once no new request may be dispatched (draining or closed). */
   readonly retired: boolean
+  /**
+   * Concurrent requests do not wait for each other (HTTP/2 streams). The pool spreads load
+   * over such a connection before opening another; HTTP/1.1 pipelining is not this.
+   */
+  readonly multiplexed?: boolean
   dispatch(request: DispatchRequest, handler: DispatchHandler): void
   /** Liveness check; resolves to the round-trip time in ms. */
   ping(): Promise<number>

@@ -183,3 +183,68 @@ export class H2ProtocolError extends WirepoolError {
     this.streamId = streamId
   }
 }
+
+/**
+ * The WebSocket opening handshake failed (RFC 6455 §4.1): the server answered something
+ * other than 101, or a 101 whose `Sec-WebSocket-Accept`, subprotocol or extensions break the
+ * rules a client MUST check. `status` is the response status (0 when no response arrived,
+ * e.g. a handshake timeout or a connect failure, which is then the `cause`).
+ */
+export class WsHandshakeError extends WirepoolError {
+  readonly status: number
+  constructor(status: number, message: string, options: WirepoolErrorOptions = {}) {
+    super(ErrorCode.WS_HANDSHAKE, message, { initiator: 'remote', ...options })
+    this.status = status
+  }
+}
+
+/**
+ * The server reset one HTTP/2 stream with RST_STREAM (RFC 9113 §6.4); the connection lives on.
+ * With REFUSED_STREAM the server did no application processing on it (RFC 9113 §8.7): then
+ * `retryable` is true and `responseStarted` false, so the request may be sent again.
+ */
+export class H2StreamResetError extends WirepoolError {
+  readonly h2Code: number
+  readonly h2CodeName: string
+  readonly streamId: number
+  /** RFC 9113 §8.7: REFUSED_STREAM guarantees the request was not processed. */
+  readonly retryable: boolean
+  /** Mirrors SocketClosedError.responseStarted for the pool's retry rule. */
+  readonly responseStarted: boolean
+  constructor(h2Code: number, h2CodeName: string, streamId: number, options: WirepoolErrorOptions & { responseStarted?: boolean } = {}) {
+    super(ErrorCode.H2_STREAM_RESET, `stream ${streamId} reset by the peer: ${h2CodeName}`, { initiator: 'remote', ...options })
+    this.h2Code = h2Code
+    this.h2CodeName = h2CodeName
+    this.streamId = streamId
+    // REFUSED_STREAM is 0x7 (RFC 9113 §7); a refused stream has no response by definition.
+    this.retryable = h2Code === 0x7
+    this.responseStarted = this.retryable ? false : (options.responseStarted ?? true)
+  }
+}
+
+/**
+ * The server sent GOAWAY (RFC 9113 §6.8) and this request's stream is above `lastStreamId`:
+ * the server never processed it (`processed: false`, `retryable: true`), so it may be sent
+ * again on a new connection. Streams at or below `lastStreamId` finish normally.
+ */
+export class H2GoawayError extends WirepoolError {
+  readonly lastStreamId: number
+  readonly h2Code: number
+  readonly h2CodeName: string
+  /** False: RFC 9113 §6.8 says streams above last-stream-id were not and will not be processed. */
+  readonly processed: boolean
+  readonly retryable: boolean
+  readonly responseStarted: boolean
+  constructor(lastStreamId: number, h2Code: number, h2CodeName: string, options: WirepoolErrorOptions & { processed?: boolean } = {}) {
+    super(ErrorCode.H2_GOAWAY, `connection going away (${h2CodeName}, last stream ${lastStreamId}): request was not processed`, {
+      initiator: 'remote',
+      ...options,
+    })
+    this.lastStreamId = lastStreamId
+    this.h2Code = h2Code
+    this.h2CodeName = h2CodeName
+    this.processed = options.processed ?? false
+    this.retryable = !this.processed
+    this.responseStarted = this.processed
+  }
+}

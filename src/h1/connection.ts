@@ -471,7 +471,14 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     this.#completedInChunk = 0
     if (this.#maybeFinishDrain()) return
     this.#pump()
-    if (completed > 0 && this.#state === 'open' && this.capacity > 0) this.emit('free')
+    if (completed > 0 && this.#state === 'open' && this.capacity > 0) {
+      try {
+        this.emit('free')
+      } catch (err) {
+        // A throwing 'free' listener must not escape into the socket's event emission.
+        this.#fail(toWirepoolError(err, this.#origin), undefined)
+      }
+    }
   }
 
   #onHead(head: ResponseHead): BodyMode | void {
@@ -698,12 +705,8 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     socket.off('close', this.#onClose)
     socket.off('drain', this.#onDrain)
     this.#abandonBody(ex)
-    const others = this.#queue
-    this.#queue = []
+    // The upgrade request was alone on the connection (dispatch enforces it): nothing else to settle.
     this.#writeIdx = 0
-    for (const other of others) {
-      this.#settle(other, new SocketClosedError('connection was upgraded', { origin: this.#origin, responseStarted: false }))
-    }
     this.#served++
     ex.read = ReadState.DONE
     this.#settled(ex)
@@ -799,6 +802,9 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     } else {
       socket.destroy()
     }
+    // A socket-level failure is already a SocketClosedError: its cause (ECONNRESET…) is the
+    // more useful cause for each request's own SocketClosedError.
+    const cause = closeErr instanceof SocketClosedError && closeErr.cause !== undefined ? closeErr.cause : closeErr
     for (const ex of queue) {
       const own = errorFor?.(ex)
       const what = ex.write === WriteState.QUEUED ? 'before the request was sent' : 'before the response completed'
@@ -809,7 +815,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
           new SocketClosedError(message, {
             origin: this.#origin,
             responseStarted: ex.responseStarted,
-            ...(closeErr === undefined ? {} : { cause: closeErr }),
+            ...(cause === undefined ? {} : { cause }),
           }),
       )
     }

@@ -7,7 +7,9 @@
  *   found with `indexOf(LF)` and parsed straight from the caller's chunk. Only a line that
  *   spans chunks is copied, into one growable buffer bounded by the size limits.
  * - Body bytes are never copied: `onBody` receives `subarray` views of the chunk.
- * - Field names and values are decoded once, as latin1, from the bytes they came in.
+ * - Field names and values are latin1. A head that is whole in one chunk (the usual case)
+ *   is decoded with one native call and its strings are slices of that; a head that spans
+ *   chunks is decoded field by field.
  *
  * Policy decisions (each also cited where it is enforced):
  * - CRLF only. A bare LF as line terminator is refused (RFC 9112 §2.2 allows a recipient to
@@ -29,34 +31,18 @@
  * call back into the parser it is being called from.
  */
 import { H1ParseError, InvalidArgumentError } from '../errors.js'
-import { BodyMode } from './parser-events.js'
+import * as events from './parser-events.js'
 import type { ResponseHead, ResponseParserHandler, ResponseParserOptions } from './parser-events.js'
-import {
-  BACKSLASH,
-  COLON,
-  CR,
-  DQUOTE,
-  EQUALS,
-  FIELD_VALUE,
-  HEX,
-  HTAB,
-  LF,
-  QDTEXT,
-  SEMICOLON,
-  SP,
-  TOKEN,
-} from './parser-chars.js'
-import {
-  addTransferCodings,
-  CL_MISMATCH,
-  CL_OVERFLOW,
-  CONN_CLOSE,
-  CONN_KEEP_ALIVE,
-  CONN_UPGRADE,
-  connectionOptions,
-  parseContentLength,
-} from './parser-framing.js'
+import * as chars from './parser-chars.js'
+import * as framing from './parser-framing.js'
 import type { TransferCodings } from './parser-framing.js'
+
+// Module-local copies of what the hot loops read. When TypeScript runs through tsx (tests,
+// benchmarks) every access to an imported binding is a getter call; a local const is not.
+const { BACKSLASH, COLON, CR, DQUOTE, EQUALS, FIELD_VALUE, HEX, HTAB, LF, QDTEXT, SEMICOLON, SP, TOKEN } = chars
+const { addTransferCodings, CL_MISMATCH, CL_OVERFLOW, CONN_CLOSE, CONN_KEEP_ALIVE, CONN_UPGRADE } = framing
+const { connectionOptions, parseContentLength } = framing
+const { BodyMode } = events
 
 /** The parser's states, in the order a response walks through them. */
 export const ParserState = {
@@ -146,11 +132,12 @@ const K_TRANSFER_ENCODING = 1
 const K_CONNECTION = 2
 
 const HTTP_SLASH = [0x48, 0x54, 0x54, 0x50, 0x2f] // "HTTP/"
+const CRLF_CRLF = Buffer.from('\r\n\r\n')
 const NAME_CONTENT_LENGTH = asciiBytes('content-length')
 const NAME_TRANSFER_ENCODING = asciiBytes('transfer-encoding')
 const NAME_CONNECTION = asciiBytes('connection')
 
-/** Partial-line validation phases for field lines (see #checkPartial). */
+/** Partial-line validation phases for field lines (see #validate). */
 const P_LINE_START = 0
 const P_NAME = 1
 const P_VALUE = 2
@@ -201,9 +188,17 @@ export class ResponseParser {
   #line: Buffer = Buffer.allocUnsafe(256)
   #lineLen = 0
   #lineOff = 0
-  // Incremental validation state of the buffered partial line (#checkPartial).
+  // Incremental validation state of the buffered partial line (#validate).
   #pPhase = P_LINE_START
   #pCR = false
+
+  // A head that arrived whole in one chunk is decoded to a string once and its names and
+  // values are sliced from that string: one native call per head instead of two per field.
+  /** The chunk #headStr was decoded from (null when there is none). */
+  #strBuf: Buffer | null = null
+  #headStr = ''
+  /** Index in #strBuf of #headStr[0]. */
+  #strBase = 0
 
   // The head (or trailer section) being built.
   #headOff = 0
@@ -338,6 +333,8 @@ export class ResponseParser {
     this.#error = err
     this.#lineLen = 0
     this.#fields = []
+    this.#strBuf = null
+    this.#headStr = ''
     this.#to(S.DEAD)
   }
 
@@ -356,7 +353,15 @@ export class ResponseParser {
   /** Consume complete lines while the state is line-oriented; buffer a trailing partial line. */
   #readLines(buf: Buffer, pos: number, len: number): number {
     while (pos < len) {
-      const lf = buf.indexOf(LF, pos)
+      let lf: number
+      if (buf === this.#strBuf) {
+        // Inside a head decoded whole: its line ends are in the string.
+        const i = this.#headStr.indexOf('\n', pos - this.#strBase)
+        lf = i === -1 ? -1 : i + this.#strBase
+      } else {
+        if (this.#state === S.IDLE && buf[pos] !== CR) this.#decodeHead(buf, pos)
+        lf = buf.indexOf(LF, pos)
+      }
       if (lf === -1) {
         this.#bufferPartial(buf, pos, len)
         return len
@@ -364,12 +369,11 @@ export class ResponseParser {
       if (this.#lineLen === 0) {
         this.#onLine(buf, pos, lf, this.#consumed + pos)
       } else {
-        this.#checkLineSize(this.#lineLen + (lf - pos) + 1)
+        const limit = this.#lineLimit()
+        if (this.#lineLen + (lf - pos) + 1 > limit) this.#refuseOversized(buf, pos, limit)
         this.#append(buf, pos, lf + 1)
         this.#onLine(this.#line, 0, this.#lineLen - 1, this.#lineOff)
         this.#lineLen = 0
-        this.#pPhase = P_LINE_START
-        this.#pCR = false
       }
       pos = lf + 1
       switch (this.#state) {
@@ -384,6 +388,25 @@ export class ResponseParser {
       }
     }
     return pos
+  }
+
+  /**
+   * A status line starts at buf[pos]: if the whole head (up to the CRLF of its empty line)
+   * is in this chunk and within the size limit, decode it once. A valid head cannot contain
+   * CRLF CRLF before its end; an invalid one is refused by the same line parsers either way.
+   */
+  #decodeHead(buf: Buffer, pos: number): void {
+    const end = buf.indexOf(CRLF_CRLF, pos)
+    if (end === -1 || end + 4 - pos > this.#maxHeaderSize) return
+    this.#strBuf = buf
+    this.#strBase = pos
+    this.#headStr = latin1(buf, pos, end + 4)
+  }
+
+  /** buf[s, e) as a latin1 string: sliced from the decoded head when it is in there. */
+  #text(buf: Buffer, s: number, e: number): string {
+    if (buf === this.#strBuf) return this.#headStr.slice(s - this.#strBase, e - this.#strBase)
+    return latin1(buf, s, e)
   }
 
   /** Copy buf[from, to) to the end of the partial-line buffer, growing it as needed. */
@@ -404,65 +427,81 @@ export class ResponseParser {
   #bufferPartial(buf: Buffer, from: number, to: number): void {
     if (this.#lineLen === 0) {
       this.#lineOff = this.#consumed + from
+      this.#pPhase = P_LINE_START
+      this.#pCR = false
       if (this.#state === S.IDLE) this.#to(S.STATUS_LINE)
     }
-    this.#checkLineSize(this.#lineLen + (to - from))
+    const limit = this.#lineLimit()
+    if (this.#lineLen + (to - from) > limit) this.#refuseOversized(buf, from, limit)
     const start = this.#lineLen
     this.#append(buf, from, to)
-    this.#checkPartial(start)
-  }
-
-  /** Size limits of a line of `size` bytes starting at #lineOff (RFC 9112 §2.3 lets us set them). */
-  #checkLineSize(size: number): void {
-    if (this.#state === S.CHUNK_SIZE) {
-      if (size > MAX_CHUNK_LINE) this.#fail(ParseReason.CHUNK_LINE_TOO_LARGE, this.#lineOff + MAX_CHUNK_LINE)
-    } else if (this.#headBytes + size > this.#maxHeaderSize) {
-      this.#fail(ParseReason.HEADER_TOO_LARGE, this.#lineOff + (this.#maxHeaderSize - this.#headBytes))
-    }
+    this.#validate(this.#line, 0, start, this.#lineLen, this.#lineOff)
   }
 
   /**
-   * Judge the bytes #line[from, #lineLen) of a line still waiting for its LF, so that a peer
-   * trickling garbage is refused now rather than at the size limit. Reports the same reason
-   * and offset the complete-line parsers would. Status lines: the `HTTP/` prefix; field
-   * lines: name, colon and value bytes; chunk-size lines are judged when complete.
+   * Bytes the current line may have, CRLF included (RFC 9112 §2.3 lets a recipient limit
+   * them): what is left of the head (or trailer) budget, or the chunk-line limit.
    */
-  #checkPartial(from: number): void {
-    const line = this.#line
-    const end = this.#lineLen
-    const base = this.#lineOff
+  #lineLimit(): number {
+    return this.#state === S.CHUNK_SIZE ? MAX_CHUNK_LINE : this.#maxHeaderSize - this.#headBytes
+  }
+
+  /**
+   * The buffered line plus buf[from, …) exceeds `limit`: judge the bytes that still fit
+   * (a bad byte before the limit is the first error in stream order), then refuse.
+   */
+  #refuseOversized(buf: Buffer, from: number, limit: number): never {
+    const start = this.#lineLen
+    this.#append(buf, from, from + (limit - start))
+    this.#validate(this.#line, 0, start, this.#lineLen, this.#lineOff)
+    return this.#fail(this.#sizeReason(), this.#lineOff + limit)
+  }
+
+  #sizeReason(): ParseReason {
+    return this.#state === S.CHUNK_SIZE ? ParseReason.CHUNK_LINE_TOO_LARGE : ParseReason.HEADER_TOO_LARGE
+  }
+
+  /**
+   * Judge bytes buf[from, to) of a line that starts at buf[lineStart] (stream offset `off`)
+   * before it is complete, so that a peer trickling garbage is refused now rather than at
+   * the size limit, and so that the first bad byte in stream order is the one reported
+   * however the line was cut. Reports the reason and offset the complete-line parsers
+   * would. Status lines: the `HTTP/` prefix; field lines: name, colon and value bytes;
+   * chunk-size lines are judged only when complete. Resumes from #pPhase / #pCR.
+   */
+  #validate(buf: Buffer, lineStart: number, from: number, to: number, off: number): void {
     const state = this.#state
-    if (state === S.STATUS_LINE) {
+    if (state === S.IDLE || state === S.STATUS_LINE) {
       // A lone CR may still be the start of an empty line's CRLF.
-      if (end === 1 && line[0] === CR) return
-      // At most five bytes; rechecking them from 0 keeps a CR at position 0 (now known not
-      // to start an empty line) reported where the complete-line parser would report it.
-      for (let i = 0; i < end && i < HTTP_SLASH.length; i++) {
-        if (line[i] !== HTTP_SLASH[i]) this.#fail(ParseReason.INVALID_STATUS_LINE, base + i)
+      if (to - lineStart === 1 && buf[lineStart] === CR) return
+      // At most five bytes; checking them from the line start keeps a CR at position 0
+      // (now known not to start an empty line) reported where #statusLine would.
+      for (let k = 0; k < HTTP_SLASH.length && lineStart + k < to; k++) {
+        if (buf[lineStart + k] !== HTTP_SLASH[k]) this.#fail(ParseReason.INVALID_STATUS_LINE, off + k)
       }
       return
     }
     if (state !== S.HEADERS && state !== S.TRAILERS) return
     let phase = this.#pPhase
     let pendingCR = this.#pCR
-    for (let i = from; i < end; i++) {
-      const c = line[i]!
+    for (let i = from; i < to; i++) {
+      const c = buf[i]!
       if (pendingCR) {
         // The previous byte was a CR and this one is not the LF: a bare CR (RFC 9112 §2.2).
-        this.#fail(phase === P_VALUE ? ParseReason.BARE_CR : ParseReason.INVALID_HEADER_NAME, base + i - 1)
+        this.#fail(phase === P_VALUE ? ParseReason.BARE_CR : ParseReason.INVALID_HEADER_NAME, off + (i - 1 - lineStart))
       }
       if (phase === P_LINE_START) {
         if (c === CR) pendingCR = true
         else if (c === SP || c === HTAB) {
-          if (this.#fields.length === 0) this.#fail(ParseReason.WHITESPACE_BEFORE_FIRST_FIELD, base + i)
+          if (this.#fields.length === 0) this.#fail(ParseReason.WHITESPACE_BEFORE_FIRST_FIELD, off + (i - lineStart))
           phase = P_VALUE
         } else if (TOKEN[c] === 1) phase = P_NAME
-        else this.#fail(ParseReason.INVALID_HEADER_NAME, base + i)
+        else this.#fail(ParseReason.INVALID_HEADER_NAME, off + (i - lineStart))
       } else if (phase === P_NAME) {
         if (c === COLON) phase = P_VALUE
-        else if (TOKEN[c] === 0) this.#fail(ParseReason.INVALID_HEADER_NAME, base + i)
+        else if (TOKEN[c] === 0) this.#fail(ParseReason.INVALID_HEADER_NAME, off + (i - lineStart))
       } else if (c === CR) pendingCR = true
-      else if (FIELD_VALUE[c] === 0) this.#fail(ParseReason.INVALID_HEADER_VALUE, base + i)
+      else if (FIELD_VALUE[c] === 0) this.#fail(ParseReason.INVALID_HEADER_VALUE, off + (i - lineStart))
     }
     this.#pPhase = phase
     this.#pCR = pendingCR
@@ -473,9 +512,20 @@ export class ResponseParser {
    * of buf[s]. RFC 9112 §2.2: lines end in CRLF.
    */
   #onLine(buf: Buffer, s: number, lf: number, off: number): void {
-    if (lf === s || buf[lf - 1] !== CR) this.#fail(ParseReason.BARE_LF, off + (lf - s))
-    const e = lf - 1
     const size = lf - s + 1
+    const limit = this.#lineLimit()
+    if (size > limit || lf === s || buf[lf - 1] !== CR) {
+      // Error paths: report the first bad byte in stream order, as a cut line would.
+      this.#pPhase = P_LINE_START
+      this.#pCR = false
+      if (size > limit) {
+        this.#validate(buf, s, s, s + limit, off)
+        this.#fail(this.#sizeReason(), off + limit)
+      }
+      this.#validate(buf, s, s, lf, off)
+      this.#fail(ParseReason.BARE_LF, off + (lf - s))
+    }
+    const e = lf - 1
     switch (this.#state) {
       case S.IDLE:
       case S.STATUS_LINE:
@@ -484,9 +534,6 @@ export class ResponseParser {
           if (this.#state === S.STATUS_LINE) this.#to(S.IDLE)
           return
         }
-        this.#lineOff = off
-        this.#headBytes = 0
-        this.#checkLineSize(size)
         this.#headBytes = size
         this.#headOff = off
         this.#statusLine(buf, s, e, off)
@@ -496,8 +543,6 @@ export class ResponseParser {
         return
       case S.HEADERS:
       case S.TRAILERS:
-        this.#lineOff = off
-        this.#checkLineSize(size)
         this.#headBytes += size
         if (e === s) {
           if (this.#state === S.HEADERS) this.#headComplete()
@@ -508,8 +553,6 @@ export class ResponseParser {
         return
       default:
         // CHUNK_SIZE: the only other line-oriented state.
-        this.#lineOff = off
-        this.#checkLineSize(size)
         this.#chunkSizeLine(buf, s, e, off)
     }
   }
@@ -552,7 +595,7 @@ export class ResponseParser {
           this.#fail(c === CR ? ParseReason.BARE_CR : ParseReason.INVALID_REASON_PHRASE, off + (i - s))
         }
       }
-      if (s + 13 < e) text = latin1(buf, s + 13, e)
+      if (s + 13 < e) text = this.#text(buf, s + 13, e)
     }
     this.#statusCode = code
     this.#statusText = text
@@ -581,7 +624,7 @@ export class ResponseParser {
       if (vs < ve) {
         const last = fields.length - 1
         const prev = fields[last]!
-        const more = latin1(buf, vs, ve)
+        const more = this.#text(buf, vs, ve)
         fields[last] = prev === '' ? more : prev + ' ' + more
       }
       return
@@ -604,7 +647,7 @@ export class ResponseParser {
     while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HTAB)) ve--
     if (fields.length >= this.#maxHeaderCount * 2) this.#fail(ParseReason.TOO_MANY_HEADERS, off)
     const index = fields.length
-    fields.push(latin1(buf, s, nameEnd), vs === ve ? '' : latin1(buf, vs, ve))
+    fields.push(this.#text(buf, s, nameEnd), vs === ve ? '' : this.#text(buf, vs, ve))
     if (this.#state !== S.HEADERS) return
     // Remember the fields that decide framing; they are interpreted once the head is whole
     // (an obs-fold line may still extend their value).
@@ -695,6 +738,9 @@ export class ResponseParser {
     }
     this.#fields = []
     this.#headBytes = 0
+    // The decoded head is done with; do not keep the chunk (or match a reused one) later.
+    this.#strBuf = null
+    this.#headStr = ''
     const mode = this.#handler.onHead(head)
 
     if (status < 200) {

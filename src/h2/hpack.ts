@@ -122,6 +122,8 @@ export class HpackEncoder {
 
   /** Encode one field block. The encoder's dynamic table changes: blocks must be sent in encoding order. */
   encode(headers: HeaderFields): Buffer {
+    // Checked before anything changes state: a refused call leaves no update half-emitted.
+    if (typeof headers[0] === 'string' && headers.length % 2 !== 0) throw new InvalidArgumentError('flattened header list has an odd length')
     const compressor = this.#compressor
     if (this.#pendingFinal !== -1) {
       // RFC 7541 §4.2: "the smallest maximum table size that occurs in that interval MUST be
@@ -148,7 +150,6 @@ export class HpackEncoder {
     if (headers.length === 0) return fields
     if (typeof headers[0] === 'string') {
       const flat = headers as readonly string[]
-      if (flat.length % 2 !== 0) throw new InvalidArgumentError('flattened header list has an odd length')
       for (let i = 0; i < flat.length; i += 2) fields.push(this.#field(flat[i]!, flat[i + 1]!))
     } else {
       for (const [name, value] of headers as ReadonlyArray<readonly [string, string]>) fields.push(this.#field(name, value))
@@ -260,10 +261,11 @@ export class HpackDecoder {
    */
   decode(block: Uint8Array, streamId = 0): string[] {
     if (this.#failure !== undefined) throw this.#failure
-    const table = this.#decompressor._table
 
-    const updates = leadingSizeUpdates(block)
-    if (updates === null) this.#fail('malformed dynamic table size update')
+    // hpack.js accepts a size update anywhere in a block; RFC 7541 §4.2 only at its start.
+    // Walk the representations first (no string is decoded) to check that and collect them.
+    const updates = sizeUpdatesOf(block)
+    if (typeof updates === 'string') this.#fail(updates)
     if (this.#pendingMinLimit !== -1) {
       const smallest = updates.length === 0 ? -1 : Math.min(...updates)
       if (smallest === -1 || smallest > this.#pendingMinLimit) {
@@ -273,7 +275,6 @@ export class HpackDecoder {
       }
       this.#pendingMinLimit = -1
     }
-    const sizeAfterUpdates = updates.length === 0 ? table.maxSize : updates[updates.length - 1]!
 
     this.#libraryError = undefined
     this.#decompressor.write(Buffer.isBuffer(block) ? block : Buffer.from(block.buffer, block.byteOffset, block.byteLength))
@@ -293,11 +294,6 @@ export class HpackDecoder {
       listSize += field.name.length + field.value.length + FIELD_OVERHEAD
       if (count <= this.#maxHeaderCount && listSize <= this.#maxHeaderListSize) fields.push(field.name, field.value)
     }
-
-    // RFC 7541 §4.2: a size update is only allowed at the beginning of a block. hpack.js takes
-    // one anywhere; an update after the first field shows as a table size other than the
-    // leading updates left.
-    if (table.maxSize !== sizeAfterUpdates) this.#fail('dynamic table size update after a field representation (RFC 7541 §4.2)')
 
     if (count > this.#maxHeaderCount) {
       throw h2Error(H2ErrorCode.ENHANCE_YOUR_CALM, streamId, `field block has ${count} fields, more than the limit of ${this.#maxHeaderCount}`)
@@ -320,30 +316,68 @@ export class HpackDecoder {
   }
 }
 
+/** Where `readInteger` leaves its result: one reused object, no allocation per integer. */
+const cursor = { at: 0, value: 0 }
+
 /**
- * The values of the dynamic table size updates (RFC 7541 §6.3: `001xxxxx`, 5-bit prefix integer)
- * at the start of `block`, or null when one is cut short or longer than the 4 continuation
- * octets hpack.js accepts.
+ * Walk the representations of a block (RFC 7541 §6) without decoding any string: the values of
+ * the dynamic table size updates it starts with, or the reason it is malformed — cut short, an
+ * integer longer than hpack.js accepts, or an update after a field (§4.2: updates "MUST occur
+ * at the beginning of the first header block following the change").
  */
-function leadingSizeUpdates(block: Uint8Array): number[] | null {
-  const values: number[] = []
-  let at = 0
-  while (at < block.length && (block[at]! & 0xe0) === 0x20) {
-    // RFC 7541 §5.1 prefix integer.
-    let value = block[at++]! & 0x1f
-    if (value === 0x1f) {
-      let shift = 0
-      let octet: number
-      do {
-        if (at >= block.length || shift >= 28) return null
-        octet = block[at++]!
-        value += (octet & 0x7f) * 2 ** shift
-        shift += 7
-      } while ((octet & 0x80) !== 0)
+function sizeUpdatesOf(block: Uint8Array): number[] | string {
+  const updates: number[] = []
+  let fields = 0
+  cursor.at = 0
+  while (cursor.at < block.length) {
+    const first = block[cursor.at]!
+    if ((first & 0x80) !== 0) {
+      // §6.1 indexed field: 1 + index (7-bit prefix)
+      if (!readInteger(block, 7)) return 'truncated indexed field'
+    } else if ((first & 0xe0) === 0x20) {
+      // §6.3 dynamic table size update: 001 + size (5-bit prefix)
+      if (fields > 0) return 'dynamic table size update after a field (RFC 7541 §4.2)'
+      if (!readInteger(block, 5)) return 'truncated dynamic table size update'
+      updates.push(cursor.value)
+      continue
+    } else {
+      // §6.2.1 literal with incremental indexing (01, 6-bit index), §6.2.2 / §6.2.3 without or
+      // never indexed (0000 / 0001, 4-bit index); index 0 means a literal name follows.
+      if (!readInteger(block, (first & 0x40) !== 0 ? 6 : 4)) return 'truncated literal field'
+      if (cursor.value === 0 && !skipString(block)) return 'truncated field name'
+      if (!skipString(block)) return 'truncated field value'
     }
-    values.push(value)
+    fields++
   }
-  return values
+  return updates
+}
+
+/** §5.2 string literal: H bit + length (7-bit prefix), then the octets. */
+function skipString(block: Uint8Array): boolean {
+  if (cursor.at >= block.length || !readInteger(block, 7)) return false
+  cursor.at += cursor.value
+  return cursor.at <= block.length
+}
+
+/**
+ * §5.1 integer with an `prefixBits`-bit prefix at `cursor.at`, into `cursor.value`. At most 4
+ * continuation octets (values below 2^28 + 2^prefix), the most hpack.js decodes.
+ */
+function readInteger(block: Uint8Array, prefixBits: number): boolean {
+  const max = (1 << prefixBits) - 1
+  let value = block[cursor.at++]! & max
+  if (value === max) {
+    let shift = 0
+    let octet: number
+    do {
+      if (cursor.at >= block.length || shift >= 28) return false
+      octet = block[cursor.at++]!
+      value += (octet & 0x7f) * 2 ** shift
+      shift += 7
+    } while ((octet & 0x80) !== 0)
+  }
+  cursor.value = value
+  return true
 }
 
 function checkTableSize(size: number, name: string): number {

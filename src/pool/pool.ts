@@ -265,6 +265,15 @@ export class Pool extends EventEmitter<{ connection: [ConnectionEvent] }> {
       const rec = idle[i] as ConnectionRecord
       if (rec.conn !== undefined && rec.conn.capacity > 0) return rec
     }
+    // Multiplexed connections (HTTP/2) take more streams while they have room: the least
+    // loaded one first, before any new connection is opened.
+    let leastLoaded: ConnectionRecord | undefined
+    for (const rec of this.#records) {
+      const conn = rec.conn
+      if (rec.state !== 'busy' || conn === undefined || conn.multiplexed !== true || conn.capacity === 0) continue
+      if (leastLoaded === undefined || conn.inFlight < (leastLoaded.conn as PoolConnection).inFlight) leastLoaded = rec
+    }
+    if (leastLoaded !== undefined) return leastLoaded
     // Pipelining (HTTP/1.1, RFC 9112 §9.3.2): only idempotent requests, and only once no new
     // connection may be opened — a fresh socket beats queueing behind another response.
     if (this.#options.pipelining > 1 && entry.request.idempotent && this.#liveCount() >= this.#options.connections) {

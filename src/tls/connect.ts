@@ -130,11 +130,12 @@ function handshake(
 
     function handshakeError(err: Error): WirepoolError {
       const code = (err as { code?: unknown }).code
-      // Node sets authorizationError just before it destroys the socket with the verify
-      // error (the OpenSSL X509 code, or ERR_TLS_CERT_ALTNAME_INVALID from the name check).
-      const verifyFailure = tlsSocket?.authorizationError as unknown as string | undefined
-      if (verifyFailure) {
-        const reason = typeof code === 'string' ? code : verifyFailure
+      // Node sets authorizationError to the verify error's code just before it destroys the
+      // socket with that error: OpenSSL's X509 reason (CERT_HAS_EXPIRED…) or
+      // ERR_TLS_CERT_ALTNAME_INVALID from the host name check (RFC 6125).
+      // (It is null until then.)
+      const reason = tlsSocket?.authorizationError as unknown as string | null | undefined
+      if (typeof reason === 'string') {
         return new TlsVerifyError(
           reason,
           `certificate verification failed for ${verifyName}: ${reason} (${err.message})`,
@@ -191,12 +192,7 @@ function handshake(
     // RFC 6066 §3: "Literal IPv4 and IPv6 addresses are not permitted in HostName."
     if (net.isIP(verifyName) === 0) connectOptions.servername = verifyName
     if (cachedSession !== undefined) connectOptions.session = cachedSession
-    try {
-      tlsSocket = tls.connect(connectOptions)
-    } catch (err) {
-      transition('failed', handshakeError(err as Error))
-      return
-    }
+    tlsSocket = tls.connect(connectOptions)
     tlsSocket.once('secureConnect', onSecureConnect)
     tlsSocket.once('error', onError)
     // Stays for the socket's life: TLS 1.3 tickets arrive after the handshake (RFC 8446 §4.6.1).

@@ -26,6 +26,9 @@ t.test('a header named __proto__ is an own property, not a prototype change', as
   const record = rawHeadersToRecord(['__proto__', 'x', '__Proto__', 'y'])
   t.equal(Object.getPrototypeOf(record), Object.prototype)
   t.same(Object.getOwnPropertyDescriptor(record, '__proto__')?.value, ['x', 'y'])
+  const three = rawHeadersToRecord(['__proto__', 'a', '__proto__', 'b', '__proto__', 'c'])
+  t.same(Object.getOwnPropertyDescriptor(three, '__proto__')?.value, ['a', 'b', 'c'])
+  t.equal(Object.getOwnPropertyDescriptor(rawHeadersToRecord(['__proto__', 'only']), '__proto__')?.value, 'only')
 })
 
 t.test('names of Object.prototype members are ordinary headers', async (t) => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { once } from 'node:events'
 import net from 'node:net'
 import tls from 'node:tls'
@@ -5,7 +6,7 @@ import t, { type Test } from 'tap'
 import { connectTls, type TlsConnectOptions, type TlsConnection } from '../../src/tls/connect.js'
 import { secureContextFor, tlsConfigHash } from '../../src/tls/secure-context.js'
 import { ConnectRefusedError, ConnectTimeoutError, ErrorCode, TlsVerifyError } from '../../src/errors.js'
-import { makeCertificates } from '../support/certs.js'
+import { makeCertificates, spkiPin } from '../support/certs.js'
 import { rawServer, tlsServer } from './servers.js'
 
 
@@ -188,6 +189,25 @@ t.test('abort during the handshake', async (t) => {
   t.pass('the client closed its socket')
 })
 
+t.test('abort right after the TCP connect, before TLS starts', async (t) => {
+  const server = await tlsServer(t, serverCert)
+  const controller = new AbortController()
+  const connectTcpSocket = net.connect
+  const reason = new Error('late')
+  const connects = t.capture(net, 'connect', (...args: Parameters<typeof net.connect>) => {
+    const socket = connectTcpSocket(...args)
+    // Queued so it is registered after the connector's own 'connect' listener: it runs once
+    // the TCP step has resolved, before the TLS step's continuation.
+    queueMicrotask(() => socket.once('connect', () => controller.abort(reason)))
+    return socket
+  })
+  const handshakes = t.capture(tls, 'connect', tls.connect)
+  const err = await failure(t, options(server.port, { signal: controller.signal }))
+  t.match(err, { code: ErrorCode.ABORTED, cause: reason })
+  t.equal(handshakes().length, 0, 'no TLS handshake started')
+  t.equal((connects()[0] as { returned: net.Socket } | undefined)?.returned.destroyed, true, 'TCP socket destroyed')
+})
+
 t.test('already-aborted signal never opens a socket', async (t) => {
   const connects = t.capture(net, 'connect', net.connect)
   await t.rejects(connectTls(options(1, { signal: AbortSignal.abort() })), { code: ErrorCode.ABORTED })
@@ -245,4 +265,18 @@ t.test('one SecureContext per distinct configuration', async (t) => {
   t.not(tlsConfigHash({ ca: ['ab', 'c'] }), tlsConfigHash({ ca: ['a', 'bc'] }), 'element boundaries matter')
   t.not(tlsConfigHash({ ca: certs.ca }), tlsConfigHash({ cert: certs.ca }), 'field names matter')
   t.not(tlsConfigHash({ passphrase: 'a' }), tlsConfigHash({}))
+})
+
+t.test('test certificates: RSA variant verifies, spkiPin matches the peer key', async (t) => {
+  const rsa = await makeCertificates({ keyType: 'rsa' })
+  t.equal(await makeCertificates({ keyType: 'rsa' }), rsa, 'generated once per process')
+  t.not(rsa.ca, certs.ca)
+  const server = await tlsServer(t, { key: rsa.key, cert: rsa.cert })
+  const conn = await connect(t, options(server.port, { ca: rsa.ca }))
+  t.equal(conn.socket.authorized, true)
+  const peer = conn.socket.getPeerCertificate()
+  t.ok((peer.pubkey?.length ?? 0) > 256, 'RSA 2048 public key')
+  const pin = `sha256/${createHash('sha256').update(peer.pubkey as Buffer).digest('base64')}`
+  t.equal(spkiPin(rsa.cert), pin)
+  t.not(spkiPin(certs.cert), pin)
 })

@@ -1,0 +1,1379 @@
+/**
+ * H2Connection: one HTTP/2 connection (RFC 9113) driven for the pool through the
+ * PoolConnection contract. The sans-I/O pieces do the protocol work — FrameReader (frame.ts),
+ * HpackEncoder/HpackDecoder (hpack.ts), SendWindow/ReceiveWindow/BdpEstimator (flow.ts), the
+ * §5.1 stream state machine (stream.ts), the write scheduler (scheduler.ts), the reset pacer
+ * (reset-pacer.ts) — and this file is the glue: the stream table, frames in and out of the
+ * socket, handler calls, timers and the connection's life.
+ *
+ * Life of the connection (`#state`, changed only by `#transition`):
+ *
+ *   open ──► draining ──► closed     draining: GOAWAY sent or received, close(); in-flight streams finish
+ *   open ──► closed                  connection error, destroy(), or the socket went away
+ *
+ * Hot-path notes: frames produced in one tick leave in one socket write (writer.ts); one
+ * closure pair per stream (resume/abort, the handler contract needs functions); no timer per
+ * stream — header/body deadlines are scanned by one connection timer.
+ */
+import { EventEmitter } from 'node:events'
+import type { Socket } from 'node:net'
+import { performance } from 'node:perf_hooks'
+import type { Readable } from 'node:stream'
+import type { ConnectionEvents, ConnectionInfo, DispatchHandler, DispatchRequest, PoolConnection, Protocol } from '../dispatch.js'
+import {
+  AbortedError,
+  BodyTimeoutError,
+  H2GoawayError,
+  H2ProtocolError,
+  H2StreamResetError,
+  HeadersTimeoutError,
+  InvalidArgumentError,
+  SocketClosedError,
+  WirepoolError,
+} from '../errors.js'
+import { rawHeadersToRecord } from '../http/headers.js'
+import { parseResponseSection } from './fields.js'
+import { requestFields } from './fields.js'
+import { BdpEstimator, ReceiveWindow, SendWindow } from './flow.js'
+import {
+  CLIENT_PREFACE,
+  DEFAULT_INITIAL_WINDOW_SIZE,
+  Flag,
+  FrameReader,
+  H2ErrorCode,
+  MAX_WINDOW_SIZE,
+  SettingsId,
+  dataFrameHeader,
+  encodeContinuation,
+  encodeGoaway,
+  encodeHeaders,
+  encodePing,
+  encodeRstStream,
+  encodeSettings,
+  encodeSettingsAck,
+  encodeWindowUpdate,
+  h2Error,
+  h2ErrorName,
+  type FrameHandler,
+  type Priority,
+  type SettingsEntry,
+} from './frame.js'
+import { DEFAULT_MAX_HEADER_COUNT, DEFAULT_MAX_HEADER_LIST_SIZE, HpackDecoder, HpackEncoder } from './hpack.js'
+import { ResetPacer } from './reset-pacer.js'
+import { WriteScheduler } from './scheduler.js'
+import { PeerSettings, localSettings } from './settings.js'
+import { H2Stream, ResponsePhase, StreamEvent, canReceive, canSend, transition } from './stream.js'
+import { FrameWriter } from './writer.js'
+
+export interface H2ConnectionOptions {
+  id: number
+  /** `scheme://host:port`: gives :scheme and is stamped on every error. */
+  origin: string
+  /** Our cap on concurrent streams (default 1000); the peer's SETTINGS_MAX_CONCURRENT_STREAMS also applies. */
+  maxConcurrentStreams?: number
+  /** Our SETTINGS_MAX_HEADER_LIST_SIZE (default 64 KiB). */
+  maxHeaderListSize?: number
+  /** Most fields a response section may carry (default 128). */
+  maxHeaderCount?: number
+  /** How long the peer has to acknowledge our SETTINGS (RFC 9113 §6.5.3), default 10 s. */
+  settingsTimeout?: number
+  /** Send a liveness PING this often (ms); an unanswered one by the next interval kills the connection. Default off. */
+  pingInterval?: number
+  tlsResumed: boolean | null
+  /** Our SETTINGS_INITIAL_WINDOW_SIZE to start with (default 1 MiB); grows with the measured BDP. */
+  initialStreamWindow?: number
+  /** Connection receive window, opened with a WINDOW_UPDATE right after the preface (default 16 MiB). */
+  connectionWindow?: number
+}
+
+type ConnectionState = 'open' | 'draining' | 'closed'
+
+const DEFAULT_MAX_CONCURRENT = 1000
+/**
+ * RFC 9113 §6.5.2 recommends peers allow at least 100 concurrent streams: until the server's
+ * SETTINGS arrive we assume that many, so a cold burst does not overshoot a smaller limit by much.
+ */
+const ASSUMED_PEER_CONCURRENCY = 100
+const DEFAULT_STREAM_WINDOW = 1024 * 1024
+const DEFAULT_CONNECTION_WINDOW = 16 * 1024 * 1024
+const DEFAULT_SETTINGS_TIMEOUT = 10_000
+
+/** Stop producing DATA frames while this much is waiting to reach the kernel. */
+const WRITE_HIGH_WATER = 1024 * 1024
+/** A streamed request body is read ahead at most this far past what was sent. */
+const BODY_HIGH_WATER = 256 * 1024
+
+/**
+ * Bounds on what a hostile peer controls (RFC 9113 §10.5: "An endpoint MAY treat activity
+ * that is suspicious as a connection error of type ENHANCE_YOUR_CALM").
+ * - acks: PING and SETTINGS acknowledgements we queued since the socket last caught up;
+ *   a peer that floods them (and does not read) would otherwise grow our write buffer.
+ * - CONTINUATION: frames per field block, and the encoded block's size, before decoding.
+ * - idle frames: frames that did nothing useful in a row (empty DATA, frames on closed
+ *   streams, PRIORITY, unknown types, RST_STREAM for streams already gone).
+ */
+const MAX_PENDING_ACKS = 1000
+const MAX_CONTINUATION_FRAMES = 64
+const MAX_IDLE_FRAMES = 5000
+/** Stream ids we reset and whose late frames we therefore ignore (§5.1 "closed"), most recent kept. */
+const MAX_REMEMBERED_RESETS = 4096
+
+/** The high word of a PING payload tells whose ping it is: ours (user / keep-alive) or a BDP probe. */
+const PING_USER = 0x77500001
+const PING_BDP = 0x77500002
+
+interface PendingPing {
+  start: number
+  resolve: (rtt: number) => void
+  reject: (err: WirepoolError) => void
+}
+
+function isReadable(body: unknown): body is Readable {
+  return typeof (body as Readable).on === 'function' && typeof (body as Readable).destroy === 'function'
+}
+
+function isAsyncIterable(body: unknown): body is AsyncIterable<unknown> {
+  return typeof (body as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function'
+}
+
+function toBytes(value: unknown): Uint8Array {
+  if (value instanceof Uint8Array) return value
+  if (typeof value === 'string') return Buffer.from(value, 'utf8')
+  throw new InvalidArgumentError('request body streams must produce Uint8Array (or string) chunks')
+}
+
+function checkPositive(value: number, name: string, max = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isInteger(value) || value < 1 || value > max) throw new InvalidArgumentError(`${name} must be an integer in [1, ${max}], got ${value}`)
+  return value
+}
+
+export class H2Connection extends EventEmitter<ConnectionEvents> implements PoolConnection {
+  readonly id: number
+  readonly protocol: Protocol = 'h2'
+  readonly tlsResumed: boolean | null
+  readonly remoteAddress: string | undefined
+  readonly remotePort: number | undefined
+
+  readonly #socket: Socket
+  readonly #origin: string
+  readonly #scheme: string
+  readonly #maxConcurrent: number
+  readonly #settingsTimeout: number
+  readonly #pingInterval: number
+  readonly #maxBlockBytes: number
+  readonly #reader: FrameReader
+  readonly #writer: FrameWriter
+  readonly #encoder = new HpackEncoder()
+  readonly #decoder: HpackDecoder
+  readonly #peer = new PeerSettings()
+  readonly #scheduler = new WriteScheduler()
+  readonly #pacer = new ResetPacer()
+  readonly #bdp: BdpEstimator
+
+  #state: ConnectionState = 'open'
+  readonly #streams = new Map<number, H2Stream>()
+  #nextStreamId = 1
+  #dispatched = 0
+  #served = 0
+  /** Streams we reset (RST_STREAM sent or queued): late frames on them are ignored (§5.1). */
+  readonly #resetIds = new Set<number>()
+  /** Cancels waiting for the pacer, in order. */
+  #resetQueue: Array<[stream: H2Stream, code: number]> = []
+  #resetTimer: NodeJS.Timeout | undefined = undefined
+
+  readonly #connSend = new SendWindow(DEFAULT_INITIAL_WINDOW_SIZE, 0)
+  readonly #connRecv: ReceiveWindow
+  /** Our SETTINGS_INITIAL_WINDOW_SIZE as the peer will apply it to new streams. */
+  #localWindow: number
+
+  // field block being gathered (HEADERS without END_HEADERS, then CONTINUATION, §6.10)
+  #blockStream = 0
+  #blockFlags = 0
+  #blockParts: Uint8Array[] = []
+  #blockBytes = 0
+  #blockPush = false
+
+  // hostile-peer accounting
+  #pendingAcks = 0
+  #idleFrames = 0
+
+  // SETTINGS acknowledgement (§6.5.3)
+  #settingsUnacked = 0
+  #settingsTimer: NodeJS.Timeout | undefined = undefined
+
+  // PING
+  #pingCounter = 0
+  readonly #pings = new Map<number, PendingPing>()
+  #keepAliveTimer: NodeJS.Timeout | undefined = undefined
+  #keepAliveOutstanding = -1
+  #bdpStart = -1
+  #bdpBytes = 0
+  #bdpNext = 0
+
+  // header / body deadlines: one timer scanning every stream
+  #scanTimer: NodeJS.Timeout | undefined = undefined
+  #scanAt = Infinity
+
+  #freeScheduled = false
+  #goawayReceived = -1
+  #closeErr: WirepoolError | undefined = undefined
+  #closeEmitted = false
+  readonly #closePromise: Promise<void>
+
+  constructor(socket: Socket, options: H2ConnectionOptions) {
+    super()
+    this.id = options.id
+    this.tlsResumed = options.tlsResumed
+    this.#socket = socket
+    this.#origin = options.origin
+    this.#scheme = options.origin.startsWith('https:') ? 'https' : 'http'
+    this.#maxConcurrent = checkPositive(options.maxConcurrentStreams ?? DEFAULT_MAX_CONCURRENT, 'maxConcurrentStreams')
+    this.#settingsTimeout = options.settingsTimeout ?? DEFAULT_SETTINGS_TIMEOUT
+    this.#pingInterval = options.pingInterval ?? 0
+    const maxHeaderListSize = checkPositive(options.maxHeaderListSize ?? DEFAULT_MAX_HEADER_LIST_SIZE, 'maxHeaderListSize', 0xffffffff)
+    // An encoded block is at most about as long as its decoded list (literals carry less than
+    // the 32 octets of per-field overhead §6.5.2 counts), but Huffman can lengthen odd bytes.
+    this.#maxBlockBytes = 2 * maxHeaderListSize
+    this.#localWindow = checkPositive(options.initialStreamWindow ?? DEFAULT_STREAM_WINDOW, 'initialStreamWindow', MAX_WINDOW_SIZE)
+    const connectionWindow = checkPositive(options.connectionWindow ?? DEFAULT_CONNECTION_WINDOW, 'connectionWindow', MAX_WINDOW_SIZE)
+    this.#decoder = new HpackDecoder({ maxHeaderListSize, maxHeaderCount: options.maxHeaderCount ?? DEFAULT_MAX_HEADER_COUNT })
+    // A stream window never grows past half the connection window, so that one paused
+    // consumer can never hold all of the connection's credit.
+    this.#bdp = new BdpEstimator({ initialWindow: this.#localWindow, maxWindow: Math.max(this.#localWindow, Math.floor(connectionWindow / 2)) })
+    this.#connRecv = new ReceiveWindow(DEFAULT_INITIAL_WINDOW_SIZE, 0)
+    this.remoteAddress = socket.remoteAddress
+    this.remotePort = socket.remotePort
+    this.#reader = new FrameReader(this.#frameHandler)
+    this.#writer = new FrameWriter(socket, this.#afterFlush)
+    this.#closePromise = new Promise<void>((resolve) => this.once('close', () => resolve()))
+
+    socket.allowHalfOpen = false
+    socket.on('data', this.#onData)
+    socket.on('end', this.#onEnd)
+    socket.on('error', this.#onError)
+    socket.on('close', this.#onClose)
+    socket.on('drain', this.#onDrain)
+    if (socket.destroyed) {
+      this.#teardown(new SocketClosedError('socket was already closed', { origin: this.#origin, responseStarted: false }), false)
+      process.nextTick(this.#emitClose)
+      return
+    }
+
+    // RFC 9113 §3.4: the preface, then our SETTINGS; requests may follow at once.
+    this.#writer.push(CLIENT_PREFACE)
+    this.#sendSettings(localSettings({ initialWindowSize: this.#localWindow, maxHeaderListSize }))
+    // §6.9.2: the connection window only grows by WINDOW_UPDATE; open it wide from the start.
+    const increment = this.#connRecv.setTarget(connectionWindow)
+    if (increment > 0) this.#writer.push(encodeWindowUpdate(0, increment))
+    if (this.#pingInterval > 0) {
+      this.#keepAliveTimer = setInterval(this.#keepAlive, this.#pingInterval)
+      this.#keepAliveTimer.unref()
+    }
+  }
+
+  // ── PoolConnection ──────────────────────────────────────────────────────────────────
+
+  get capacity(): number {
+    if (this.#state !== 'open') return 0
+    const peer = this.#peer.received > 0 ? this.#peer.maxConcurrentStreams : ASSUMED_PEER_CONCURRENCY
+    const free = Math.min(peer, this.#maxConcurrent) - this.#streams.size
+    return free > 0 ? free : 0
+  }
+
+  get inFlight(): number {
+    return this.#streams.size - this.#resetQueue.length
+  }
+
+  /** Streams open on the wire, including ones whose cancel waits for the pacer. */
+  get streamsOpen(): number {
+    return this.#streams.size
+  }
+
+  get requestsServed(): number {
+    return this.#served
+  }
+
+  get retired(): boolean {
+    return this.#state !== 'open'
+  }
+
+  /** The peer's settings in force (read-only view for diagnostics and tests). */
+  get peerSettings(): Readonly<PeerSettings> {
+    return this.#peer
+  }
+
+  /** Our SETTINGS_INITIAL_WINDOW_SIZE now (grows with the BDP estimate). */
+  get localStreamWindow(): number {
+    return this.#localWindow
+  }
+
+  /**
+   * Open a stream for the request. Throws InvalidArgumentError, without touching the handler,
+   * when the connection cannot take it (no capacity, retired) or the request cannot be sent
+   * over HTTP/2 (upgrade, CONNECT, a body that does not match its length).
+   */
+  dispatch(request: DispatchRequest, handler: DispatchHandler): void {
+    if (this.#state !== 'open') throw new InvalidArgumentError(`connection ${this.id} is ${this.#state} and takes no requests`)
+    if (this.capacity <= 0) throw new InvalidArgumentError(`connection ${this.id} has no free capacity`)
+    if (request.upgrade !== undefined) throw new InvalidArgumentError('HTTP/1.1 Upgrade cannot be sent over HTTP/2 (RFC 9113 §8.6)')
+    const body = request.body
+    const contentLength = body === null || body === undefined ? 0 : request.bodyLength < 0 ? -1 : request.bodyLength
+    let bytes: Uint8Array | null = null
+    if (typeof body === 'string') {
+      bytes = Buffer.from(body, 'utf8')
+      if (bytes.byteLength !== contentLength) throw new InvalidArgumentError('bodyLength does not match the string body')
+    } else if (body instanceof Uint8Array) {
+      if (body.byteLength !== contentLength) throw new InvalidArgumentError('bodyLength does not match the body')
+      bytes = body
+    } else if (body !== null && body !== undefined && !isAsyncIterable(body)) {
+      throw new InvalidArgumentError('body must be a string, Uint8Array, Readable or AsyncIterable<Uint8Array>')
+    }
+    const fields = requestFields(request, this.#scheme, contentLength)
+
+    const id = this.#nextStreamId
+    this.#nextStreamId += 2
+    const stream = new H2Stream(
+      request,
+      handler,
+      new SendWindow(this.#peer.initialWindowSize, id),
+      new ReceiveWindow(this.#localWindow, id),
+      contentLength,
+      this.#resume,
+      this.#abort,
+    )
+    stream.id = id
+    this.#streams.set(id, stream)
+    const reused = this.#dispatched > 0
+    this.#dispatched++
+    if (body !== null && body !== undefined && isReadable(body)) body.on('error', noop) // reported through iteration
+    if (handler.onConnect !== undefined) {
+      const info: ConnectionInfo = {
+        id: this.id,
+        reused,
+        tlsResumed: this.tlsResumed,
+        remoteAddress: this.remoteAddress,
+        remotePort: this.remotePort,
+        protocol: this.protocol,
+      }
+      try {
+        handler.onConnect(stream.abort, info)
+      } catch (err) {
+        this.#abort(stream, err instanceof Error ? err : new Error(String(err)))
+      }
+      if (stream.done) return
+    }
+
+    const endStream = contentLength === 0
+    this.#writeHeaders(id, this.#encoder.encode(fields), endStream)
+    stream.state = transition(stream.state, StreamEvent.SEND_HEADERS) ?? stream.state
+    if (endStream) {
+      stream.endStreamSent = true
+      stream.bodyEnded = true
+      stream.state = transition(stream.state, StreamEvent.SEND_END_STREAM) ?? stream.state
+      this.#armDeadline(stream, request.headersTimeout)
+    } else if (bytes !== null) {
+      stream.sendQueue.push(bytes)
+      stream.queuedBytes = bytes.byteLength
+      stream.bodyEnded = true
+      this.#scheduler.add(stream)
+      this.#pumpData()
+    } else {
+      void this.#pumpBody(stream)
+    }
+    // §5.1.1: stream ids cannot be reused; when they run out the connection must be replaced.
+    if (this.#nextStreamId > MAX_WINDOW_SIZE) this.#retire('stream identifiers exhausted', true)
+  }
+
+  /** Send a PING and resolve with the round trip in ms (RFC 9113 §6.7). */
+  ping(): Promise<number> {
+    if (this.#state === 'closed') {
+      return Promise.reject(new SocketClosedError('connection is closed', { origin: this.#origin, responseStarted: false }))
+    }
+    return new Promise<number>((resolve, reject) => {
+      const counter = this.#nextPingCounter()
+      this.#pings.set(counter, { start: performance.now(), resolve, reject })
+      this.#writer.push(encodePing(pingPayload(PING_USER, counter)))
+    })
+  }
+
+  /**
+   * Graceful: GOAWAY(NO_ERROR) tells the peer we open no more streams (RFC 9113 §6.8; we
+   * accept none, so last-stream-id is 0); in-flight streams finish, then the socket ends.
+   */
+  close(): Promise<void> {
+    if (this.#state === 'open') this.#retire('close() called', true)
+    else if (this.#state === 'draining') this.#maybeFinishDrain()
+    return this.#closePromise
+  }
+
+  /** Fail every unfinished request with `err` (or a SocketClosedError each) and close the socket now. */
+  destroy(err?: WirepoolError): void {
+    if (this.#state === 'closed') return
+    if (err !== undefined && err.origin === undefined) err.origin = this.#origin
+    this.#teardown(err, false)
+  }
+
+  // ── writing ─────────────────────────────────────────────────────────────────────────
+
+  /** HEADERS, then CONTINUATION frames when the block exceeds the peer's MAX_FRAME_SIZE (§4.3, §6.10). */
+  #writeHeaders(id: number, block: Buffer, endStream: boolean): void {
+    const max = this.#peer.maxFrameSize
+    if (block.length <= max) {
+      this.#writer.push(encodeHeaders(id, block, { endStream }))
+      return
+    }
+    this.#writer.push(encodeHeaders(id, block.subarray(0, max), { endStream, endHeaders: false }))
+    for (let at = max; at < block.length; at += max) {
+      const end = Math.min(at + max, block.length)
+      this.#writer.push(encodeContinuation(id, block.subarray(at, end), end === block.length))
+    }
+  }
+
+  #sendSettings(entries: readonly SettingsEntry[]): void {
+    this.#writer.push(encodeSettings(entries))
+    this.#settingsUnacked++
+    if (this.#settingsTimer === undefined && this.#settingsTimeout > 0 && Number.isFinite(this.#settingsTimeout)) {
+      this.#settingsTimer = setTimeout(this.#onSettingsTimeout, this.#settingsTimeout)
+      this.#settingsTimer.unref()
+    }
+  }
+
+  /**
+   * Read a streamed body (Readable / AsyncIterable) into the stream's send queue, staying at
+   * most BODY_HIGH_WATER ahead of what the windows let us send.
+   */
+  async #pumpBody(stream: H2Stream): Promise<void> {
+    const declared = stream.declaredLength
+    let read = 0
+    try {
+      const iterator = (stream.request.body as AsyncIterable<unknown>)[Symbol.asyncIterator]()
+      stream.iterator = iterator
+      for (;;) {
+        const step = await iterator.next()
+        if (stream.done || !canSend(stream.state)) return
+        if (step.done === true) break
+        const chunk = toBytes(step.value)
+        if (chunk.byteLength === 0) continue
+        read += chunk.byteLength
+        if (declared >= 0 && read > declared) throw new InvalidArgumentError(`request body is longer than its declared ${declared} bytes`)
+        stream.sendQueue.push(chunk)
+        stream.queuedBytes += chunk.byteLength
+        this.#scheduler.add(stream)
+        this.#pumpData()
+        while (stream.queuedBytes >= BODY_HIGH_WATER && !stream.done) {
+          await new Promise<void>((resolve) => (stream.wakeBody = resolve))
+        }
+        if (stream.done) return
+      }
+      if (declared >= 0 && read !== declared) throw new InvalidArgumentError(`request body ended after ${read} of its declared ${declared} bytes`)
+    } catch (err) {
+      if (stream.done) return
+      stream.iterator = undefined
+      const error =
+        err instanceof WirepoolError ? err : new AbortedError('request body stream failed', { cause: err, origin: this.#origin, initiator: 'user' })
+      if (error.origin === undefined) error.origin = this.#origin
+      this.#cancel(stream, H2ErrorCode.CANCEL, error)
+      return
+    }
+    stream.iterator = undefined
+    stream.bodyEnded = true
+    this.#scheduler.add(stream)
+    this.#pumpData()
+  }
+
+  /**
+   * Turn queued request body bytes into DATA frames, one frame per stream per turn (fair
+   * round robin), within the stream and connection send windows (RFC 9113 §6.9.1) and while
+   * the socket keeps up.
+   */
+  #pumpData(): void {
+    if (this.#state === 'closed') return
+    const writer = this.#writer
+    const scheduler = this.#scheduler
+    const maxFrame = this.#peer.maxFrameSize
+    while (scheduler.size > 0 && writer.backlog < WRITE_HIGH_WATER) {
+      const stream = scheduler.take() as H2Stream
+      if (stream.done || stream.endStreamSent || !canSend(stream.state)) continue
+      if (stream.queuedBytes === 0) {
+        // An empty DATA frame carries END_STREAM; it needs no window (§6.9.1 counts payload).
+        if (stream.bodyEnded) this.#sendData(stream, EMPTY, true)
+        continue
+      }
+      const connAvailable = this.#connSend.available
+      if (connAvailable === 0) {
+        // Blocked on the connection window: keep its turn; a WINDOW_UPDATE on stream 0 resumes.
+        scheduler.add(stream)
+        break
+      }
+      const n = Math.min(stream.queuedBytes, maxFrame, stream.sendWindow.available, connAvailable)
+      // Blocked on its own window: out of the ring until a WINDOW_UPDATE (or SETTINGS) opens it.
+      if (n === 0) continue
+      const payload = takeBytes(stream, n)
+      this.#sendData(stream, payload, stream.bodyEnded && stream.queuedBytes === 0)
+      if (stream.queuedBytes > 0 || (stream.bodyEnded && !stream.endStreamSent)) scheduler.add(stream)
+      const wake = stream.wakeBody
+      if (wake !== null && stream.queuedBytes < BODY_HIGH_WATER) {
+        stream.wakeBody = null
+        wake()
+      }
+    }
+  }
+
+  #sendData(stream: H2Stream, payload: Uint8Array, endStream: boolean): void {
+    const n = payload.byteLength
+    this.#writer.push(dataFrameHeader(n, endStream ? Flag.END_STREAM : 0, stream.id))
+    if (n > 0) {
+      this.#writer.push(payload)
+      stream.sendWindow.consume(n)
+      this.#connSend.consume(n)
+    }
+    if (endStream) {
+      stream.endStreamSent = true
+      const next = transition(stream.state, StreamEvent.SEND_END_STREAM)
+      if (next !== null) stream.state = next
+      if (stream.phase === ResponsePhase.HEAD) this.#armDeadline(stream, stream.request.headersTimeout)
+    }
+  }
+
+  #afterFlush = (): void => {
+    // The socket caught up with our acknowledgements: the flood counter starts over.
+    if (this.#socket.writableLength < WRITE_HIGH_WATER) this.#pendingAcks = 0
+    if (this.#scheduler.size > 0) this.#pumpData()
+  }
+
+  #onDrain = (): void => {
+    this.#pendingAcks = 0
+    this.#pumpData()
+  }
+
+  // ── reading ─────────────────────────────────────────────────────────────────────────
+
+  #onData = (chunk: Buffer): void => {
+    if (this.#state === 'closed') return
+    try {
+      this.#reader.push(chunk)
+    } catch (err) {
+      if (this.#state === 'closed') return
+      if (err instanceof H2ProtocolError) this.#connectionError(err)
+      else this.#connectionError(h2Error(H2ErrorCode.INTERNAL_ERROR, 0, 'internal failure while reading frames', err))
+    }
+  }
+
+  /** One object, allocated once per connection: the FrameReader calls into the session through it. */
+  readonly #frameHandler: FrameHandler = {
+    onData: (streamId: number, flags: number, data: Uint8Array, flowControlledLength: number) =>
+      this.#onDataFrame(streamId, flags, data, flowControlledLength),
+    onHeaders: (streamId: number, flags: number, fragment: Uint8Array, _priority: Priority | undefined) =>
+      this.#onHeadersFrame(streamId, flags, fragment, false),
+    onPriority: () => this.#idle(),
+    onRstStream: (streamId: number, errorCode: number) => this.#onRstStream(streamId, errorCode),
+    onSettings: (ack: boolean, settings: readonly SettingsEntry[]) => this.#onSettings(ack, settings),
+    onPushPromise: (streamId: number, flags: number, _promised: number, fragment: Uint8Array) => this.#onHeadersFrame(streamId, flags, fragment, true),
+    onPing: (ack: boolean, opaque: Uint8Array) => this.#onPing(ack, opaque),
+    onGoaway: (lastStreamId: number, errorCode: number) => this.#onGoaway(lastStreamId, errorCode),
+    onWindowUpdate: (streamId: number, increment: number) => this.#onWindowUpdate(streamId, increment),
+    onContinuation: (streamId: number, flags: number, fragment: Uint8Array) => this.#onContinuation(streamId, flags, fragment),
+    onUnknown: () => this.#idle(),
+    onStreamError: (error: H2ProtocolError) => this.#onReaderStreamError(error),
+  }
+
+  /** A frame that did no work: many in a row is abuse (RFC 9113 §10.5). */
+  #idle(): void {
+    if (++this.#idleFrames > MAX_IDLE_FRAMES) {
+      throw h2Error(H2ErrorCode.ENHANCE_YOUR_CALM, 0, `more than ${MAX_IDLE_FRAMES} frames in a row that did nothing`)
+    }
+  }
+
+  /** §5.1.1: an odd id we never used yet is idle; an even id could only be a (refused) push. */
+  #isIdle(streamId: number): boolean {
+    return streamId % 2 === 0 || streamId >= this.#nextStreamId
+  }
+
+  #onDataFrame(streamId: number, flags: number, data: Uint8Array, flowLength: number): void {
+    // §6.9.1: DATA counts against the connection window whatever becomes of the stream.
+    this.#connRecv.onDataReceived(flowLength)
+    const stream = this.#streams.get(streamId)
+    if (stream === undefined || stream.done) {
+      if (stream === undefined && this.#isIdle(streamId)) {
+        throw h2Error(H2ErrorCode.PROTOCOL_ERROR, 0, `DATA on idle stream ${streamId} (RFC 9113 §5.1)`)
+      }
+      this.#creditConnection(flowLength)
+      if (stream === undefined && !this.#resetIds.has(streamId)) {
+        // §5.1 closed: frames after the peer's END_STREAM are a STREAM_CLOSED error.
+        throw h2Error(H2ErrorCode.STREAM_CLOSED, 0, `DATA on closed stream ${streamId} (RFC 9113 §5.1)`)
+      }
+      this.#idle()
+      return
+    }
+    try {
+      stream.recvWindow.onDataReceived(flowLength)
+    } catch (err) {
+      this.#creditConnection(flowLength)
+      this.#streamError(stream, err as H2ProtocolError)
+      return
+    }
+    if (!canReceive(stream.state)) {
+      this.#creditConnection(flowLength)
+      this.#streamError(stream, h2Error(H2ErrorCode.STREAM_CLOSED, streamId, `DATA after END_STREAM on stream ${streamId} (RFC 9113 §5.1)`))
+      return
+    }
+    if (stream.phase !== ResponsePhase.BODY) {
+      this.#creditConnection(flowLength)
+      this.#streamError(stream, h2Error(H2ErrorCode.PROTOCOL_ERROR, streamId, `DATA before the response head on stream ${streamId} (RFC 9113 §8.1)`))
+      return
+    }
+    const length = data.byteLength
+    if (length > 0) {
+      this.#idleFrames = 0
+      stream.receivedLength += length
+      // §8.1.1: content-length must equal the DATA total; a response without content has none.
+      if (stream.noContent || (stream.expectedLength >= 0 && stream.receivedLength > stream.expectedLength)) {
+        this.#creditConnection(flowLength)
+        this.#streamError(stream, this.#lengthError(stream))
+        return
+      }
+      if (this.#bdpStart >= 0) this.#bdpBytes += flowLength
+      else this.#maybeStartBdpPing(flowLength)
+      if (stream.deadline !== Infinity) this.#armDeadline(stream, stream.request.bodyTimeout)
+    } else if ((flags & Flag.END_STREAM) === 0) {
+      this.#idle()
+    }
+    // Padding is consumed on arrival (§6.1: it carries nothing for the application).
+    const padding = flowLength - length
+    if (padding > 0) this.#consumed(stream, padding)
+    if (length > 0) {
+      if (stream.paused || stream.recvBuffer.length > 0) stream.recvBuffer.push(data)
+      else this.#deliver(stream, data)
+    }
+    if ((flags & Flag.END_STREAM) !== 0 && !stream.done) {
+      if (stream.recvBuffer.length > 0) stream.endPending = true
+      else this.#complete(stream, null)
+    }
+  }
+
+  /** Hand one chunk to the handler; its octets count as consumed (credited at once unless paused). */
+  #deliver(stream: H2Stream, chunk: Uint8Array): void {
+    stream.resumeEarly = false
+    let goOn: boolean | void
+    try {
+      goOn = stream.handler.onData(chunk)
+    } catch (err) {
+      this.#handlerThrew(stream, err)
+      return
+    }
+    if (stream.done) return
+    if (goOn === false) this.#pause(stream)
+    this.#consumed(stream, chunk.byteLength)
+  }
+
+  /**
+   * The application took `n` flow-controlled octets of the stream. While it is paused the
+   * credit is held back (per-stream backpressure: the peer can send at most one window more,
+   * which is what bounds the memory a slow consumer costs); otherwise both windows get it.
+   */
+  #consumed(stream: H2Stream, n: number): void {
+    if (stream.paused) {
+      stream.unacked += n
+      return
+    }
+    const increment = stream.recvWindow.onConsumed(n)
+    if (increment > 0 && !stream.endPending && canReceive(stream.state)) this.#writer.push(encodeWindowUpdate(stream.id, increment))
+    this.#creditConnection(n)
+  }
+
+  #creditConnection(n: number): void {
+    if (n === 0) return
+    const increment = this.#connRecv.onConsumed(n)
+    if (increment > 0) this.#writer.push(encodeWindowUpdate(0, increment))
+  }
+
+  #pause(stream: H2Stream): void {
+    if (stream.resumeEarly) {
+      stream.resumeEarly = false
+      return
+    }
+    stream.paused = true
+    // A slow consumer is not a silent server: no body timeout while paused.
+    stream.deadline = Infinity
+  }
+
+  #resume = (stream: H2Stream): void => {
+    if (stream.done || this.#state === 'closed') return
+    if (!stream.paused) {
+      stream.resumeEarly = true
+      return
+    }
+    stream.paused = false
+    const unacked = stream.unacked
+    stream.unacked = 0
+    if (unacked > 0) this.#consumed(stream, unacked)
+    const buffer = stream.recvBuffer
+    while (buffer.length > 0 && !stream.paused && !stream.done) this.#deliver(stream, buffer.shift() as Uint8Array)
+    if (stream.done || stream.paused) return
+    if (stream.endPending) {
+      const trailers = stream.pendingTrailers
+      stream.pendingTrailers = null
+      this.#complete(stream, trailers)
+      return
+    }
+    this.#armDeadline(stream, stream.request.bodyTimeout)
+  }
+
+  #onHeadersFrame(streamId: number, flags: number, fragment: Uint8Array, push: boolean): void {
+    // §8.4 / §6.6: we sent ENABLE_PUSH=0, so a PUSH_PROMISE is a connection PROTOCOL_ERROR.
+    if (push) throw h2Error(H2ErrorCode.PROTOCOL_ERROR, 0, `PUSH_PROMISE on stream ${streamId} although SETTINGS_ENABLE_PUSH is 0 (RFC 9113 §6.6)`)
+    // §5.1.1 / §5.1: a server cannot open streams, and HEADERS on an idle stream of ours is an error.
+    if (this.#isIdle(streamId)) throw h2Error(H2ErrorCode.PROTOCOL_ERROR, 0, `HEADERS on idle stream ${streamId} (RFC 9113 §5.1)`)
+    if (fragment.byteLength > this.#maxBlockBytes) this.#blockTooLarge(streamId)
+    if ((flags & Flag.END_HEADERS) !== 0) {
+      this.#onFieldBlock(streamId, (flags & Flag.END_STREAM) !== 0, fragment)
+      return
+    }
+    this.#blockStream = streamId
+    this.#blockFlags = flags
+    this.#blockParts = [fragment]
+    this.#blockBytes = fragment.byteLength
+    this.#blockPush = push
+  }
+
+  #onContinuation(streamId: number, flags: number, fragment: Uint8Array): void {
+    // The reader guarantees sequence and stream (§6.10); we bound the count and size (§10.5.1).
+    this.#blockParts.push(fragment)
+    this.#blockBytes += fragment.byteLength
+    if (this.#blockParts.length > MAX_CONTINUATION_FRAMES + 1) {
+      throw h2Error(H2ErrorCode.ENHANCE_YOUR_CALM, 0, `field block of stream ${streamId} spans more than ${MAX_CONTINUATION_FRAMES} CONTINUATION frames`)
+    }
+    if (this.#blockBytes > this.#maxBlockBytes) this.#blockTooLarge(streamId)
+    if ((flags & Flag.END_HEADERS) === 0) return
+    const block = Buffer.concat(this.#blockParts, this.#blockBytes)
+    this.#blockParts = []
+    this.#blockStream = 0
+    void this.#blockPush
+    this.#onFieldBlock(streamId, (this.#blockFlags & Flag.END_STREAM) !== 0, block)
+  }
+
+  #blockTooLarge(streamId: number): never {
+    // The block cannot be skipped without desynchronising HPACK: a connection error (§4.3).
+    throw h2Error(H2ErrorCode.ENHANCE_YOUR_CALM, 0, `field block of stream ${streamId} exceeds ${this.#maxBlockBytes} octets before decoding`)
+  }
+
+  /** A complete field block: decode it first (always, to keep HPACK in step, §4.3), then route it. */
+  #onFieldBlock(streamId: number, endStream: boolean, block: Uint8Array): void {
+    let decoded: string[]
+    try {
+      decoded = this.#decoder.decode(block, streamId)
+    } catch (err) {
+      const error = err as H2ProtocolError
+      if (error.streamId === 0) throw error
+      const stream = this.#streams.get(streamId)
+      if (stream !== undefined && !stream.done) this.#streamError(stream, error)
+      else this.#idle()
+      return
+    }
+    const stream = this.#streams.get(streamId)
+    if (stream === undefined || stream.done) {
+      if (stream === undefined && !this.#resetIds.has(streamId)) {
+        throw h2Error(H2ErrorCode.STREAM_CLOSED, 0, `HEADERS on closed stream ${streamId} (RFC 9113 §5.1)`)
+      }
+      this.#idle()
+      return
+    }
+    const next = transition(stream.state, StreamEvent.RECV_HEADERS)
+    if (next === null) {
+      this.#streamError(stream, h2Error(H2ErrorCode.STREAM_CLOSED, streamId, `HEADERS after END_STREAM on stream ${streamId} (RFC 9113 §5.1)`))
+      return
+    }
+    stream.state = next
+    this.#idleFrames = 0
+    if (stream.phase === ResponsePhase.HEAD) this.#onResponseHead(stream, decoded, endStream)
+    else this.#onTrailers(stream, decoded, endStream)
+  }
+
+  #onResponseHead(stream: H2Stream, decoded: string[], endStream: boolean): void {
+    const section = parseResponseSection(decoded, false)
+    if (typeof section === 'string') {
+      this.#streamError(stream, this.#malformed(stream, section))
+      return
+    }
+    const status = section.status
+    if (status < 200) {
+      // §8.1: interim responses carry no END_STREAM; §8.6: 101 does not exist in HTTP/2.
+      if (endStream) return this.#streamError(stream, this.#malformed(stream, `interim response ${status} with END_STREAM (RFC 9113 §8.1)`))
+      if (status === 101) return this.#streamError(stream, this.#malformed(stream, '101 Switching Protocols (RFC 9113 §8.6)'))
+      const onInformational = stream.handler.onInformational
+      if (onInformational !== undefined) {
+        try {
+          onInformational.call(stream.handler, status, rawHeadersToRecord(section.fields))
+        } catch (err) {
+          this.#handlerThrew(stream, err)
+        }
+      }
+      return
+    }
+    stream.phase = ResponsePhase.BODY
+    stream.expectedLength = section.contentLength
+    stream.noContent = stream.request.method === 'HEAD' || status === 204 || status === 304
+    stream.resumeEarly = false
+    let goOn: boolean | void
+    try {
+      goOn = stream.handler.onHeaders(status, rawHeadersToRecord(section.fields), stream.resume, '')
+    } catch (err) {
+      this.#handlerThrew(stream, err)
+      return
+    }
+    if (stream.done) return
+    if (goOn === false) this.#pause(stream)
+    else this.#armDeadline(stream, stream.request.bodyTimeout)
+    if (endStream) this.#complete(stream, null)
+  }
+
+  #onTrailers(stream: H2Stream, decoded: string[], endStream: boolean): void {
+    // §8.1: a HEADERS frame after the final head starts the trailer section and ends the stream.
+    if (!endStream) return this.#streamError(stream, this.#malformed(stream, 'trailer section without END_STREAM (RFC 9113 §8.1)'))
+    const section = parseResponseSection(decoded, true)
+    if (typeof section === 'string') return this.#streamError(stream, this.#malformed(stream, section))
+    if (stream.recvBuffer.length > 0) {
+      stream.endPending = true
+      stream.pendingTrailers = section.fields
+      return
+    }
+    this.#complete(stream, section.fields)
+  }
+
+  /** END_STREAM reached the handler's side: trailers, onComplete, and the stream leaves the table. */
+  #complete(stream: H2Stream, trailers: string[] | null): void {
+    // §8.1.1: "malformed if the value of a content-length header field does not equal the sum of the DATA frame payload lengths".
+    if (!stream.noContent && stream.expectedLength >= 0 && stream.receivedLength !== stream.expectedLength) {
+      this.#streamError(stream, this.#lengthError(stream))
+      return
+    }
+    stream.endPending = false
+    const next = transition(stream.state, StreamEvent.RECV_END_STREAM)
+    if (next !== null) stream.state = next
+    if (trailers !== null && stream.handler.onTrailers !== undefined) {
+      try {
+        stream.handler.onTrailers(rawHeadersToRecord(trailers))
+      } catch (err) {
+        this.#handlerThrew(stream, err)
+        return
+      }
+      if (stream.done) return
+    }
+    stream.phase = ResponsePhase.DONE
+    stream.deadline = Infinity
+    this.#served++
+    if (stream.state.kind === 'closed') {
+      this.#remove(stream)
+    } else {
+      // The response is complete but our body is not (§8.1 lets a server answer early): stop
+      // sending it; RST_STREAM(CANCEL) closes our half.
+      this.#abandonBody(stream)
+      this.#queueReset(stream, H2ErrorCode.CANCEL)
+    }
+    try {
+      stream.handler.onComplete()
+    } catch {
+      // The request is over; a handler failing in its last callback has nobody to tell.
+    }
+  }
+
+  #lengthError(stream: H2Stream): H2ProtocolError {
+    return this.#malformed(stream, `content-length ${stream.expectedLength} but DATA carried ${stream.receivedLength} octets (RFC 9113 §8.1.1)`)
+  }
+
+  #malformed(stream: H2Stream, reason: string): H2ProtocolError {
+    return h2Error(H2ErrorCode.PROTOCOL_ERROR, stream.id, `malformed response on stream ${stream.id}: ${reason}`)
+  }
+
+  #onRstStream(streamId: number, errorCode: number): void {
+    const stream = this.#streams.get(streamId)
+    if (stream === undefined) {
+      if (this.#isIdle(streamId)) throw h2Error(H2ErrorCode.PROTOCOL_ERROR, 0, `RST_STREAM on idle stream ${streamId} (RFC 9113 §6.4)`)
+      this.#idle()
+      return
+    }
+    const next = transition(stream.state, StreamEvent.RECV_RESET, errorCode)
+    if (next !== null) stream.state = next
+    this.#abandonBody(stream)
+    // Whatever reset we meant to send is moot now: the stream is closed on both sides.
+    if (stream.cancelQueued) this.#resetQueue = this.#resetQueue.filter(([s]) => s !== stream)
+    this.#remove(stream)
+    if (stream.done) return
+    this.#settle(
+      stream,
+      new H2StreamResetError(errorCode, h2ErrorName(errorCode), streamId, { origin: this.#origin, responseStarted: stream.phase !== ResponsePhase.HEAD }),
+    )
+  }
+
+  #onSettings(ack: boolean, entries: readonly SettingsEntry[]): void {
+    if (ack) {
+      // §6.5.3: the ACK confirms our oldest unacknowledged SETTINGS.
+      if (this.#settingsUnacked > 0) this.#settingsUnacked--
+      if (this.#settingsTimer !== undefined) {
+        if (this.#settingsUnacked === 0) {
+          clearTimeout(this.#settingsTimer)
+          this.#settingsTimer = undefined
+        } else {
+          this.#settingsTimer.refresh()
+        }
+      }
+      return
+    }
+    this.#countAck()
+    const capacityBefore = this.capacity
+    const change = this.#peer.apply(entries)
+    if (change.windowDelta !== 0) {
+      // §6.9.2: every stream window moves by the difference, possibly below zero.
+      for (const stream of this.#streams.values()) {
+        stream.sendWindow.applyInitialWindowDelta(change.windowDelta)
+        if (change.windowDelta > 0 && (stream.queuedBytes > 0 || (stream.bodyEnded && !stream.endStreamSent))) this.#scheduler.add(stream)
+      }
+    }
+    if (change.headerTableSize >= 0) this.#encoder.setMaxTableSize(change.headerTableSize)
+    this.#writer.push(encodeSettingsAck())
+    this.#pumpData()
+    if (this.capacity > capacityBefore) this.#scheduleFree()
+  }
+
+  #onPing(ack: boolean, opaque: Uint8Array): void {
+    if (!ack) {
+      // §6.7: "Receivers of a PING frame that does not include an ACK flag MUST send a PING frame with the ACK flag set … with an identical payload."
+      this.#countAck()
+      this.#writer.push(encodePing(opaque, true))
+      return
+    }
+    const kind = readU32(opaque, 0)
+    const counter = readU32(opaque, 4)
+    if (kind === PING_BDP && this.#bdpStart >= 0) {
+      const now = performance.now()
+      const window = this.#bdp.sample(this.#bdpBytes, now - this.#bdpStart)
+      this.#bdpStart = -1
+      this.#bdpNext = now + this.#bdp.pingDelayMs
+      if (window > this.#localWindow) this.#growStreamWindows(window)
+      return
+    }
+    const pending = kind === PING_USER ? this.#pings.get(counter) : undefined
+    if (pending === undefined) {
+      this.#idle()
+      return
+    }
+    this.#pings.delete(counter)
+    if (counter === this.#keepAliveOutstanding) this.#keepAliveOutstanding = -1
+    pending.resolve(performance.now() - pending.start)
+  }
+
+  #onGoaway(lastStreamId: number, errorCode: number): void {
+    // §6.8: a second GOAWAY may lower last-stream-id further, never raise it.
+    const last = this.#goawayReceived === -1 ? lastStreamId : Math.min(lastStreamId, this.#goawayReceived)
+    this.#goawayReceived = last
+    const name = h2ErrorName(errorCode)
+    this.#transition('draining', `GOAWAY received (${name})`)
+    // §6.8: streams above last-stream-id were not processed and can be retried elsewhere.
+    for (const stream of [...this.#streams.values()]) {
+      if (stream.id <= last) continue
+      this.#abandonBody(stream)
+      this.#remove(stream)
+      if (!stream.done) this.#settle(stream, new H2GoawayError(last, errorCode, name, { origin: this.#origin }))
+    }
+    this.#maybeFinishDrain()
+  }
+
+  #onWindowUpdate(streamId: number, increment: number): void {
+    if (streamId === 0) {
+      this.#connSend.increase(increment)
+      this.#pumpData()
+      return
+    }
+    const stream = this.#streams.get(streamId)
+    if (stream === undefined) {
+      if (this.#isIdle(streamId)) throw h2Error(H2ErrorCode.PROTOCOL_ERROR, 0, `WINDOW_UPDATE on idle stream ${streamId} (RFC 9113 §5.1)`)
+      this.#idle()
+      return
+    }
+    try {
+      stream.sendWindow.increase(increment)
+    } catch (err) {
+      this.#streamError(stream, err as H2ProtocolError)
+      return
+    }
+    if (stream.queuedBytes > 0 && !stream.done) {
+      this.#scheduler.add(stream)
+      this.#pumpData()
+    }
+  }
+
+  #onReaderStreamError(error: H2ProtocolError): void {
+    const stream = this.#streams.get(error.streamId)
+    if (stream !== undefined && !stream.done) this.#streamError(stream, error)
+    else if (stream === undefined && this.#isIdle(error.streamId)) {
+      // A broken frame on a stream that was never opened: reset it all the same (§5.4.2).
+      this.#writer.push(encodeRstStream(error.streamId, error.h2Code))
+    }
+  }
+
+  /** Count an acknowledgement we are about to queue; a flood of them is ENHANCE_YOUR_CALM. */
+  #countAck(): void {
+    if (++this.#pendingAcks > MAX_PENDING_ACKS) {
+      throw h2Error(H2ErrorCode.ENHANCE_YOUR_CALM, 0, `more than ${MAX_PENDING_ACKS} PING/SETTINGS frames to acknowledge while the peer does not read`)
+    }
+  }
+
+  // ── flow-control growth (BDP) ───────────────────────────────────────────────────────
+
+  #maybeStartBdpPing(bytes: number): void {
+    const now = performance.now()
+    if (now < this.#bdpNext || this.#state === 'closed') return
+    this.#bdpStart = now
+    this.#bdpBytes = bytes
+    this.#writer.push(encodePing(pingPayload(PING_BDP, 0)))
+  }
+
+  /**
+   * The estimator wants larger stream windows: announce the new INITIAL_WINDOW_SIZE (it
+   * applies to open streams too, §6.9.2) and move our receive windows by the same delta. Doing
+   * it before the peer's ACK is safe because it only grows: until the peer applies it, it is
+   * bound by the smaller window it already had.
+   */
+  #growStreamWindows(window: number): void {
+    const delta = window - this.#localWindow
+    this.#localWindow = window
+    this.#sendSettings([[SettingsId.INITIAL_WINDOW_SIZE, window]])
+    for (const stream of this.#streams.values()) stream.recvWindow.applyInitialWindowDelta(delta)
+  }
+
+  // ── stream endings ──────────────────────────────────────────────────────────────────
+
+  /** A stream error (§5.4.2): RST_STREAM with its code, the request fails, the connection lives on. */
+  #streamError(stream: H2Stream, error: H2ProtocolError): void {
+    if (error.origin === undefined) error.origin = this.#origin
+    this.#cancel(stream, error.h2Code, error)
+  }
+
+  #abort = (stream: H2Stream, reason?: Error): void => {
+    if (stream.done || this.#state === 'closed') return
+    this.#cancel(stream, H2ErrorCode.CANCEL, new AbortedError(reason?.message ?? 'request aborted', { origin: this.#origin, ...(reason === undefined ? {} : { cause: reason }) }))
+  }
+
+  #handlerThrew(stream: H2Stream, err: unknown): void {
+    this.#cancel(stream, H2ErrorCode.CANCEL, new AbortedError('request handler threw', { cause: err, origin: this.#origin }))
+  }
+
+  /** Fail the request now and reset its stream (paced); a stream never opened just goes away. */
+  #cancel(stream: H2Stream, code: number, error: WirepoolError): void {
+    if (stream.done) return
+    this.#abandonBody(stream)
+    if (stream.state.kind === 'idle') this.#remove(stream)
+    else if (stream.state.kind !== 'closed') this.#queueReset(stream, code)
+    this.#settle(stream, error)
+  }
+
+  /** Send RST_STREAM now if the pacer allows, else queue it; the stream stays open on the wire meanwhile. */
+  #queueReset(stream: H2Stream, code: number): void {
+    if (stream.cancelQueued) return
+    stream.cancelQueued = true
+    this.#resetIds.add(stream.id)
+    if (this.#resetIds.size > MAX_REMEMBERED_RESETS) this.#resetIds.delete(this.#resetIds.values().next().value as number)
+    if (this.#resetQueue.length === 0 && this.#pacer.tryTake(performance.now())) {
+      this.#sendReset(stream, code)
+      return
+    }
+    this.#resetQueue.push([stream, code])
+    this.#armResetTimer()
+  }
+
+  #sendReset(stream: H2Stream, code: number): void {
+    const next = transition(stream.state, StreamEvent.SEND_RESET, code)
+    if (next !== null) stream.state = next
+    this.#writer.push(encodeRstStream(stream.id, code))
+    this.#remove(stream)
+  }
+
+  #armResetTimer(): void {
+    if (this.#resetTimer !== undefined || this.#resetQueue.length === 0) return
+    this.#resetTimer = setTimeout(this.#onResetTimer, Math.max(1, this.#pacer.waitMs(performance.now())))
+    this.#resetTimer.unref()
+  }
+
+  #onResetTimer = (): void => {
+    this.#resetTimer = undefined
+    if (this.#state === 'closed') return
+    const now = performance.now()
+    while (this.#resetQueue.length > 0 && this.#pacer.tryTake(now)) {
+      const [stream, code] = this.#resetQueue.shift() as [H2Stream, number]
+      if (this.#streams.get(stream.id) === stream) this.#sendReset(stream, code)
+    }
+    this.#armResetTimer()
+    this.#maybeFinishDrain()
+  }
+
+  #abandonBody(stream: H2Stream): void {
+    stream.sendQueue.length = 0
+    stream.queuedBytes = 0
+    stream.sendOffset = 0
+    const wake = stream.wakeBody
+    stream.wakeBody = null
+    wake?.()
+    const iterator = stream.iterator
+    stream.iterator = undefined
+    if (iterator?.return !== undefined) iterator.return().catch(noop)
+    const body = stream.request.body
+    if (body !== null && body !== undefined && isReadable(body)) {
+      if (!stream.endStreamSent) body.destroy()
+      body.off('error', noop)
+    }
+  }
+
+  /** The stream leaves the table; capacity grew. */
+  #remove(stream: H2Stream): void {
+    if (this.#streams.get(stream.id) !== stream) return
+    this.#streams.delete(stream.id)
+    stream.cancelQueued = false
+    this.#scheduleFree()
+    this.#maybeFinishDrain()
+  }
+
+  /** Deliver the one final error of a stream. */
+  #settle(stream: H2Stream, err: WirepoolError): void {
+    if (stream.done) return
+    stream.phase = ResponsePhase.DONE
+    stream.deadline = Infinity
+    stream.recvBuffer.length = 0
+    const body = stream.request.body
+    if (body !== null && body !== undefined && isReadable(body)) body.off('error', noop)
+    try {
+      stream.handler.onError(err)
+    } catch {
+      // The handler failed while being told of its own failure; there is nobody left to tell.
+    }
+  }
+
+  #scheduleFree(): void {
+    if (this.#freeScheduled) return
+    this.#freeScheduled = true
+    process.nextTick(this.#emitFree)
+  }
+
+  #emitFree = (): void => {
+    this.#freeScheduled = false
+    if (this.#state === 'open' && this.capacity > 0) this.emit('free')
+  }
+
+  // ── lifecycle ───────────────────────────────────────────────────────────────────────
+
+  /** The one place `#state` changes. */
+  #transition(to: ConnectionState, reason?: string): void {
+    const from = this.#state
+    if (from === to || from === 'closed') return
+    this.#state = to
+    if (to === 'draining') this.emit('draining', reason ?? 'draining')
+  }
+
+  /** No new requests; with `goaway`, tell the peer (§6.8) — last-stream-id 0: we accept no streams. */
+  #retire(reason: string, goaway: boolean): void {
+    if (this.#state !== 'open') return
+    if (goaway) this.#writer.push(encodeGoaway(0, H2ErrorCode.NO_ERROR))
+    this.#transition('draining', reason)
+    this.#maybeFinishDrain()
+  }
+
+  #maybeFinishDrain(): boolean {
+    if (this.#state !== 'draining' || this.#streams.size > 0) return false
+    this.#teardown(undefined, true)
+    return true
+  }
+
+  /** A connection error (§5.4.1): GOAWAY with the code, every stream fails, the socket closes. */
+  #connectionError(error: H2ProtocolError): void {
+    if (this.#state === 'closed') return
+    if (error.origin === undefined) error.origin = this.#origin
+    const lastPeerStream = 0 // we never accept peer-initiated streams
+    this.#writer.push(encodeGoaway(lastPeerStream, error.h2Code, Buffer.from(error.message.slice(0, 256), 'utf8')))
+    this.#teardown(error, true)
+  }
+
+  #onSettingsTimeout = (): void => {
+    this.#settingsTimer = undefined
+    if (this.#state === 'closed' || this.#settingsUnacked === 0) return
+    // §6.5.3: "If the sender of a SETTINGS frame does not receive an acknowledgment within a
+    // reasonable amount of time, it MAY issue a connection error of type SETTINGS_TIMEOUT."
+    this.#connectionError(h2Error(H2ErrorCode.SETTINGS_TIMEOUT, 0, `SETTINGS not acknowledged within ${this.#settingsTimeout} ms (RFC 9113 §6.5.3)`))
+  }
+
+  #keepAlive = (): void => {
+    if (this.#state === 'closed') return
+    if (this.#keepAliveOutstanding !== -1) {
+      this.destroy(new SocketClosedError(`no PING acknowledgement within ${this.#pingInterval} ms`, { origin: this.#origin }))
+      return
+    }
+    const counter = this.#nextPingCounter()
+    this.#keepAliveOutstanding = counter
+    this.#pings.set(counter, { start: performance.now(), resolve: noop, reject: noop })
+    this.#writer.push(encodePing(pingPayload(PING_USER, counter)))
+  }
+
+  #nextPingCounter(): number {
+    this.#pingCounter = (this.#pingCounter + 1) >>> 0
+    return this.#pingCounter
+  }
+
+  #onEnd = (): void => {
+    if (this.#state === 'closed') return
+    this.#teardown(this.#streams.size === 0 ? undefined : new SocketClosedError('connection closed by the peer', { origin: this.#origin }), false)
+  }
+
+  #onError = (err: Error): void => {
+    if (this.#state === 'closed') return
+    this.#teardown(new SocketClosedError(err.message, { cause: err, origin: this.#origin }), false)
+  }
+
+  #onClose = (): void => {
+    if (this.#state !== 'closed') {
+      this.#teardown(this.#streams.size === 0 ? undefined : new SocketClosedError('socket closed', { origin: this.#origin }), false)
+    }
+    this.#emitClose()
+  }
+
+  #emitClose = (): void => {
+    if (this.#closeEmitted) return
+    this.#closeEmitted = true
+    this.emit('close', this.#closeErr)
+  }
+
+  /**
+   * Close the connection and settle every unfinished stream exactly once: with `closeErr` when
+   * it is an H2 protocol error or an explicit destroy() error, else with a SocketClosedError
+   * that says whether its response had started.
+   */
+  #teardown(closeErr: WirepoolError | undefined, graceful: boolean): void {
+    if (this.#state === 'closed') return
+    this.#state = 'closed'
+    this.#closeErr = closeErr
+    for (const timer of [this.#settingsTimer, this.#scanTimer, this.#resetTimer]) if (timer !== undefined) clearTimeout(timer)
+    if (this.#keepAliveTimer !== undefined) clearInterval(this.#keepAliveTimer)
+    this.#settingsTimer = this.#scanTimer = this.#resetTimer = this.#keepAliveTimer = undefined
+    this.#scheduler.clear()
+    this.#resetQueue = []
+    const streams = [...this.#streams.values()]
+    this.#streams.clear()
+    const socket = this.#socket
+    if (graceful && !socket.destroyed) {
+      this.#writer.flushNow()
+      this.#writer.close()
+      socket.end()
+      if (socket.writableFinished) socket.destroy()
+      else socket.once('finish', () => socket.destroy())
+    } else {
+      this.#writer.close()
+      socket.destroy()
+    }
+    const shared = closeErr instanceof H2ProtocolError || (closeErr !== undefined && !(closeErr instanceof SocketClosedError))
+    const cause = closeErr instanceof SocketClosedError && closeErr.cause !== undefined ? closeErr.cause : closeErr
+    for (const stream of streams) {
+      this.#abandonBody(stream)
+      if (stream.done) continue
+      const err =
+        shared && closeErr !== undefined
+          ? closeErr
+          : new SocketClosedError(closeErr === undefined ? 'connection closed before the response completed' : `connection failed: ${closeErr.message}`, {
+              origin: this.#origin,
+              responseStarted: stream.phase !== ResponsePhase.HEAD,
+              ...(cause === undefined ? {} : { cause }),
+            })
+      this.#settle(stream, err)
+    }
+    const pingError = new SocketClosedError('connection closed before the PING was acknowledged', { origin: this.#origin, responseStarted: false })
+    for (const ping of this.#pings.values()) ping.reject(pingError)
+    this.#pings.clear()
+  }
+
+  // ── header / body deadlines: one timer for the connection ───────────────────────────
+
+  /** Set the stream's deadline `ms` from now (non-finite or ≤ 0: none), moving the one timer earlier if needed. */
+  #armDeadline(stream: H2Stream, ms: number): void {
+    if (!(ms > 0) || !Number.isFinite(ms) || stream.paused) {
+      stream.deadline = Infinity
+      return
+    }
+    const deadline = performance.now() + ms
+    stream.deadline = deadline
+    if (deadline < this.#scanAt) this.#armScan(deadline)
+  }
+
+  #armScan(at: number): void {
+    if (this.#scanTimer !== undefined) clearTimeout(this.#scanTimer)
+    this.#scanAt = at
+    this.#scanTimer = setTimeout(this.#scan, Math.max(1, Math.ceil(at - performance.now())))
+    this.#scanTimer.unref()
+  }
+
+  #scan = (): void => {
+    this.#scanTimer = undefined
+    this.#scanAt = Infinity
+    if (this.#state === 'closed') return
+    const now = performance.now()
+    let next = Infinity
+    for (const stream of [...this.#streams.values()]) {
+      if (stream.done || stream.deadline === Infinity) continue
+      if (stream.deadline > now) {
+        if (stream.deadline < next) next = stream.deadline
+        continue
+      }
+      const request = stream.request
+      const error =
+        stream.phase === ResponsePhase.HEAD
+          ? new HeadersTimeoutError(request.headersTimeout, { origin: this.#origin })
+          : new BodyTimeoutError(request.bodyTimeout, { origin: this.#origin })
+      this.#cancel(stream, H2ErrorCode.CANCEL, error)
+    }
+    if (next !== Infinity) this.#armScan(next)
+  }
+}
+
+const EMPTY = new Uint8Array(0)
+
+function noop(): void {}
+
+/** Take `n` octets off the front of the stream's send queue: a view when one chunk holds them, else one copy. */
+function takeBytes(stream: H2Stream, n: number): Uint8Array {
+  const queue = stream.sendQueue
+  const first = queue[0] as Uint8Array
+  const offset = stream.sendOffset
+  stream.queuedBytes -= n
+  if (first.byteLength - offset >= n) {
+    const view = first.subarray(offset, offset + n)
+    if (offset + n === first.byteLength) {
+      queue.shift()
+      stream.sendOffset = 0
+    } else {
+      stream.sendOffset = offset + n
+    }
+    return view
+  }
+  const out = Buffer.allocUnsafe(n)
+  let filled = 0
+  while (filled < n) {
+    const chunk = queue[0] as Uint8Array
+    const start = stream.sendOffset
+    const take = Math.min(chunk.byteLength - start, n - filled)
+    out.set(chunk.subarray(start, start + take), filled)
+    filled += take
+    if (start + take === chunk.byteLength) {
+      queue.shift()
+      stream.sendOffset = 0
+    } else {
+      stream.sendOffset = start + take
+    }
+  }
+  return out
+}
+
+function pingPayload(kind: number, counter: number): Buffer {
+  const payload = Buffer.allocUnsafe(8)
+  payload.writeUInt32BE(kind, 0)
+  payload.writeUInt32BE(counter, 4)
+  return payload
+}
+
+function readU32(bytes: Uint8Array, offset: number): number {
+  return ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!) >>> 0
+}
