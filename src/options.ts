@@ -34,7 +34,10 @@ export interface PoolOptions {
   keepAliveTimeout?: number
   maxConnectionAge?: number
   maxRequestsPerConnection?: number
+  /** `request()` sends `accept-encoding: gzip, deflate, br` and decodes bodies as they stream. */
   decompress?: boolean
+  /** Bound on a decoded body (decompression bombs). Default 1 GiB. */
+  maxDecompressedSize?: number
   retry?: RetryOptions | false
   tls?: TlsOptions
   localAddress?: string
@@ -63,6 +66,7 @@ export interface ResolvedPoolOptions {
   maxConnectionAge: number | undefined
   maxRequestsPerConnection: number | undefined
   decompress: boolean
+  maxDecompressedSize: number
   retryAttempts: number
   tls: TlsOptions
   localAddress: string | undefined
@@ -101,7 +105,7 @@ function bool(name: string, value: unknown, fallback: boolean): boolean {
 
 const KNOWN_OPTIONS = new Set([
   'connections', 'pipelining', 'allowH2', 'h2c', 'maxConcurrentStreams', 'connectTimeout', 'headersTimeout',
-  'bodyTimeout', 'keepAliveTimeout', 'maxConnectionAge', 'maxRequestsPerConnection', 'decompress', 'retry', 'tls',
+  'bodyTimeout', 'keepAliveTimeout', 'maxConnectionAge', 'maxRequestsPerConnection', 'decompress', 'maxDecompressedSize', 'retry', 'tls',
   'localAddress', 'autoSelectFamily', 'maxHeaderSize', 'maxHeaderCount', 'expectContinueTimeout',
 ])
 
@@ -142,6 +146,7 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
     maxConnectionAge: options.maxConnectionAge === undefined ? undefined : timeout('maxConnectionAge', options.maxConnectionAge, 0),
     maxRequestsPerConnection: optionalPositiveInteger('maxRequestsPerConnection', options.maxRequestsPerConnection),
     decompress: bool('decompress', options.decompress, true),
+    maxDecompressedSize: positiveInteger('maxDecompressedSize', options.maxDecompressedSize, 1024 * 1024 * 1024, true),
     retryAttempts,
     tls,
     localAddress,

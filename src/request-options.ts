@@ -7,6 +7,7 @@ import { Readable } from 'node:stream'
 import { InvalidArgumentError } from './errors.js'
 import type { DispatchRequest, RequestBody } from './dispatch.js'
 import { assertFieldValue, assertRequestTarget, assertToken } from './http/validate.js'
+import { ACCEPT_ENCODING } from './decompress.js'
 
 export type HeadersInit =
   | Record<string, string | number | readonly string[] | undefined>
@@ -68,7 +69,14 @@ export function isReplayableBody(body: RequestBody): boolean {
   return body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array
 }
 
-function pushHeader(out: string[], name: unknown, value: unknown, state: { expectContinue: boolean; contentLength: number; host: string | undefined }): void {
+interface HeaderState {
+  expectContinue: boolean
+  contentLength: number
+  host: string | undefined
+  acceptEncoding: boolean
+}
+
+function pushHeader(out: string[], name: unknown, value: unknown, state: HeaderState): void {
   if (typeof name !== 'string') throw new InvalidArgumentError('header names must be strings')
   assertToken(name, 'header name')
   if (typeof value === 'number') value = String(value)
@@ -78,6 +86,7 @@ function pushHeader(out: string[], name: unknown, value: unknown, state: { expec
   if (ENGINE_OWNED.has(lower)) {
     throw new InvalidArgumentError(`header ${name} is managed by wirepool and cannot be set by the caller`)
   }
+  if (lower === 'accept-encoding') state.acceptEncoding = true
   if (lower === 'host') {
     if (state.host !== undefined) throw new InvalidArgumentError('duplicate host header')
     state.host = value
@@ -97,8 +106,12 @@ function pushHeader(out: string[], name: unknown, value: unknown, state: { expec
   out.push(name, value)
 }
 
-/** Validate and normalise one request. `authority` is the origin's `host[:port]`. */
-export function buildDispatchRequest(options: PoolRequestOptions, authority: string, defaults: Timeouts): DispatchRequest {
+/**
+ * Validate and normalise one request. `authority` is the origin's `host[:port]`.
+ * `acceptEncoding`: add `accept-encoding` (when the caller set none) because the response
+ * will be decoded for them.
+ */
+export function buildDispatchRequest(options: PoolRequestOptions, authority: string, defaults: Timeouts, acceptEncoding = false): DispatchRequest {
   if (options === null || typeof options !== 'object') throw new InvalidArgumentError('request options must be an object')
   const method = options.method ?? 'GET'
   if (typeof method !== 'string') throw new InvalidArgumentError('method must be a string')
@@ -108,7 +121,7 @@ export function buildDispatchRequest(options: PoolRequestOptions, authority: str
   assertRequestTarget(path)
 
   const headers: string[] = []
-  const state = { expectContinue: false, contentLength: -1, host: undefined as string | undefined }
+  const state: HeaderState = { expectContinue: false, contentLength: -1, host: undefined, acceptEncoding: false }
   const init = options.headers
   if (init !== undefined && init !== null) {
     if (typeof init !== 'object') throw new InvalidArgumentError('headers must be an object or an iterable of pairs')
@@ -126,6 +139,8 @@ export function buildDispatchRequest(options: PoolRequestOptions, authority: str
       }
     }
   }
+
+  if (acceptEncoding && !state.acceptEncoding) headers.push('accept-encoding', ACCEPT_ENCODING)
 
   const body = options.body
   let bodyLength = bodyByteLength(body)

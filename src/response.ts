@@ -4,7 +4,8 @@
  * handler's pause/resume, so a slow reader stops the socket instead of filling memory.
  */
 import { Readable } from 'node:stream'
-import { AbortedError, type WirepoolError } from './errors.js'
+import { AbortedError, DecompressError, type WirepoolError } from './errors.js'
+import { createDecoder, type Decoder } from './decompress.js'
 import type { ConnectionInfo, DispatchHandler, HeaderRecord, Protocol } from './dispatch.js'
 
 export class ResponseBody extends Readable {
@@ -89,8 +90,14 @@ export class ResponseCollector implements DispatchHandler {
   #info: ConnectionInfo | undefined
   #informational: Array<{ status: number; headers: HeaderRecord }> = []
   #trailers: HeaderRecord = {}
+  /** Decoded-size bound when decompressing, or -1 when bodies are delivered as sent. */
+  readonly #maxDecompressedSize: number
+  #decoder: Decoder | null = null
+  #decoded = 0
+  #sawBody = false
 
-  constructor() {
+  constructor(maxDecompressedSize = -1) {
+    this.#maxDecompressedSize = maxDecompressedSize
     this.promise = new Promise<Response>((resolve, reject) => {
       this.#resolve = resolve
       this.#reject = reject
@@ -108,8 +115,19 @@ export class ResponseCollector implements DispatchHandler {
 
   onHeaders(status: number, headers: HeaderRecord, resume: () => void, statusText: string): boolean {
     const body = new ResponseBody()
-    body._attach(resume, this.#abort)
     this.#body = body
+    const decoder = this.#maxDecompressedSize >= 0 ? createDecoder(headers['content-encoding'], (err) => this.#decodeFailed(err)) : null
+    if (decoder === null) {
+      body._attach(resume, this.#abort)
+    } else {
+      // Socket → decoder → body, with backpressure at both joints: a full decoder pauses the
+      // socket (onData returns false) and a full body pauses the decoder.
+      this.#decoder = decoder
+      decoder.input.on('drain', resume)
+      decoder.output.on('data', (out: Buffer) => this.#onDecoded(out))
+      decoder.output.on('end', () => this.#finish())
+      body._attach(() => decoder.output.resume(), this.#abort)
+    }
     const trailers = new Promise<HeaderRecord>((resolve, reject) => {
       this.#resolveTrailers = resolve
       this.#rejectTrailers = reject
@@ -134,7 +152,38 @@ export class ResponseCollector implements DispatchHandler {
     // The engine never reuses the memory behind a chunk (dispatch.ts), so the Readable can
     // queue the view itself: no copy of the body.
     const view = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
-    return (this.#body as ResponseBody).push(view)
+    const decoder = this.#decoder
+    if (decoder === null) return (this.#body as ResponseBody).push(view)
+    this.#sawBody = true
+    return decoder.input.write(view)
+  }
+
+  #onDecoded(out: Buffer): void {
+    this.#decoded += out.length
+    if (this.#decoded > this.#maxDecompressedSize) {
+      const decoder = this.#decoder as Decoder
+      this.#decodeFailed(new Error(`decoded body exceeds maxDecompressedSize (${this.#maxDecompressedSize} bytes)`))
+      decoder.output.destroy()
+      return
+    }
+    if (!(this.#body as ResponseBody).push(out)) (this.#decoder as Decoder).output.pause()
+  }
+
+  #decodeFailed(cause: Error): void {
+    const decoder = this.#decoder as Decoder
+    const err = new DecompressError(decoder.codings, `cannot decode the ${decoder.codings} response body: ${cause.message}`, { cause })
+    this.onError(err)
+    // The response is unusable; the connection may still hold unread bytes of it.
+    this.#abort?.(err)
+  }
+
+  /** The whole body was delivered (and decoded): end the stream, then settle trailers. */
+  #finish(): void {
+    const body = this.#body as ResponseBody
+    if (body.destroyed) return
+    body._markEnded()
+    body.push(null)
+    this.#resolveTrailers(this.#trailers)
   }
 
   onTrailers(trailers: HeaderRecord): void {
@@ -142,10 +191,10 @@ export class ResponseCollector implements DispatchHandler {
   }
 
   onComplete(): void {
-    const body = this.#body as ResponseBody
-    body._markEnded()
-    body.push(null)
-    this.#resolveTrailers(this.#trailers)
+    const decoder = this.#decoder
+    // A body-less response (HEAD, 204, 304) with a content-encoding has nothing to decode.
+    if (decoder === null || !this.#sawBody) this.#finish()
+    else decoder.input.end()
   }
 
   onError(err: WirepoolError): void {
@@ -154,8 +203,10 @@ export class ResponseCollector implements DispatchHandler {
       this.#reject(err)
       return
     }
+    if (body.destroyed) return
     this.#rejectTrailers(err)
     body._markEnded()
     body.destroy(err)
+    this.#decoder?.input.destroy()
   }
 }

@@ -6,8 +6,8 @@ import { EventEmitter } from 'node:events'
 import { InvalidArgumentError, PoolClosedError, toWirepoolError } from '../errors.js'
 import type { DispatchHandler } from '../dispatch.js'
 import { resolvePoolOptions, type AgentOptions } from '../options.js'
-import type { RequestOptions } from '../request-options.js'
-import { ResponseCollector, type Response } from '../response.js'
+import type { PoolRequestOptions, RequestOptions } from '../request-options.js'
+import type { Response } from '../response.js'
 import { TlsSessionCache } from '../tls/session-cache.js'
 import { parseOrigin, splitUrl } from './origin.js'
 import { Pool, type ConnectionEvent } from './pool.js'
@@ -48,15 +48,31 @@ export class Agent extends EventEmitter<{ connection: [ConnectionEvent] }> {
   }
 
   request(options: RequestOptions): Promise<Response> {
-    const collector = new ResponseCollector()
-    this.dispatch(options, collector)
-    return collector.promise
+    let routed: { pool: Pool; options: PoolRequestOptions }
+    try {
+      routed = this.#route(options)
+    } catch (err) {
+      return Promise.reject(toWirepoolError(err))
+    }
+    return routed.pool.request(routed.options)
   }
 
   dispatch(options: RequestOptions, handler: DispatchHandler): void {
+    let routed: { pool: Pool; options: PoolRequestOptions }
+    try {
+      routed = this.#route(options)
+    } catch (err) {
+      handler.onError(toWirepoolError(err))
+      return
+    }
+    routed.pool.dispatch(routed.options, handler)
+  }
+
+  /** The pool for a request's origin, and the request without its origin part. */
+  #route(options: RequestOptions): { pool: Pool; options: PoolRequestOptions } {
     let pool: Pool
     let path: string | undefined
-    try {
+    {
       if (options === null || typeof options !== 'object') throw new InvalidArgumentError('request options must be an object')
       if (options.url !== undefined) {
         if (options.origin !== undefined || options.path !== undefined) {
@@ -71,12 +87,9 @@ export class Agent extends EventEmitter<{ connection: [ConnectionEvent] }> {
       } else {
         throw new InvalidArgumentError('request needs a url, or an origin and a path')
       }
-    } catch (err) {
-      handler.onError(toWirepoolError(err))
-      return
     }
     const { url: _url, origin: _origin, ...rest } = options
-    pool.dispatch(path === undefined ? rest : { ...rest, path }, handler)
+    return { pool, options: path === undefined ? rest : { ...rest, path } }
   }
 
   stats(): AgentStats {

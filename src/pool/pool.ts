@@ -136,8 +136,9 @@ export class Pool extends EventEmitter<{ connection: [ConnectionEvent] }> {
 
   /** Send a request and resolve with the response head; the body streams (API.md "Requests"). */
   request(options: PoolRequestOptions): Promise<Response> {
-    const collector = new ResponseCollector()
-    this.dispatch(options, collector)
+    const decompress = this.#options.decompress
+    const collector = new ResponseCollector(decompress ? this.#options.maxDecompressedSize : -1)
+    this.#enqueue(options, collector, decompress)
     return collector.promise
   }
 
@@ -146,10 +147,14 @@ export class Pool extends EventEmitter<{ connection: [ConnectionEvent] }> {
    * `handler.onError`, never thrown, so callers have one error path.
    */
   dispatch(options: PoolRequestOptions, handler: DispatchHandler): void {
+    this.#enqueue(options, handler, false)
+  }
+
+  #enqueue(options: PoolRequestOptions, handler: DispatchHandler, acceptEncoding: boolean): void {
     let request: DispatchRequest
     try {
       if (this.closed) throw new PoolClosedError(this.#destroyed ? 'pool was destroyed' : 'pool is closing', { origin: this.origin })
-      request = buildDispatchRequest(options, this.#origin.authority, this.#options)
+      request = buildDispatchRequest(options, this.#origin.authority, this.#options, acceptEncoding)
     } catch (err) {
       safeCall(handler, 'onError', toWirepoolError(err, this.origin))
       return
