@@ -3,6 +3,7 @@
  * Every bad option fails at construction with WP_INVALID_ARG rather than at first use.
  */
 import { InvalidArgumentError } from './errors.js'
+import { validatePins } from './tls/connect.js'
 
 export interface TlsOptions {
   ca?: string | Buffer | Array<string | Buffer>
@@ -15,6 +16,8 @@ export interface TlsOptions {
   minVersion?: 'TLSv1.2' | 'TLSv1.3'
   /** Reuse TLS sessions (tickets) across connections to the same origin. Default true. */
   sessionCache?: boolean
+  /** SPKI pins `'sha256/<base64>'`: the server's key must match one (WP_TLS_PIN_MISMATCH otherwise). */
+  pins?: string[]
 }
 
 export interface RetryOptions {
@@ -120,6 +123,7 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
     // Security default (README): never negotiate below TLS 1.2.
     throw new InvalidArgumentError(`option tls.minVersion must be 'TLSv1.2' or 'TLSv1.3', got ${String(tls.minVersion)}`)
   }
+  if (tls.pins !== undefined) validatePins(tls.pins)
   bool('tls.rejectUnauthorized', tls.rejectUnauthorized, true)
   bool('tls.sessionCache', tls.sessionCache, true)
   const retry = options.retry

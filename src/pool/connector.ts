@@ -4,7 +4,7 @@
  * concrete protocol class.
  */
 import { connectTcp, type TcpConnectOptions } from '../tcp/connect.js'
-import { connectTls } from '../tls/connect.js'
+import { connectTls, type PeerCertificateInfo } from '../tls/connect.js'
 import type { TlsSessionCache } from '../tls/session-cache.js'
 import { H1Connection } from '../h1/connection.js'
 import type { PoolConnection } from '../dispatch.js'
@@ -18,6 +18,7 @@ export interface OpenedConnection {
   remoteAddress: string | undefined
   tcpMs: number
   tlsMs: number
+  certificate: PeerCertificateInfo | null
 }
 
 export interface ConnectRequest {
@@ -63,6 +64,7 @@ export async function openConnection(req: ConnectRequest): Promise<OpenedConnect
       remoteAddress: socket.remoteAddress,
       tcpMs: performance.now() - started,
       tlsMs: 0,
+      certificate: null,
     }
   }
 
@@ -74,6 +76,7 @@ export async function openConnection(req: ConnectRequest): Promise<OpenedConnect
     ...(tlsOptions.cert === undefined ? {} : { cert: tlsOptions.cert }),
     ...(tlsOptions.key === undefined ? {} : { key: tlsOptions.key }),
     ...(tlsOptions.passphrase === undefined ? {} : { passphrase: tlsOptions.passphrase }),
+    ...(tlsOptions.pins === undefined ? {} : { pins: tlsOptions.pins }),
     rejectUnauthorized: tlsOptions.rejectUnauthorized ?? true,
     minVersion: tlsOptions.minVersion ?? 'TLSv1.2',
     alpnProtocols: ALPN_PROTOCOLS,
@@ -86,5 +89,6 @@ export async function openConnection(req: ConnectRequest): Promise<OpenedConnect
     remoteAddress: tls.socket.remoteAddress,
     tcpMs: tls.tcpMs,
     tlsMs: tls.tlsMs,
+    certificate: tls.certificate,
   }
 }

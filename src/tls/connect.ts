@@ -3,12 +3,14 @@
  * two phases are timed apart while one connect timeout covers both. Adds SNI, ALPN, a
  * shared SecureContext and session resumption from a `TlsSessionCache`.
  */
+import { createHash, X509Certificate } from 'node:crypto'
 import net from 'node:net'
 import tls from 'node:tls'
 import {
   ConnectRefusedError,
   ConnectTimeoutError,
   InvalidArgumentError,
+  TlsPinMismatchError,
   TlsVerifyError,
   type WirepoolError,
 } from '../errors.js'
@@ -34,6 +36,20 @@ export interface TlsConnectOptions extends Omit<TcpConnectOptions, 'onread'> {
   /** Default 'TLSv1.2'. */
   minVersion?: TlsMinVersion
   sessionCache?: TlsSessionCache | null
+  /**
+   * SPKI pins, `'sha256/<base64>'` (the HPKP format, RFC 7469 §2.4): the peer's leaf public
+   * key must match one of them, whatever the CA says.
+   */
+  pins?: readonly string[]
+}
+
+/** What we keep of the peer's leaf certificate (for expiry figures and `-v` output). */
+export interface PeerCertificateInfo {
+  subject: string
+  issuer: string
+  validTo: Date
+  /** 'sha256/<base64 SPKI>' */
+  spkiPin: string
 }
 
 export interface TlsConnection {
@@ -48,15 +64,56 @@ export interface TlsConnection {
   tcpMs: number
   /** TLS handshake time. */
   tlsMs: number
+  /** The peer's leaf certificate, when it sent one. */
+  certificate: PeerCertificateInfo | null
+}
+
+/** 'sha256/<base64>' of a certificate's SubjectPublicKeyInfo (DER). */
+export function spkiPinOf(cert: X509Certificate): string {
+  const spki = cert.publicKey.export({ type: 'spki', format: 'der' })
+  return `sha256/${createHash('sha256').update(spki).digest('base64')}`
+}
+
+function distinguishedName(name: tls.Certificate | undefined): string {
+  if (name === undefined) return ''
+  return Object.entries(name)
+    .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : String(v)}`)
+    .join(', ')
+}
+
+function certificateInfo(socket: tls.TLSSocket): PeerCertificateInfo | null {
+  // The legacy object, not getPeerX509Certificate(): on Node 20 calling the latter first
+  // leaves later getPeerCertificate() calls without `pubkey`, which callers may rely on.
+  // `pubkey` there is the raw key (an EC point for ECDSA), not the SPKI, so the pin is
+  // computed from the DER certificate.
+  const cert = socket.getPeerCertificate()
+  if (cert === null || cert.raw === undefined) return null
+  return {
+    subject: distinguishedName(cert.subject),
+    issuer: distinguishedName(cert.issuer),
+    validTo: new Date(cert.valid_to),
+    spkiPin: spkiPinOf(new X509Certificate(cert.raw)),
+  }
 }
 
 const MIN_VERSIONS: ReadonlySet<string> = new Set<TlsMinVersion>(['TLSv1.2', 'TLSv1.3'])
+
+/** `tls.pins`: a non-empty list of 'sha256/<base64 of 32 bytes>'. */
+export function validatePins(pins: unknown): void {
+  if (!Array.isArray(pins) || pins.length === 0) throw new InvalidArgumentError('tls.pins must be a non-empty array')
+  for (const pin of pins) {
+    if (typeof pin !== 'string' || !/^sha256\/[A-Za-z0-9+/]{43}=$/.test(pin)) {
+      throw new InvalidArgumentError(`tls.pins entries must look like 'sha256/<base64 of 32 bytes>', got ${String(pin)}`)
+    }
+  }
+}
 
 /** The TLS-only options; connectTcp checks the rest. */
 function validateTlsOptions(opts: TlsConnectOptions): void {
   if ('onread' in opts) {
     throw new InvalidArgumentError('onread is not supported over TLS: node:tls ignores it on a wrapped socket')
   }
+  if (opts.pins !== undefined) validatePins(opts.pins)
   // RFC 8996 deprecates TLS 1.0 and 1.1; we never offer them.
   if (opts.minVersion !== undefined && !MIN_VERSIONS.has(opts.minVersion)) {
     throw new InvalidArgumentError(`minVersion must be 'TLSv1.2' or 'TLSv1.3', got ${String(opts.minVersion)}`)
@@ -83,7 +140,9 @@ function validateTlsOptions(opts: TlsConnectOptions): void {
  * that would have verified (or named) the server differently.
  */
 function sessionKey(opts: TlsConnectOptions, verifyName: string, configHash: string, rejectUnauthorized: boolean): string {
-  return JSON.stringify([verifyName, bareHost(opts.host), opts.port, opts.alpnProtocols, configHash, rejectUnauthorized])
+  // Pins are part of the key: a session is only resumed under the pin policy that checked
+  // the certificate it was established with.
+  return JSON.stringify([verifyName, bareHost(opts.host), opts.port, opts.alpnProtocols, configHash, rejectUnauthorized, opts.pins ?? null])
 }
 
 export async function connectTls(opts: TlsConnectOptions): Promise<TlsConnection> {
@@ -156,7 +215,21 @@ function handshake(
       tlsSocket?.off('secureConnect', onSecureConnect)
       tlsSocket?.off('error', onError)
       if (next === 'connected' && tlsSocket !== undefined) {
+        const certificate = certificateInfo(tlsSocket)
+        const pins = opts.pins
+        // A resumed TLS 1.3 session carries no certificate; resumption proves the peer holds
+        // the keys of a session we only cached after its certificate passed these pins.
+        const resumedOurs = cachedSession !== undefined && tlsSocket.isSessionReused()
+        const pinned = certificate === null ? resumedOurs : pins?.includes(certificate.spkiPin) === true
+        if (pins !== undefined && !pinned) {
+          // Checked before the connection is handed out: no request byte is ever sent to an
+          // unpinned key. The session is forgotten too, so a resumption cannot skip this.
+          state = 'failed'
+          fail(new TlsPinMismatchError(pins, certificate?.spkiPin ?? 'none', origin === undefined ? {} : { origin }), true)
+          return
+        }
         resolve({
+          certificate,
           socket: tlsSocket,
           alpnProtocol: tlsSocket.alpnProtocol ?? false,
           resumed: tlsSocket.isSessionReused(),
@@ -166,8 +239,12 @@ function handshake(
         })
         return
       }
+      fail(err as WirepoolError, cachedSession !== undefined)
+    }
+
+    function fail(err: WirepoolError, forgetSession: boolean): void {
       // The cached session may be why it failed (server lost its ticket keys, changed config…).
-      if (cachedSession !== undefined) cache?.delete(key)
+      if (forgetSession) cache?.delete(key)
       tlsSocket?.off('session', onSession)
       tlsSocket?.on('error', noop)
       tlsSocket?.destroy()

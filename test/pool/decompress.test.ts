@@ -16,7 +16,7 @@ t.test('gzip, deflate (zlib and raw), br and stacked codings are decoded as they
   const srv = await httpServer(t, (req, res) => {
     seen.push(req.headers['accept-encoding'])
     const coding = (req.url as string).slice(1)
-    let body = Buffer.from(text)
+    let body: Buffer = Buffer.from(text)
     let header = coding
     if (coding === 'gzip,br') body = encoders.br!(encoders.gzip!(body))
     else if (coding === 'deflate-raw') {
