@@ -21,8 +21,31 @@ export interface TlsOptions {
 }
 
 export interface RetryOptions {
-  /** How many times an idempotent request may be re-sent after a retryable failure. */
+  /** How many times an idempotent request may be re-sent after a retryable failure. Default 2. */
   attempts?: number
+  /**
+   * Backoff base in ms (default 50). The first retry after a connection failure goes at once
+   * (the socket failed, not the server); later ones wait minDelay × 2^(n−2), capped by
+   * maxDelay, with jitter (half fixed, half random).
+   */
+  minDelay?: number
+  /** Backoff cap in ms. Default 2000. */
+  maxDelay?: number
+  /**
+   * Response statuses that are retried (opt-in; default none), e.g. `[429, 503]`. Their
+   * `Retry-After` (RFC 9110 §10.2.3) sets the delay when present.
+   */
+  statuses?: number[]
+  /** A `Retry-After` longer than this (ms) is not waited for: the response is returned. Default 30000. */
+  maxRetryAfter?: number
+}
+
+export interface ResolvedRetry {
+  attempts: number
+  minDelay: number
+  maxDelay: number
+  statuses: ReadonlySet<number>
+  maxRetryAfter: number
 }
 
 export interface PoolOptions {
@@ -70,7 +93,7 @@ export interface ResolvedPoolOptions {
   maxRequestsPerConnection: number | undefined
   decompress: boolean
   maxDecompressedSize: number
-  retryAttempts: number
+  retry: ResolvedRetry
   tls: TlsOptions
   localAddress: string | undefined
   autoSelectFamily: boolean | undefined
@@ -106,6 +129,25 @@ function bool(name: string, value: unknown, fallback: boolean): boolean {
   return value
 }
 
+function resolveRetry(retry: RetryOptions | false | undefined): ResolvedRetry {
+  if (retry === false) return { attempts: 0, minDelay: 0, maxDelay: 0, statuses: new Set(), maxRetryAfter: 0 }
+  if (retry !== undefined && (typeof retry !== 'object' || retry === null)) {
+    throw new InvalidArgumentError('option retry must be an object or false')
+  }
+  const r = retry ?? {}
+  const statuses = r.statuses ?? []
+  if (!Array.isArray(statuses) || statuses.some((s) => !Number.isInteger(s) || s < 100 || s > 599)) {
+    throw new InvalidArgumentError('option retry.statuses must be an array of HTTP status codes')
+  }
+  return {
+    attempts: positiveInteger('retry.attempts', r.attempts, 2, true),
+    minDelay: timeout('retry.minDelay', r.minDelay, 50),
+    maxDelay: timeout('retry.maxDelay', r.maxDelay, 2000),
+    statuses: new Set(statuses),
+    maxRetryAfter: timeout('retry.maxRetryAfter', r.maxRetryAfter, 30_000),
+  }
+}
+
 const KNOWN_OPTIONS = new Set([
   'connections', 'pipelining', 'allowH2', 'h2c', 'maxConcurrentStreams', 'connectTimeout', 'headersTimeout',
   'bodyTimeout', 'keepAliveTimeout', 'maxConnectionAge', 'maxRequestsPerConnection', 'decompress', 'maxDecompressedSize', 'retry', 'tls',
@@ -126,13 +168,7 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
   if (tls.pins !== undefined) validatePins(tls.pins)
   bool('tls.rejectUnauthorized', tls.rejectUnauthorized, true)
   bool('tls.sessionCache', tls.sessionCache, true)
-  const retry = options.retry
-  let retryAttempts = 2
-  if (retry === false) retryAttempts = 0
-  else if (retry !== undefined) {
-    if (typeof retry !== 'object' || retry === null) throw new InvalidArgumentError('option retry must be an object or false')
-    retryAttempts = positiveInteger('retry.attempts', retry.attempts, 2, true)
-  }
+  const retry = resolveRetry(options.retry)
   const localAddress = options.localAddress
   if (localAddress !== undefined && typeof localAddress !== 'string') {
     throw new InvalidArgumentError('option localAddress must be a string')
@@ -151,7 +187,7 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
     maxRequestsPerConnection: optionalPositiveInteger('maxRequestsPerConnection', options.maxRequestsPerConnection),
     decompress: bool('decompress', options.decompress, true),
     maxDecompressedSize: positiveInteger('maxDecompressedSize', options.maxDecompressedSize, 1024 * 1024 * 1024, true),
-    retryAttempts,
+    retry,
     tls,
     localAddress,
     autoSelectFamily: options.autoSelectFamily === undefined ? undefined : bool('autoSelectFamily', options.autoSelectFamily, false),

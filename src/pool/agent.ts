@@ -10,14 +10,14 @@ import type { PoolRequestOptions, RequestOptions } from '../request-options.js'
 import type { Response } from '../response.js'
 import { TlsSessionCache } from '../tls/session-cache.js'
 import { parseOrigin, splitUrl } from './origin.js'
-import { Pool, type ConnectionEvent } from './pool.js'
+import { Pool, type PoolEvents } from './pool.js'
 import { renderPrometheus, type OriginStats } from './stats.js'
 
 export interface AgentStats {
   origins: Record<string, OriginStats>
 }
 
-export class Agent extends EventEmitter<{ connection: [ConnectionEvent] }> {
+export class Agent extends EventEmitter<PoolEvents> {
   readonly #options: AgentOptions
   readonly #pools = new Map<string, Pool>()
   readonly #sessionCache: TlsSessionCache | null
@@ -41,6 +41,9 @@ export class Agent extends EventEmitter<{ connection: [ConnectionEvent] }> {
       pool = new Pool(key, this.#options, { sessionCache: this.#sessionCache })
       pool.on('connection', (event) => {
         if (this.listenerCount('connection') > 0) this.emit('connection', event)
+      })
+      pool.on('retry', (event) => {
+        if (this.listenerCount('retry') > 0) this.emit('retry', event)
       })
       this.#pools.set(key, pool)
     }

@@ -22,6 +22,7 @@ import { ResponseCollector, type Response } from '../response.js'
 import { TlsSessionCache } from '../tls/session-cache.js'
 import { openConnection, type OpenedConnection } from './connector.js'
 import { parseOrigin, type Origin } from './origin.js'
+import { backoffDelay, parseRetryAfter } from './retry.js'
 import { PoolFigures, renderPrometheus, type OriginStats } from './stats.js'
 
 export type ConnectionState = 'connecting' | 'idle' | 'busy' | 'draining' | 'closed'
@@ -36,6 +37,18 @@ export interface ConnectionEvent {
   reason: string
   /** ms since the connection record was created. */
   age: number
+}
+
+/** What `pool.on('retry', …)` receives: a request is about to be sent again. */
+export interface RetryEvent {
+  origin: string
+  method: string
+  path: string
+  /** 1 for the first retry. */
+  attempt: number
+  /** The error code, or `status:<n>` for a status the caller opted into. */
+  reason: string
+  delayMs: number
 }
 
 /** What the `wirepool:request` channel receives. */
@@ -89,6 +102,8 @@ interface QueueEntry {
   /** Set once the caller's handler saw onComplete or onError. */
   settled: boolean
   onAbort: (() => void) | undefined
+  /** Pending backoff before the next attempt. */
+  retryTimer: NodeJS.Timeout | undefined
 }
 
 let nextConnectionId = 1
@@ -98,7 +113,12 @@ export interface PoolInternals {
   sessionCache?: TlsSessionCache | null
 }
 
-export class Pool extends EventEmitter<{ connection: [ConnectionEvent] }> {
+export interface PoolEvents {
+  connection: [ConnectionEvent]
+  retry: [RetryEvent]
+}
+
+export class Pool extends EventEmitter<PoolEvents> {
   readonly origin: string
   readonly #origin: Origin
   readonly #options: ResolvedPoolOptions
@@ -107,6 +127,8 @@ export class Pool extends EventEmitter<{ connection: [ConnectionEvent] }> {
   /** Idle connections, most recently used last (HTTP/1.1 reuses the warmest socket first). */
   readonly #idle: ConnectionRecord[] = []
   readonly #queue: QueueEntry[] = []
+  /** Requests waiting out a retry backoff: neither queued nor on a connection. */
+  readonly #backingOff = new Set<QueueEntry>()
   readonly #figures: PoolFigures
   #closing: Promise<void> | undefined
   #destroyed = false
@@ -176,6 +198,7 @@ export class Pool extends EventEmitter<{ connection: [ConnectionEvent] }> {
       abort: undefined,
       settled: false,
       onAbort: undefined,
+      retryTimer: undefined,
     }
     if (signal !== undefined) {
       entry.onAbort = () => this.#abortEntry(entry)
@@ -225,6 +248,7 @@ export class Pool extends EventEmitter<{ connection: [ConnectionEvent] }> {
       this.#destroyed = true
       const reason = err === undefined ? new PoolClosedError('pool was destroyed', { origin: this.origin }) : toWirepoolError(err, this.origin)
       for (const entry of this.#queue.splice(0)) this.#settleError(entry, reason)
+      for (const entry of [...this.#backingOff]) this.#settleError(entry, reason)
       for (const rec of [...this.#records]) {
         rec.connectAbort?.abort(reason)
         if (rec.conn !== undefined) rec.conn.destroy(reason)
@@ -486,7 +510,7 @@ export class Pool extends EventEmitter<{ connection: [ConnectionEvent] }> {
   #maybeFinishClose(): void {
     const resolve = this.#resolveClosed
     if (this.#closing === undefined) return
-    if (this.#queue.length > 0) return
+    if (this.#queue.length > 0 || this.#backingOff.size > 0) return
     for (const rec of [...this.#records]) {
       if (rec.state === 'idle') this.#retire(rec, 'pool-closing')
       else if (rec.state === 'connecting' && this.#queue.length === 0) {
@@ -505,33 +529,76 @@ export class Pool extends EventEmitter<{ connection: [ConnectionEvent] }> {
   /** @internal */
   _attemptFailed(attempt: PooledAttempt, err: WirepoolError): void {
     const entry = attempt.entry
-    if (!attempt.headersSeen && this.#isRetryable(entry, attempt, err)) {
-      entry.retries++
-      entry.freshOnly = true
-      entry.dispatched = false
-      entry.abort = undefined
-      this.#figures.retries++
-      publishRequest({ origin: this.origin, method: entry.request.method, path: entry.request.path, connectionId: attempt.rec.id, event: 'retried', error: err })
-      this.#queue.unshift(entry)
-      // Let the failed connection report its close first so it is not picked again.
-      queueMicrotask(() => this.#drain())
+    if (!attempt.headersSeen && this.#mayRetry(entry) && this.#isRetryableFailure(attempt, err)) {
+      // A stale keep-alive socket must not be followed by another possibly stale one.
+      entry.freshOnly = err.code === ErrorCode.SOCKET_CLOSED
+      this.#retry(entry, attempt, err.code, backoffDelay(entry.retries + 1, this.#options.retry), err)
       return
     }
     this.#figures.count(`request_error:${err.code}`)
     this.#settleError(entry, err)
   }
 
+  /** The request may be sent again at all: idempotent, replayable, attempts left. */
+  #mayRetry(entry: QueueEntry): boolean {
+    if (this.closed || entry.settled || entry.signal?.aborted) return false
+    if (entry.retries >= this.#options.retry.attempts) return false
+    return entry.request.idempotent && isReplayableBody(entry.request.body)
+  }
+
   /**
    * RFC 9110 §9.2.2: a client may repeat an idempotent request when the connection failed
-   * before it saw a response. We retry only when no byte of the response arrived, the socket
-   * had served an earlier request (the stale keep-alive race), and the body can be re-sent.
+   * before it saw a response. A socket failure counts only when no byte of the response
+   * arrived and the socket had served an earlier request (the stale keep-alive race); an
+   * HTTP/2 peer may also say outright that it did not process a stream (GOAWAY above
+   * last-stream-id, REFUSED_STREAM: RFC 9113 §8.7), which the error marks `retryable`.
    */
-  #isRetryable(entry: QueueEntry, attempt: PooledAttempt, err: WirepoolError): boolean {
-    if (this.closed || entry.settled || entry.signal?.aborted) return false
-    if (entry.retries >= this.#options.retryAttempts) return false
-    if (!entry.request.idempotent || !isReplayableBody(entry.request.body)) return false
+  #isRetryableFailure(attempt: PooledAttempt, err: WirepoolError): boolean {
+    const marks = err as { responseStarted?: boolean; retryable?: boolean }
+    if (marks.retryable === true) return true
     if (err.code !== ErrorCode.SOCKET_CLOSED || (err as SocketClosedError).responseStarted) return false
     return attempt.reusedConnection
+  }
+
+  /**
+   * @internal A final response with a status the caller opted into retrying: the delay to
+   * wait before the next attempt, or undefined to hand the response over as it is.
+   */
+  _statusRetryDelay(attempt: PooledAttempt, status: number, headers: HeaderRecord): number | undefined {
+    const policy = this.#options.retry
+    if (!policy.statuses.has(status) || !this.#mayRetry(attempt.entry)) return undefined
+    const retryAfter = parseRetryAfter(headers['retry-after'])
+    if (retryAfter !== undefined) return retryAfter <= policy.maxRetryAfter ? retryAfter : undefined
+    return Math.max(policy.minDelay, backoffDelay(attempt.entry.retries + 1, policy))
+  }
+
+  /** @internal The discarded response of a status retry has been read in full. */
+  _retryAfterStatus(attempt: PooledAttempt, delayMs: number): void {
+    this.#retry(attempt.entry, attempt, `status:${attempt.status}`, delayMs, undefined)
+  }
+
+  #retry(entry: QueueEntry, attempt: PooledAttempt, reason: string, delayMs: number, err: WirepoolError | undefined): void {
+    entry.retries++
+    entry.dispatched = false
+    entry.abort = undefined
+    this.#figures.retries++
+    const { method, path } = entry.request
+    publishRequest({ origin: this.origin, method, path, connectionId: attempt.rec.id, event: 'retried', ...(err === undefined ? {} : { error: err }) })
+    if (this.listenerCount('retry') > 0) this.emit('retry', { origin: this.origin, method, path, attempt: entry.retries, reason, delayMs })
+    if (delayMs <= 0) {
+      this.#queue.unshift(entry)
+      // Let the failed connection report its close first so it is not picked again.
+      queueMicrotask(() => this.#drain())
+      return
+    }
+    this.#backingOff.add(entry)
+    entry.retryTimer = setTimeout(() => {
+      entry.retryTimer = undefined
+      if (!this.#backingOff.delete(entry) || entry.settled) return
+      // It was sent before anything queued since: it keeps its place at the front.
+      this.#queue.unshift(entry)
+      this.#drain()
+    }, delayMs)
   }
 
   /** @internal */
@@ -551,6 +618,11 @@ export class Pool extends EventEmitter<{ connection: [ConnectionEvent] }> {
   }
 
   #cleanupEntry(entry: QueueEntry): void {
+    if (entry.retryTimer !== undefined) {
+      clearTimeout(entry.retryTimer)
+      entry.retryTimer = undefined
+    }
+    this.#backingOff.delete(entry)
     if (entry.onAbort !== undefined && entry.signal !== undefined) {
       entry.signal.removeEventListener('abort', entry.onAbort)
       entry.onAbort = undefined
@@ -564,6 +636,7 @@ export class Pool extends EventEmitter<{ connection: [ConnectionEvent] }> {
     if (!entry.dispatched) {
       const i = this.#queue.indexOf(entry)
       if (i !== -1) this.#queue.splice(i, 1)
+      // (an entry backing off is dropped from #backingOff by #settleError)
       this.#settleError(entry, err)
       this.#maybeFinishClose()
       return
@@ -585,6 +658,8 @@ class PooledAttempt implements DispatchHandler {
   headersSeen = false
   status = 0
   #detached = false
+  /** Set when this response is being read only to be dropped before a status retry. */
+  #discardDelay: number | undefined
 
   constructor(pool: Pool, entry: QueueEntry, rec: ConnectionRecord, reusedConnection: boolean) {
     this.#pool = pool
@@ -612,24 +687,35 @@ class PooledAttempt implements DispatchHandler {
 
   onHeaders(status: number, headers: HeaderRecord, resume: () => void, statusText: string): boolean | void {
     if (this.#detached) return
-    this.headersSeen = true
     this.status = status
+    const delay = this.#pool._statusRetryDelay(this, status, headers)
+    if (delay !== undefined) {
+      // Read the (usually small) body to the end so the connection stays reusable, then
+      // send again; the caller never sees this response.
+      this.#discardDelay = delay
+      return true
+    }
+    this.headersSeen = true
     return this.entry.handler.onHeaders(status, headers, resume, statusText)
   }
 
   onData(chunk: Uint8Array): boolean | void {
-    if (this.#detached) return
+    if (this.#detached || this.#discardDelay !== undefined) return true
     return this.entry.handler.onData(chunk)
   }
 
   onTrailers(trailers: HeaderRecord): void {
-    if (this.#detached) return
+    if (this.#detached || this.#discardDelay !== undefined) return
     this.entry.handler.onTrailers?.(trailers)
   }
 
   onComplete(): void {
     if (this.#detached) return
     this.#detached = true
+    if (this.#discardDelay !== undefined) {
+      this.#pool._retryAfterStatus(this, this.#discardDelay)
+      return
+    }
     this.#pool._attemptCompleted(this)
     this.entry.handler.onComplete()
   }
