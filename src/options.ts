@@ -74,6 +74,8 @@ export interface PoolOptions {
   maxHeaderCount?: number
   /** How long a request with `expect: 100-continue` waits for the 100 before sending its body. */
   expectContinueTimeout?: number
+  /** Emit `certificate-expiring` when a server certificate expires within this many days. Default 14. */
+  certificateExpiryWarningDays?: number
 }
 
 export type AgentOptions = PoolOptions
@@ -100,6 +102,7 @@ export interface ResolvedPoolOptions {
   maxHeaderSize: number
   maxHeaderCount: number
   expectContinueTimeout: number
+  certificateExpiryWarningDays: number
 }
 
 function positiveInteger(name: string, value: unknown, fallback: number, allowZero = false): number {
@@ -151,7 +154,7 @@ function resolveRetry(retry: RetryOptions | false | undefined): ResolvedRetry {
 const KNOWN_OPTIONS = new Set([
   'connections', 'pipelining', 'allowH2', 'h2c', 'maxConcurrentStreams', 'connectTimeout', 'headersTimeout',
   'bodyTimeout', 'keepAliveTimeout', 'maxConnectionAge', 'maxRequestsPerConnection', 'decompress', 'maxDecompressedSize', 'retry', 'tls',
-  'localAddress', 'autoSelectFamily', 'maxHeaderSize', 'maxHeaderCount', 'expectContinueTimeout',
+  'localAddress', 'autoSelectFamily', 'maxHeaderSize', 'maxHeaderCount', 'expectContinueTimeout', 'certificateExpiryWarningDays',
 ])
 
 export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptions {
@@ -194,5 +197,6 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
     maxHeaderSize: positiveInteger('maxHeaderSize', options.maxHeaderSize, 16 * 1024),
     maxHeaderCount: positiveInteger('maxHeaderCount', options.maxHeaderCount, 128),
     expectContinueTimeout: timeout('expectContinueTimeout', options.expectContinueTimeout, 1_000),
+    certificateExpiryWarningDays: timeout('certificateExpiryWarningDays', options.certificateExpiryWarningDays, 14),
   }
 }

@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events'
 import { InvalidArgumentError, PoolClosedError, toWirepoolError } from '../errors.js'
 import type { DispatchHandler } from '../dispatch.js'
-import { resolvePoolOptions, type AgentOptions } from '../options.js'
+import { resolvePoolOptions, type AgentOptions, type TlsOptions } from '../options.js'
 import type { PoolRequestOptions, RequestOptions } from '../request-options.js'
 import type { Response } from '../response.js'
 import { TlsSessionCache } from '../tls/session-cache.js'
@@ -18,7 +18,7 @@ export interface AgentStats {
 }
 
 export class Agent extends EventEmitter<PoolEvents> {
-  readonly #options: AgentOptions
+  #options: AgentOptions
   readonly #pools = new Map<string, Pool>()
   readonly #sessionCache: TlsSessionCache | null
   #closed = false
@@ -45,9 +45,25 @@ export class Agent extends EventEmitter<PoolEvents> {
       pool.on('retry', (event) => {
         if (this.listenerCount('retry') > 0) this.emit('retry', event)
       })
+      pool.on('certificate-expiring', (event) => {
+        if (this.listenerCount('certificate-expiring') > 0) this.emit('certificate-expiring', event)
+      })
       this.#pools.set(key, pool)
     }
     return pool
+  }
+
+  /** New TLS material for every origin's future connections (see Pool#setTls). */
+  setTls(tls: TlsOptions): void {
+    const merged = { ...this.#options.tls, ...tls }
+    resolvePoolOptions({ tls: merged })
+    this.#options = { ...this.#options, tls: merged }
+    for (const pool of this.#pools.values()) pool.setTls(tls)
+  }
+
+  /** Open and handshake `n` connections to an origin ahead of traffic. */
+  preconnect(origin: string | URL, n = 1): Promise<void> {
+    return this.pool(origin).connect(n)
   }
 
   request(options: RequestOptions): Promise<Response> {

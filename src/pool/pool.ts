@@ -16,11 +16,12 @@ import {
   type WirepoolError,
 } from '../errors.js'
 import type { ConnectionInfo, DispatchHandler, DispatchRequest, HeaderRecord, PoolConnection, Protocol } from '../dispatch.js'
-import { resolvePoolOptions, type PoolOptions, type ResolvedPoolOptions } from '../options.js'
+import { resolvePoolOptions, type PoolOptions, type ResolvedPoolOptions, type TlsOptions } from '../options.js'
 import { buildDispatchRequest, isReplayableBody, type PoolRequestOptions } from '../request-options.js'
 import { ResponseCollector, type Response } from '../response.js'
 import { TlsSessionCache } from '../tls/session-cache.js'
 import { openConnection, type OpenedConnection } from './connector.js'
+import type { PeerCertificateInfo } from '../tls/connect.js'
 import { parseOrigin, type Origin } from './origin.js'
 import { backoffDelay, parseRetryAfter } from './retry.js'
 import { PoolFigures, renderPrometheus, type OriginStats } from './stats.js'
@@ -78,6 +79,7 @@ interface ConnectionRecord {
   remoteAddress: string | undefined
   tcpMs: number
   tlsMs: number
+  certificate: PeerCertificateInfo | null
   idleTimer: NodeJS.Timeout | undefined
   ageTimer: NodeJS.Timeout | undefined
   /** Aborts an in-progress connect when the pool is destroyed. */
@@ -113,10 +115,49 @@ export interface PoolInternals {
   sessionCache?: TlsSessionCache | null
 }
 
+/** A connection's certificate expires within `certificateExpiryWarningDays`. */
+export interface CertificateExpiringEvent {
+  origin: string
+  subject: string
+  issuer: string
+  validTo: Date
+  daysLeft: number
+}
+
+/** One connection record, as `pool.connections()` reports it. */
+export interface ConnectionSnapshot {
+  id: number
+  origin: string
+  protocol: Protocol | undefined
+  state: ConnectionState
+  createdAt: number
+  lastUsedAt: number
+  /** Requests dispatched on it. */
+  requests: number
+  streamsOpen: number
+  tlsResumed: boolean | null
+  remoteAddress: string | undefined
+  /** DNS + TCP connect time, ms. */
+  tcpMs: number
+  /** TLS handshake time, ms (0 for cleartext). */
+  tlsMs: number
+  certificateDaysLeft: number | null
+}
+
 export interface PoolEvents {
   connection: [ConnectionEvent]
   retry: [RetryEvent]
+  'certificate-expiring': [CertificateExpiringEvent]
 }
+
+const DAY_MS = 86_400_000
+
+/** Whole and fractional days from `now` until `validTo` (negative once expired). */
+function daysLeft(validTo: Date, now: number): number {
+  return Math.round(((validTo.getTime() - now) / DAY_MS) * 100) / 100
+}
+
+function noop(): void {}
 
 export class Pool extends EventEmitter<PoolEvents> {
   readonly origin: string
@@ -132,6 +173,9 @@ export class Pool extends EventEmitter<PoolEvents> {
   readonly #figures: PoolFigures
   #closing: Promise<void> | undefined
   #destroyed = false
+  /** The newest leaf certificate seen (expiry figures). */
+  #certificate: PeerCertificateInfo | null = null
+  readonly #warnedCertificates = new Set<string>()
   #resolveClosed: (() => void) | undefined
 
   constructor(origin: string | URL, options: PoolOptions = {}, internals: PoolInternals = {}) {
@@ -219,7 +263,8 @@ export class Pool extends EventEmitter<PoolEvents> {
       if (rec.protocol !== undefined) protocols[rec.protocol] = (protocols[rec.protocol] ?? 0) + 1
       if (rec.conn !== undefined) streamsOpen += rec.conn.inFlight
     }
-    return this.#figures.snapshot(counts, this.#queue.length, streamsOpen, protocols)
+    const cert = this.#certificate
+    return this.#figures.snapshot(counts, this.#queue.length, streamsOpen, protocols, cert === null ? null : daysLeft(cert.validTo, Date.now()))
   }
 
   /** Prometheus text exposition (format 0.0.4) of this origin's figures. */
@@ -328,7 +373,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     for (const rec of this.#records) if (rec.state === 'connecting') connecting++
     let wanted = this.#queue.length - connecting
     while (wanted > 0 && this.#liveCount() < this.#options.connections) {
-      this.#openConnection()
+      this.#openConnection('demand').catch(noop)
       wanted--
     }
   }
@@ -356,7 +401,8 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.#refreshState(rec, 'dispatch')
   }
 
-  #openConnection(): void {
+  /** Open one connection; resolves once it is ready (idle), rejects when it could not be made. */
+  #openConnection(reason: 'demand' | 'warm-up'): Promise<void> {
     const rec: ConnectionRecord = {
       id: nextConnectionId++,
       state: 'connecting',
@@ -369,15 +415,16 @@ export class Pool extends EventEmitter<PoolEvents> {
       remoteAddress: undefined,
       tcpMs: 0,
       tlsMs: 0,
+      certificate: null,
       idleTimer: undefined,
       ageTimer: undefined,
       connectAbort: new AbortController(),
     }
     this.#records.add(rec)
     this.#figures.connectionsCreated++
-    this.#publishConnection(rec, undefined, 'connecting', 'demand')
+    this.#publishConnection(rec, undefined, 'connecting', reason)
     const started = performance.now()
-    openConnection({
+    return openConnection({
       id: rec.id,
       origin: this.#origin,
       options: this.#options,
@@ -385,8 +432,57 @@ export class Pool extends EventEmitter<PoolEvents> {
       signal: (rec.connectAbort as AbortController).signal,
     }).then(
       (opened) => this.#onConnected(rec, opened, performance.now() - started),
-      (err: unknown) => this.#onConnectFailed(rec, toWirepoolError(err, this.origin)),
+      (err: unknown) => {
+        const error = toWirepoolError(err, this.origin)
+        this.#onConnectFailed(rec, error, reason)
+        throw error
+      },
     )
+  }
+
+  /**
+   * Warm-up (issue: pool.connect(n)): open and handshake connections ahead of traffic, up
+   * to `n` live ones (never more than `connections`). Resolves when they are ready; rejects
+   * with the first failure.
+   */
+  async connect(n = 1): Promise<void> {
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`connect(n) needs a positive integer, got ${String(n)}`)
+    if (this.closed) throw new PoolClosedError('pool is closed', { origin: this.origin })
+    const target = Math.min(n, this.#options.connections)
+    const opening: Array<Promise<void>> = []
+    for (let live = this.#liveCount(); live < target; live++) opening.push(this.#openConnection('warm-up'))
+    await Promise.all(opening)
+  }
+
+  /**
+   * Rotate TLS material (CA, client certificate, pins…) for connections opened from now on;
+   * live connections keep the configuration they were made with. Sessions cached under the
+   * old configuration are not resumed with the new one (the session key hashes the config).
+   */
+  setTls(tls: TlsOptions): void {
+    const merged = { ...this.#options.tls, ...tls }
+    resolvePoolOptions({ tls: merged })
+    this.#options.tls = merged
+  }
+
+  /** A snapshot of every connection record (API: the lifecycle-tracked pool). */
+  connections(): ConnectionSnapshot[] {
+    const now = Date.now()
+    return [...this.#records].map((rec) => ({
+      id: rec.id,
+      origin: this.origin,
+      protocol: rec.protocol,
+      state: rec.state,
+      createdAt: rec.createdAt,
+      lastUsedAt: rec.lastUsedAt,
+      requests: rec.requests,
+      streamsOpen: rec.conn?.inFlight ?? 0,
+      tlsResumed: rec.tlsResumed,
+      remoteAddress: rec.remoteAddress,
+      tcpMs: rec.tcpMs,
+      tlsMs: rec.tlsMs,
+      certificateDaysLeft: rec.certificate === null ? null : daysLeft(rec.certificate.validTo, now),
+    }))
   }
 
   #onConnected(rec: ConnectionRecord, opened: OpenedConnection, elapsedMs: number): void {
@@ -402,7 +498,9 @@ export class Pool extends EventEmitter<PoolEvents> {
     rec.remoteAddress = opened.remoteAddress
     rec.tcpMs = opened.tcpMs
     rec.tlsMs = opened.tlsMs
-    this.#figures.onConnected(elapsedMs, opened.tlsResumed)
+    rec.certificate = opened.certificate
+    this.#figures.onConnected(elapsedMs, opened.tlsResumed, opened.tcpMs, opened.tlsMs)
+    if (opened.certificate !== null) this.#checkCertificate(opened.certificate)
     conn.on('free', () => this.#refreshState(rec, 'request-done'))
     conn.on('draining', (reason) => this.#refreshState(rec, reason))
     conn.on('close', (err) => this.#onConnectionClosed(rec, err))
@@ -416,10 +514,16 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.#refreshState(rec, 'connected')
   }
 
-  #onConnectFailed(rec: ConnectionRecord, err: WirepoolError): void {
+  #onConnectFailed(rec: ConnectionRecord, err: WirepoolError, reason: 'demand' | 'warm-up'): void {
     rec.connectAbort = undefined
     if (rec.state !== 'closed') this.#move(rec, 'closed', `connect-failed:${err.code}`)
     this.#figures.count(`connect_error:${err.code}`)
+    if (reason === 'warm-up') {
+      // Nobody asked for this one: its caller gets the error, queued requests keep waiting
+      // for the connections that are wanted for them.
+      this.#drain()
+      return
+    }
     // The request that asked for this connection learns why it failed. If no established
     // connection can serve the queue, everything queued fails the same way rather than
     // hammering an origin that is down with one connect per queued request.
@@ -429,6 +533,20 @@ export class Pool extends EventEmitter<PoolEvents> {
     for (const r of this.#records) if (r.conn !== undefined && r.state !== 'closed') established++
     if (established === 0) for (const entry of this.#queue.splice(0)) this.#settleError(entry, err)
     this.#drain()
+  }
+
+  /**
+   * Keep the newest leaf certificate for the expiry figures, and warn (once per
+   * certificate) when it expires within `certificateExpiryWarningDays`.
+   */
+  #checkCertificate(cert: PeerCertificateInfo): void {
+    this.#certificate = cert
+    const left = daysLeft(cert.validTo, Date.now())
+    const key = `${cert.spkiPin} ${cert.validTo.getTime()}`
+    if (left >= this.#options.certificateExpiryWarningDays || this.#warnedCertificates.has(key)) return
+    this.#warnedCertificates.add(key)
+    const event: CertificateExpiringEvent = { origin: this.origin, subject: cert.subject, issuer: cert.issuer, validTo: cert.validTo, daysLeft: left }
+    if (this.listenerCount('certificate-expiring') > 0) this.emit('certificate-expiring', event)
   }
 
   #onConnectionClosed(rec: ConnectionRecord, err: WirepoolError | undefined): void {

@@ -37,6 +37,11 @@ export interface OriginStats {
   protocols: Record<string, number>
   /** Failures counted by kind and error code, e.g. `request_error:WP_HEADERS_TIMEOUT`. */
   errors: Record<string, number>
+  /** Days until the newest peer certificate seen expires (null for cleartext origins). */
+  certificateDaysLeft: number | null
+  /** DNS + TCP connect and TLS handshake times of new connections. */
+  tcpConnectMs: PercentileSummary
+  tlsHandshakeMs: PercentileSummary
 }
 
 export class PoolFigures {
@@ -51,6 +56,9 @@ export class PoolFigures {
   readonly acquire = new Histogram()
   readonly wait = new Histogram()
   readonly connect = new Histogram()
+  readonly tcpConnect = new Histogram()
+  readonly tlsHandshake = new Histogram()
+  certificateDaysLeft: number | null = null
   readonly errors: Record<string, number> = {}
 
   onDispatch(reused: boolean, waitedMs: number, atLimit: boolean, protocol: Protocol | undefined): void {
@@ -61,8 +69,10 @@ export class PoolFigures {
     if (protocol !== undefined) this.requestsByProtocol[protocol] = (this.requestsByProtocol[protocol] ?? 0) + 1
   }
 
-  onConnected(elapsedMs: number, tlsResumed: boolean | null): void {
+  onConnected(elapsedMs: number, tlsResumed: boolean | null, tcpMs: number, tlsMs: number): void {
     this.connect.record(elapsedMs)
+    this.tcpConnect.record(tcpMs)
+    if (tlsResumed !== null) this.tlsHandshake.record(tlsMs)
     if (tlsResumed !== null) {
       this.tlsHandshakes++
       if (tlsResumed) this.tlsResumed++
@@ -73,7 +83,14 @@ export class PoolFigures {
     this.errors[key] = (this.errors[key] ?? 0) + 1
   }
 
-  snapshot(connections: ConnectionCounts, queued: number, streamsOpen: number, protocols: Record<string, number>): OriginStats {
+  snapshot(
+    connections: ConnectionCounts,
+    queued: number,
+    streamsOpen: number,
+    protocols: Record<string, number>,
+    certificateDaysLeft: number | null,
+  ): OriginStats {
+    this.certificateDaysLeft = certificateDaysLeft
     return {
       connections,
       connectionsCreated: this.connectionsCreated,
@@ -90,6 +107,9 @@ export class PoolFigures {
       waitMs: this.wait.summary(),
       protocols,
       errors: { ...this.errors },
+      certificateDaysLeft,
+      tcpConnectMs: this.tcpConnect.summary(),
+      tlsHandshakeMs: this.tlsHandshake.summary(),
     }
   }
 }
@@ -187,5 +207,11 @@ export function renderPrometheus(all: OriginFigures[]): string {
   histogram(out, 'wirepool_acquire_seconds', 'Time from request() until a connection took the request.', all, (f) => f.acquire)
   histogram(out, 'wirepool_queue_wait_seconds', 'Queue time of requests that waited for a connection at the limit.', all, (f) => f.wait)
   histogram(out, 'wirepool_connect_seconds', 'Time to open a connection (TCP + TLS).', all, (f) => f.connect)
+  histogram(out, 'wirepool_tcp_connect_seconds', 'DNS + TCP connect time of new connections.', all, (f) => f.tcpConnect)
+  histogram(out, 'wirepool_tls_handshake_seconds', 'TLS handshake time of new connections.', all, (f) => f.tlsHandshake)
+  family(out, 'wirepool_certificate_days_left', 'gauge', 'Days until the newest peer certificate seen expires.')
+  for (const { origin, stats } of all) {
+    if (stats.certificateDaysLeft !== null) out.push(`wirepool_certificate_days_left{${o(origin)}} ${num(stats.certificateDaysLeft)}`)
+  }
   return out.join('\n') + '\n'
 }
