@@ -15,6 +15,10 @@ export class ResponseBody extends Readable {
 
   constructor(highWaterMark = 64 * 1024) {
     super({ highWaterMark })
+    // A body nobody reads must not crash the process when its connection fails: the error
+    // is kept (`errored`) and thrown to whoever consumes the body later (text(), for await,
+    // pipeline), and `trailers` rejects with it.
+    this.on('error', noop)
   }
 
   /** @internal wired by the request handler */
@@ -78,14 +82,29 @@ export interface Response {
   informational: Array<{ status: number; headers: HeaderRecord }>
 }
 
+/**
+ * A response whose caller dropped it unread must not pin its connection slot forever: the
+ * engine holds the body only weakly, and when it is collected the request is aborted (the
+ * HTTP/1.1 socket is closed, an HTTP/2 stream reset), which frees the slot.
+ */
+interface Release {
+  abort: ((reason?: Error) => void) | undefined
+}
+const releaseOnCollect = new FinalizationRegistry<Release>((release) => {
+  release.abort?.(new AbortedError('response was garbage-collected before its body was read'))
+})
+
 /** Drives one `request()` call: resolves with the Response at the head, streams the body. */
 export class ResponseCollector implements DispatchHandler {
-  readonly promise: Promise<Response>
-  #resolve!: (res: Response) => void
-  #reject!: (err: WirepoolError) => void
+  // The promise's settle functions, dropped once used: the collector is reachable from the
+  // connection, and must not keep the Response (and so the body) alive through them.
+  #resolve: (res: Response) => void
+  #reject: (err: WirepoolError) => void
   #resolveTrailers!: (t: HeaderRecord) => void
   #rejectTrailers!: (err: WirepoolError) => void
-  #body: ResponseBody | undefined
+  /** Weak: the caller owns the body; see releaseOnCollect. */
+  #body: WeakRef<ResponseBody> | undefined
+  #release: Release | undefined
   #abort: ((reason?: Error) => void) | undefined
   #info: ConnectionInfo | undefined
   #informational: Array<{ status: number; headers: HeaderRecord }> = []
@@ -96,12 +115,15 @@ export class ResponseCollector implements DispatchHandler {
   #decoded = 0
   #sawBody = false
 
-  constructor(maxDecompressedSize = -1) {
+  constructor(resolve: (res: Response) => void, reject: (err: WirepoolError) => void, maxDecompressedSize = -1) {
+    this.#resolve = resolve
+    this.#reject = reject
     this.#maxDecompressedSize = maxDecompressedSize
-    this.promise = new Promise<Response>((resolve, reject) => {
-      this.#resolve = resolve
-      this.#reject = reject
-    })
+  }
+
+  #settled(): void {
+    this.#resolve = noop
+    this.#reject = noop
   }
 
   onConnect(abort: (reason?: Error) => void, info: ConnectionInfo): void {
@@ -115,7 +137,10 @@ export class ResponseCollector implements DispatchHandler {
 
   onHeaders(status: number, headers: HeaderRecord, resume: () => void, statusText: string): boolean {
     const body = new ResponseBody()
-    this.#body = body
+    this.#body = new WeakRef(body)
+    const release: Release = { abort: this.#abort }
+    this.#release = release
+    releaseOnCollect.register(body, release, release)
     const decoder = this.#maxDecompressedSize >= 0 ? createDecoder(headers['content-encoding'], (err) => this.#decodeFailed(err)) : null
     if (decoder === null) {
       body._attach(resume, this.#abort)
@@ -135,7 +160,9 @@ export class ResponseCollector implements DispatchHandler {
     // Marked handled: a caller who never looks at trailers must not see an unhandled rejection.
     trailers.catch(() => {})
     const info = this.#info as ConnectionInfo
-    this.#resolve({
+    const resolve = this.#resolve
+    this.#settled()
+    resolve({
       status,
       statusText,
       headers,
@@ -148,12 +175,19 @@ export class ResponseCollector implements DispatchHandler {
     return true
   }
 
+  /** The body, or undefined once the caller let it be collected (the request is then aborted). */
+  #liveBody(): ResponseBody | undefined {
+    const body = this.#body?.deref()
+    if (body === undefined) this.#release?.abort?.(new AbortedError('response was garbage-collected before its body was read'))
+    return body
+  }
+
   onData(chunk: Uint8Array): boolean {
     // The engine never reuses the memory behind a chunk (dispatch.ts), so the Readable can
     // queue the view itself: no copy of the body.
     const view = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
     const decoder = this.#decoder
-    if (decoder === null) return (this.#body as ResponseBody).push(view)
+    if (decoder === null) return this.#liveBody()?.push(view) ?? false
     this.#sawBody = true
     return decoder.input.write(view)
   }
@@ -166,7 +200,8 @@ export class ResponseCollector implements DispatchHandler {
       decoder.output.destroy()
       return
     }
-    if (!(this.#body as ResponseBody).push(out)) (this.#decoder as Decoder).output.pause()
+    const body = this.#liveBody()
+    if (body === undefined || !body.push(out)) (this.#decoder as Decoder).output.pause()
   }
 
   #decodeFailed(cause: Error): void {
@@ -179,8 +214,9 @@ export class ResponseCollector implements DispatchHandler {
 
   /** The whole body was delivered (and decoded): end the stream, then settle trailers. */
   #finish(): void {
-    const body = this.#body as ResponseBody
-    if (body.destroyed) return
+    this.#unregister()
+    const body = this.#body?.deref()
+    if (body === undefined || body.destroyed) return
     body._markEnded()
     body.push(null)
     this.#resolveTrailers(this.#trailers)
@@ -197,16 +233,28 @@ export class ResponseCollector implements DispatchHandler {
     else decoder.input.end()
   }
 
+  #unregister(): void {
+    const release = this.#release
+    if (release === undefined) return
+    this.#release = undefined
+    releaseOnCollect.unregister(release)
+  }
+
   onError(err: WirepoolError): void {
-    const body = this.#body
-    if (body === undefined) {
-      this.#reject(err)
+    if (this.#body === undefined) {
+      const reject = this.#reject
+      this.#settled()
+      reject(err)
       return
     }
-    if (body.destroyed) return
+    this.#unregister()
+    const body = this.#body.deref()
+    if (body === undefined || body.destroyed) return
     this.#rejectTrailers(err)
     body._markEnded()
     body.destroy(err)
     this.#decoder?.input.destroy()
   }
 }
+
+function noop(): void {}

@@ -203,9 +203,9 @@ export class Pool extends EventEmitter<PoolEvents> {
   /** Send a request and resolve with the response head; the body streams (API.md "Requests"). */
   request(options: PoolRequestOptions): Promise<Response> {
     const decompress = this.#options.decompress
-    const collector = new ResponseCollector(decompress ? this.#options.maxDecompressedSize : -1)
-    this.#enqueue(options, collector, decompress)
-    return collector.promise
+    return new Promise<Response>((resolve, reject) => {
+      this.#enqueue(options, new ResponseCollector(resolve, reject, decompress ? this.#options.maxDecompressedSize : -1), decompress)
+    })
   }
 
   /**
