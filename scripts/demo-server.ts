@@ -1,9 +1,9 @@
 /**
- * The embedded HTTPS server `npm start` runs in a child process (so that it has its own
+ * The embedded HTTPS server (h2 and http/1.1) `npm start` runs in a child process (so that it has its own
  * event loop, ideally its own core). Reads its certificate from the environment, listens on
  * a free loopback port and reports it on stdout as one JSON line.
  */
-import { createServer } from 'node:https'
+import { createSecureServer } from 'node:http2'
 
 const key = process.env.WIREPOOL_DEMO_KEY
 const cert = process.env.WIREPOOL_DEMO_CERT
@@ -16,7 +16,8 @@ const megabyte = Buffer.alloc(1024 * 1024, 'wirepool ')
 let requests = 0
 const sockets = new Set<unknown>()
 
-const server = createServer({ key, cert, keepAliveTimeout: 30_000 }, (req, res) => {
+// HTTP/2 and HTTP/1.1 on one port, chosen by ALPN (RFC 7301).
+const server = createSecureServer({ key, cert, allowHTTP1: true }, (req, res) => {
   requests++
   if (req.url === '/1mb') {
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': megabyte.length })
@@ -42,6 +43,6 @@ server.listen(0, '127.0.0.1', () => {
   process.stdout.write(JSON.stringify({ port: address.port }) + '\n')
 })
 process.on('SIGTERM', () => {
-  server.closeAllConnections()
+  for (const socket of sockets) (socket as { destroy(): void }).destroy()
   server.close(() => process.exit(0))
 })

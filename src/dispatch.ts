@@ -109,6 +109,11 @@ export interface PoolConnection extends EventEmitter<ConnectionEvents> {
    * over such a connection before opening another; HTTP/1.1 pipelining is not this.
    */
   readonly multiplexed?: boolean
+  /**
+   * False while `capacity` is an assumption (HTTP/2 before the peer's SETTINGS): the pool
+   * waits for the real limit (a `free` event follows) before opening another connection.
+   */
+  readonly capacityKnown?: boolean
   dispatch(request: DispatchRequest, handler: DispatchHandler): void
   /** Liveness check; resolves to the round-trip time in ms. */
   ping(): Promise<number>

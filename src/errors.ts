@@ -21,6 +21,7 @@ export const ErrorCode = {
   POOL_CLOSED: 'WP_POOL_CLOSED',
   WS_PROTOCOL: 'WP_WS_PROTOCOL',
   WS_HANDSHAKE: 'WP_WS_HANDSHAKE',
+  DECOMPRESS: 'WP_DECOMPRESS',
 } as const
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
@@ -246,5 +247,17 @@ export class H2GoawayError extends WirepoolError {
     this.processed = options.processed ?? false
     this.retryable = !this.processed
     this.responseStarted = this.processed
+  }
+}
+
+/**
+ * A compressed response body could not be decoded (corrupt data, an unsupported stack) or
+ * decoded past `maxDecompressedSize` (a decompression bomb).
+ */
+export class DecompressError extends WirepoolError {
+  readonly encoding: string
+  constructor(encoding: string, message: string, options: WirepoolErrorOptions = {}) {
+    super(ErrorCode.DECOMPRESS, message, { initiator: 'remote', ...options })
+    this.encoding = encoding
   }
 }

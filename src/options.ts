@@ -76,6 +76,8 @@ export interface PoolOptions {
   expectContinueTimeout?: number
   /** Emit `certificate-expiring` when a server certificate expires within this many days. Default 14. */
   certificateExpiryWarningDays?: number
+  /** HTTP/2: PING an idle connection this often (ms) and close it when a PING goes unanswered. 0 (default) disables. */
+  pingInterval?: number
 }
 
 export type AgentOptions = PoolOptions
@@ -103,6 +105,7 @@ export interface ResolvedPoolOptions {
   maxHeaderCount: number
   expectContinueTimeout: number
   certificateExpiryWarningDays: number
+  pingInterval: number
 }
 
 function positiveInteger(name: string, value: unknown, fallback: number, allowZero = false): number {
@@ -154,7 +157,7 @@ function resolveRetry(retry: RetryOptions | false | undefined): ResolvedRetry {
 const KNOWN_OPTIONS = new Set([
   'connections', 'pipelining', 'allowH2', 'h2c', 'maxConcurrentStreams', 'connectTimeout', 'headersTimeout',
   'bodyTimeout', 'keepAliveTimeout', 'maxConnectionAge', 'maxRequestsPerConnection', 'decompress', 'maxDecompressedSize', 'retry', 'tls',
-  'localAddress', 'autoSelectFamily', 'maxHeaderSize', 'maxHeaderCount', 'expectContinueTimeout', 'certificateExpiryWarningDays',
+  'localAddress', 'autoSelectFamily', 'maxHeaderSize', 'maxHeaderCount', 'expectContinueTimeout', 'certificateExpiryWarningDays', 'pingInterval',
 ])
 
 export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptions {
@@ -198,5 +201,6 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
     maxHeaderCount: positiveInteger('maxHeaderCount', options.maxHeaderCount, 128),
     expectContinueTimeout: timeout('expectContinueTimeout', options.expectContinueTimeout, 1_000),
     certificateExpiryWarningDays: timeout('certificateExpiryWarningDays', options.certificateExpiryWarningDays, 14),
+    pingInterval: timeout('pingInterval', options.pingInterval, 0),
   }
 }

@@ -35,6 +35,7 @@ export function requestFields(request: DispatchRequest, scheme: string, contentL
       hasLength = true
       if (contentLength >= 0) continue
     }
+    // The expectation is ours to state (below), only when there is content to hold back.
     if (name === 'expect') continue
     fields.push(name, value)
   }
@@ -42,6 +43,8 @@ export function requestFields(request: DispatchRequest, scheme: string, contentL
   if (contentLength > 0 || (contentLength === 0 && (hasLength || methodExpectsBody(request.method)))) {
     fields.push('content-length', String(contentLength))
   }
+  // RFC 9110 §10.1.1: "A client MUST NOT generate a 100-continue expectation in a request that does not include content."
+  if (request.expectContinue && contentLength !== 0) fields.push('expect', '100-continue')
   return fields
 }
 

@@ -32,6 +32,7 @@ import {
   WirepoolError,
 } from '../errors.js'
 import { rawHeadersToRecord } from '../http/headers.js'
+import { FieldBlockAssembler } from './field-block.js'
 import { parseResponseSection } from './fields.js'
 import { requestFields } from './fields.js'
 import { BdpEstimator, ReceiveWindow, SendWindow } from './flow.js'
@@ -59,9 +60,11 @@ import {
   type SettingsEntry,
 } from './frame.js'
 import { DEFAULT_MAX_HEADER_COUNT, DEFAULT_MAX_HEADER_LIST_SIZE, HpackDecoder, HpackEncoder } from './hpack.js'
+import { PingAck, PingTracker } from './pings.js'
 import { ResetPacer } from './reset-pacer.js'
 import { WriteScheduler } from './scheduler.js'
 import { PeerSettings, localSettings } from './settings.js'
+import { takeBytes } from './send-queue.js'
 import { H2Stream, ResponsePhase, StreamEvent, canReceive, canSend, transition } from './stream.js'
 import { FrameWriter } from './writer.js'
 
@@ -84,6 +87,8 @@ export interface H2ConnectionOptions {
   initialStreamWindow?: number
   /** Connection receive window, opened with a WINDOW_UPDATE right after the preface (default 16 MiB). */
   connectionWindow?: number
+  /** How long a request with `expectContinue` holds its body for 100 (Continue); default 1000 ms. */
+  expectContinueTimeout?: number
 }
 
 type ConnectionState = 'open' | 'draining' | 'closed'
@@ -97,6 +102,10 @@ const ASSUMED_PEER_CONCURRENCY = 100
 const DEFAULT_STREAM_WINDOW = 1024 * 1024
 const DEFAULT_CONNECTION_WINDOW = 16 * 1024 * 1024
 const DEFAULT_SETTINGS_TIMEOUT = 10_000
+/** As H1Connection: how long to hold a body for 100 (Continue) before sending it anyway. */
+const DEFAULT_EXPECT_CONTINUE_TIMEOUT = 1000
+/** `H2Stream.heldBody` for a streamed body (the stream itself is read once released). */
+const HELD_STREAM = new Uint8Array(0)
 
 /** Stop producing DATA frames while this much is waiting to reach the kernel. */
 const WRITE_HIGH_WATER = 1024 * 1024
@@ -118,15 +127,8 @@ const MAX_IDLE_FRAMES = 5000
 /** Stream ids we reset and whose late frames we therefore ignore (§5.1 "closed"), most recent kept. */
 const MAX_REMEMBERED_RESETS = 4096
 
-/** The high word of a PING payload tells whose ping it is: ours (user / keep-alive) or a BDP probe. */
-const PING_USER = 0x77500001
-const PING_BDP = 0x77500002
-
-interface PendingPing {
-  start: number
-  resolve: (rtt: number) => void
-  reject: (err: WirepoolError) => void
-}
+/** Thrown from frame callbacks once the connection is closed, to stop the reader mid-chunk. */
+const UNWIND: unique symbol = Symbol('unwind')
 
 function isReadable(body: unknown): body is Readable {
   return typeof (body as Readable).on === 'function' && typeof (body as Readable).destroy === 'function'
@@ -150,6 +152,8 @@ function checkPositive(value: number, name: string, max = Number.MAX_SAFE_INTEGE
 export class H2Connection extends EventEmitter<ConnectionEvents> implements PoolConnection {
   readonly id: number
   readonly protocol: Protocol = 'h2'
+  /** Streams do not wait for each other: the pool spreads requests over this connection. */
+  readonly multiplexed = true
   readonly tlsResumed: boolean | null
   readonly remoteAddress: string | undefined
   readonly remotePort: number | undefined
@@ -160,7 +164,9 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
   readonly #maxConcurrent: number
   readonly #settingsTimeout: number
   readonly #pingInterval: number
-  readonly #maxBlockBytes: number
+  readonly #continueTimeout: number
+  /** The field block being gathered (HEADERS without END_HEADERS, then CONTINUATION, §6.10). */
+  readonly #fieldBlock: FieldBlockAssembler
   readonly #reader: FrameReader
   readonly #writer: FrameWriter
   readonly #encoder = new HpackEncoder()
@@ -186,12 +192,6 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
   /** Our SETTINGS_INITIAL_WINDOW_SIZE as the peer will apply it to new streams. */
   #localWindow: number
 
-  // field block being gathered (HEADERS without END_HEADERS, then CONTINUATION, §6.10)
-  #blockStream = 0
-  #blockFlags = 0
-  #blockParts: Uint8Array[] = []
-  #blockBytes = 0
-  #blockPush = false
 
   // hostile-peer accounting
   #pendingAcks = 0
@@ -202,11 +202,8 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
   #settingsTimer: NodeJS.Timeout | undefined = undefined
 
   // PING
-  #pingCounter = 0
-  readonly #pings = new Map<number, PendingPing>()
+  readonly #pings = new PingTracker()
   #keepAliveTimer: NodeJS.Timeout | undefined = undefined
-  #keepAliveOutstanding = -1
-  #bdpStart = -1
   #bdpBytes = 0
   #bdpNext = 0
 
@@ -230,10 +227,11 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     this.#maxConcurrent = checkPositive(options.maxConcurrentStreams ?? DEFAULT_MAX_CONCURRENT, 'maxConcurrentStreams')
     this.#settingsTimeout = options.settingsTimeout ?? DEFAULT_SETTINGS_TIMEOUT
     this.#pingInterval = options.pingInterval ?? 0
+    this.#continueTimeout = options.expectContinueTimeout ?? DEFAULT_EXPECT_CONTINUE_TIMEOUT
     const maxHeaderListSize = checkPositive(options.maxHeaderListSize ?? DEFAULT_MAX_HEADER_LIST_SIZE, 'maxHeaderListSize', 0xffffffff)
     // An encoded block is at most about as long as its decoded list (literals carry less than
     // the 32 octets of per-field overhead §6.5.2 counts), but Huffman can lengthen odd bytes.
-    this.#maxBlockBytes = 2 * maxHeaderListSize
+    this.#fieldBlock = new FieldBlockAssembler(2 * maxHeaderListSize, MAX_CONTINUATION_FRAMES)
     this.#localWindow = checkPositive(options.initialStreamWindow ?? DEFAULT_STREAM_WINDOW, 'initialStreamWindow', MAX_WINDOW_SIZE)
     const connectionWindow = checkPositive(options.connectionWindow ?? DEFAULT_CONNECTION_WINDOW, 'connectionWindow', MAX_WINDOW_SIZE)
     this.#decoder = new HpackDecoder({ maxHeaderListSize, maxHeaderCount: options.maxHeaderCount ?? DEFAULT_MAX_HEADER_COUNT })
@@ -278,6 +276,11 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     const peer = this.#peer.received > 0 ? this.#peer.maxConcurrentStreams : ASSUMED_PEER_CONCURRENCY
     const free = Math.min(peer, this.#maxConcurrent) - this.#streams.size
     return free > 0 ? free : 0
+  }
+
+  /** False until the peer's SETTINGS arrive: `capacity` is then only the assumed 100 (§6.5.2). */
+  get capacityKnown(): boolean {
+    return this.#peer.received > 0
   }
 
   get inFlight(): number {
@@ -345,7 +348,9 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     this.#streams.set(id, stream)
     const reused = this.#dispatched > 0
     this.#dispatched++
-    if (body !== null && body !== undefined && isReadable(body)) body.on('error', noop) // reported through iteration
+    // A Readable's 'error' reaches us through iteration; until then (and after) this sink keeps
+    // it from being an unhandled 'error' event.
+    if (body !== null && body !== undefined && isReadable(body)) body.on('error', noop)
     if (handler.onConnect !== undefined) {
       const info: ConnectionInfo = {
         id: this.id,
@@ -371,14 +376,15 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
       stream.bodyEnded = true
       stream.state = transition(stream.state, StreamEvent.SEND_END_STREAM) ?? stream.state
       this.#armDeadline(stream, request.headersTimeout)
-    } else if (bytes !== null) {
-      stream.sendQueue.push(bytes)
-      stream.queuedBytes = bytes.byteLength
-      stream.bodyEnded = true
-      this.#scheduler.add(stream)
-      this.#pumpData()
+    } else if (request.expectContinue) {
+      // RFC 9110 §10.1.1: hold the content until 100 (Continue), a final response, or our
+      // patience ends — the deadline scan releases it after expectContinueTimeout.
+      stream.heldBody = bytes ?? HELD_STREAM
+      const wait = this.#continueTimeout
+      stream.deadline = performance.now() + wait
+      if (stream.deadline < this.#scanAt) this.#armScan(stream.deadline)
     } else {
-      void this.#pumpBody(stream)
+      this.#startBody(stream, bytes)
     }
     // §5.1.1: stream ids cannot be reused; when they run out the connection must be replaced.
     if (this.#nextStreamId > MAX_WINDOW_SIZE) this.#retire('stream identifiers exhausted', true)
@@ -390,9 +396,7 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
       return Promise.reject(new SocketClosedError('connection is closed', { origin: this.#origin, responseStarted: false }))
     }
     return new Promise<number>((resolve, reject) => {
-      const counter = this.#nextPingCounter()
-      this.#pings.set(counter, { start: performance.now(), resolve, reject })
-      this.#writer.push(encodePing(pingPayload(PING_USER, counter)))
+      this.#writer.push(encodePing(this.#pings.user(performance.now(), resolve, reject)))
     })
   }
 
@@ -436,6 +440,28 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
       this.#settingsTimer = setTimeout(this.#onSettingsTimeout, this.#settingsTimeout)
       this.#settingsTimer.unref()
     }
+  }
+
+  /** Start sending the request content: in-memory bytes are queued at once, a stream is pumped. */
+  #startBody(stream: H2Stream, bytes: Uint8Array | null): void {
+    if (bytes !== null) {
+      stream.sendQueue.push(bytes)
+      stream.queuedBytes = bytes.byteLength
+      stream.bodyEnded = true
+      this.#scheduler.add(stream)
+      this.#pumpData()
+    } else {
+      void this.#pumpBody(stream)
+    }
+  }
+
+  /** 100 (Continue) arrived or the wait is over: send the held content. */
+  #releaseHeldBody(stream: H2Stream): void {
+    const held = stream.heldBody
+    if (held === null) return
+    stream.heldBody = null
+    stream.deadline = Infinity
+    this.#startBody(stream, held === HELD_STREAM ? null : held)
   }
 
   /**
@@ -553,7 +579,8 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     try {
       this.#reader.push(chunk)
     } catch (err) {
-      if (this.#state === 'closed') return
+      // (#state may have changed inside the reader's callbacks.)
+      if (err === UNWIND || this.#isClosed()) return
       if (err instanceof H2ProtocolError) this.#connectionError(err)
       else this.#connectionError(h2Error(H2ErrorCode.INTERNAL_ERROR, 0, 'internal failure while reading frames', err))
     }
@@ -561,20 +588,66 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
 
   /** One object, allocated once per connection: the FrameReader calls into the session through it. */
   readonly #frameHandler: FrameHandler = {
-    onData: (streamId: number, flags: number, data: Uint8Array, flowControlledLength: number) =>
-      this.#onDataFrame(streamId, flags, data, flowControlledLength),
-    onHeaders: (streamId: number, flags: number, fragment: Uint8Array, _priority: Priority | undefined) =>
-      this.#onHeadersFrame(streamId, flags, fragment, false),
-    onPriority: () => this.#idle(),
-    onRstStream: (streamId: number, errorCode: number) => this.#onRstStream(streamId, errorCode),
-    onSettings: (ack: boolean, settings: readonly SettingsEntry[]) => this.#onSettings(ack, settings),
-    onPushPromise: (streamId: number, flags: number, _promised: number, fragment: Uint8Array) => this.#onHeadersFrame(streamId, flags, fragment, true),
-    onPing: (ack: boolean, opaque: Uint8Array) => this.#onPing(ack, opaque),
-    onGoaway: (lastStreamId: number, errorCode: number) => this.#onGoaway(lastStreamId, errorCode),
-    onWindowUpdate: (streamId: number, increment: number) => this.#onWindowUpdate(streamId, increment),
-    onContinuation: (streamId: number, flags: number, fragment: Uint8Array) => this.#onContinuation(streamId, flags, fragment),
-    onUnknown: () => this.#idle(),
-    onStreamError: (error: H2ProtocolError) => this.#onReaderStreamError(error),
+    onData: (streamId: number, flags: number, data: Uint8Array, flowControlledLength: number) => {
+      this.#checkLive()
+      this.#onDataFrame(streamId, flags, data, flowControlledLength)
+    },
+    onHeaders: (streamId: number, flags: number, fragment: Uint8Array, _priority: Priority | undefined) => {
+      this.#checkLive()
+      this.#onHeadersFrame(streamId, flags, fragment, false)
+    },
+    onPriority: () => {
+      this.#checkLive()
+      this.#idle()
+    },
+    onRstStream: (streamId: number, errorCode: number) => {
+      this.#checkLive()
+      this.#onRstStream(streamId, errorCode)
+    },
+    onSettings: (ack: boolean, settings: readonly SettingsEntry[]) => {
+      this.#checkLive()
+      this.#onSettings(ack, settings)
+    },
+    onPushPromise: (streamId: number, flags: number, _promised: number, fragment: Uint8Array) => {
+      this.#checkLive()
+      this.#onHeadersFrame(streamId, flags, fragment, true)
+    },
+    onPing: (ack: boolean, opaque: Uint8Array) => {
+      this.#checkLive()
+      this.#onPing(ack, opaque)
+    },
+    onGoaway: (lastStreamId: number, errorCode: number) => {
+      this.#checkLive()
+      this.#onGoaway(lastStreamId, errorCode)
+    },
+    onWindowUpdate: (streamId: number, increment: number) => {
+      this.#checkLive()
+      this.#onWindowUpdate(streamId, increment)
+    },
+    onContinuation: (streamId: number, flags: number, fragment: Uint8Array) => {
+      this.#checkLive()
+      this.#onContinuation(streamId, flags, fragment)
+    },
+    onUnknown: () => {
+      this.#checkLive()
+      this.#idle()
+    },
+    onStreamError: (error: H2ProtocolError) => {
+      this.#checkLive()
+      this.#onReaderStreamError(error)
+    },
+  }
+
+  /**
+   * A handler callback may have closed the connection in the middle of a chunk: unwind out of
+   * the frame reader so that no later frame of the chunk is acted on.
+   */
+  #checkLive(): void {
+    if (this.#state === 'closed') throw UNWIND
+  }
+
+  #isClosed(): boolean {
+    return this.#state === 'closed'
   }
 
   /** A frame that did no work: many in a row is abuse (RFC 9113 §10.5). */
@@ -602,7 +675,9 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
         // §5.1 closed: frames after the peer's END_STREAM are a STREAM_CLOSED error.
         throw h2Error(H2ErrorCode.STREAM_CLOSED, 0, `DATA on closed stream ${streamId} (RFC 9113 §5.1)`)
       }
-      this.#idle()
+      // DATA still in flight for a stream we reset is normal (bounded by that stream's window,
+      // which is never replenished); only empty frames are free for the peer to repeat.
+      if (flowLength === 0) this.#idle()
       return
     }
     try {
@@ -632,7 +707,7 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
         this.#streamError(stream, this.#lengthError(stream))
         return
       }
-      if (this.#bdpStart >= 0) this.#bdpBytes += flowLength
+      if (this.#pings.bdpInFlight) this.#bdpBytes += flowLength
       else this.#maybeStartBdpPing(flowLength)
       if (stream.deadline !== Infinity) this.#armDeadline(stream, stream.request.bodyTimeout)
     } else if ((flags & Flag.END_STREAM) === 0) {
@@ -724,37 +799,13 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     if (push) throw h2Error(H2ErrorCode.PROTOCOL_ERROR, 0, `PUSH_PROMISE on stream ${streamId} although SETTINGS_ENABLE_PUSH is 0 (RFC 9113 §6.6)`)
     // §5.1.1 / §5.1: a server cannot open streams, and HEADERS on an idle stream of ours is an error.
     if (this.#isIdle(streamId)) throw h2Error(H2ErrorCode.PROTOCOL_ERROR, 0, `HEADERS on idle stream ${streamId} (RFC 9113 §5.1)`)
-    if (fragment.byteLength > this.#maxBlockBytes) this.#blockTooLarge(streamId)
-    if ((flags & Flag.END_HEADERS) !== 0) {
-      this.#onFieldBlock(streamId, (flags & Flag.END_STREAM) !== 0, fragment)
-      return
-    }
-    this.#blockStream = streamId
-    this.#blockFlags = flags
-    this.#blockParts = [fragment]
-    this.#blockBytes = fragment.byteLength
-    this.#blockPush = push
+    const block = this.#fieldBlock.headers(streamId, flags, fragment)
+    if (block !== null) this.#onFieldBlock(streamId, (flags & Flag.END_STREAM) !== 0, block)
   }
 
   #onContinuation(streamId: number, flags: number, fragment: Uint8Array): void {
-    // The reader guarantees sequence and stream (§6.10); we bound the count and size (§10.5.1).
-    this.#blockParts.push(fragment)
-    this.#blockBytes += fragment.byteLength
-    if (this.#blockParts.length > MAX_CONTINUATION_FRAMES + 1) {
-      throw h2Error(H2ErrorCode.ENHANCE_YOUR_CALM, 0, `field block of stream ${streamId} spans more than ${MAX_CONTINUATION_FRAMES} CONTINUATION frames`)
-    }
-    if (this.#blockBytes > this.#maxBlockBytes) this.#blockTooLarge(streamId)
-    if ((flags & Flag.END_HEADERS) === 0) return
-    const block = Buffer.concat(this.#blockParts, this.#blockBytes)
-    this.#blockParts = []
-    this.#blockStream = 0
-    void this.#blockPush
-    this.#onFieldBlock(streamId, (this.#blockFlags & Flag.END_STREAM) !== 0, block)
-  }
-
-  #blockTooLarge(streamId: number): never {
-    // The block cannot be skipped without desynchronising HPACK: a connection error (§4.3).
-    throw h2Error(H2ErrorCode.ENHANCE_YOUR_CALM, 0, `field block of stream ${streamId} exceeds ${this.#maxBlockBytes} octets before decoding`)
+    const block = this.#fieldBlock.continuation(streamId, flags, fragment)
+    if (block !== null) this.#onFieldBlock(streamId, (this.#fieldBlock.flags & Flag.END_STREAM) !== 0, block)
   }
 
   /** A complete field block: decode it first (always, to keep HPACK in step, §4.3), then route it. */
@@ -796,6 +847,8 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
       return
     }
     const status = section.status
+    // RFC 9110 §10.1.1: a final status means the server will not wait for the held content.
+    if (status >= 200) stream.heldBody = null
     if (status < 200) {
       // §8.1: interim responses carry no END_STREAM; §8.6: 101 does not exist in HTTP/2.
       if (endStream) return this.#streamError(stream, this.#malformed(stream, `interim response ${status} with END_STREAM (RFC 9113 §8.1)`))
@@ -806,8 +859,10 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
           onInformational.call(stream.handler, status, rawHeadersToRecord(section.fields))
         } catch (err) {
           this.#handlerThrew(stream, err)
+          return
         }
       }
+      if (status === 100) this.#releaseHeldBody(stream)
       return
     }
     stream.phase = ResponsePhase.BODY
@@ -861,6 +916,7 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     }
     stream.phase = ResponsePhase.DONE
     stream.deadline = Infinity
+    detachBodyErrorSink(stream)
     this.#served++
     if (stream.state.kind === 'closed') {
       this.#remove(stream)
@@ -896,7 +952,6 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     if (next !== null) stream.state = next
     this.#abandonBody(stream)
     // Whatever reset we meant to send is moot now: the stream is closed on both sides.
-    if (stream.cancelQueued) this.#resetQueue = this.#resetQueue.filter(([s]) => s !== stream)
     this.#remove(stream)
     if (stream.done) return
     this.#settle(
@@ -920,7 +975,13 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
       return
     }
     this.#countAck()
+    for (const [id, value] of entries) {
+      // §6.5.2: "A client MUST treat receipt of a SETTINGS frame with SETTINGS_ENABLE_PUSH set
+      // to 1 as a connection error of type PROTOCOL_ERROR."
+      if (id === SettingsId.ENABLE_PUSH && value === 1) throw h2Error(H2ErrorCode.PROTOCOL_ERROR, 0, 'server sent SETTINGS_ENABLE_PUSH=1 (RFC 9113 §6.5.2)')
+    }
     const capacityBefore = this.capacity
+    const first = !this.capacityKnown
     const change = this.#peer.apply(entries)
     if (change.windowDelta !== 0) {
       // §6.9.2: every stream window moves by the difference, possibly below zero.
@@ -932,7 +993,9 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     if (change.headerTableSize >= 0) this.#encoder.setMaxTableSize(change.headerTableSize)
     this.#writer.push(encodeSettingsAck())
     this.#pumpData()
-    if (this.capacity > capacityBefore) this.#scheduleFree()
+    // The first SETTINGS replaces the assumed limit with the real one: the pool waits for
+    // this `free` before it counts on the connection.
+    if (first || this.capacity > capacityBefore) this.#scheduleFree()
   }
 
   #onPing(ack: boolean, opaque: Uint8Array): void {
@@ -942,24 +1005,15 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
       this.#writer.push(encodePing(opaque, true))
       return
     }
-    const kind = readU32(opaque, 0)
-    const counter = readU32(opaque, 4)
-    if (kind === PING_BDP && this.#bdpStart >= 0) {
-      const now = performance.now()
-      const window = this.#bdp.sample(this.#bdpBytes, now - this.#bdpStart)
-      this.#bdpStart = -1
+    const now = performance.now()
+    const kind = this.#pings.ack(opaque, now)
+    if (kind === PingAck.BDP) {
+      const window = this.#bdp.sample(this.#bdpBytes, this.#pings.bdpRtt)
       this.#bdpNext = now + this.#bdp.pingDelayMs
       if (window > this.#localWindow) this.#growStreamWindows(window)
-      return
-    }
-    const pending = kind === PING_USER ? this.#pings.get(counter) : undefined
-    if (pending === undefined) {
+    } else if (kind === PingAck.UNKNOWN) {
       this.#idle()
-      return
     }
-    this.#pings.delete(counter)
-    if (counter === this.#keepAliveOutstanding) this.#keepAliveOutstanding = -1
-    pending.resolve(performance.now() - pending.start)
   }
 
   #onGoaway(lastStreamId: number, errorCode: number): void {
@@ -1023,9 +1077,8 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
   #maybeStartBdpPing(bytes: number): void {
     const now = performance.now()
     if (now < this.#bdpNext || this.#state === 'closed') return
-    this.#bdpStart = now
     this.#bdpBytes = bytes
-    this.#writer.push(encodePing(pingPayload(PING_BDP, 0)))
+    this.#writer.push(encodePing(this.#pings.bdp(now)))
   }
 
   /**
@@ -1085,6 +1138,7 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     const next = transition(stream.state, StreamEvent.SEND_RESET, code)
     if (next !== null) stream.state = next
     this.#writer.push(encodeRstStream(stream.id, code))
+    stream.cancelQueued = false // sent: it is no longer in (or about to enter) #resetQueue
     this.#remove(stream)
   }
 
@@ -1107,6 +1161,7 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
   }
 
   #abandonBody(stream: H2Stream): void {
+    stream.heldBody = null
     stream.sendQueue.length = 0
     stream.queuedBytes = 0
     stream.sendOffset = 0
@@ -1117,17 +1172,19 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     stream.iterator = undefined
     if (iterator?.return !== undefined) iterator.return().catch(noop)
     const body = stream.request.body
-    if (body !== null && body !== undefined && isReadable(body)) {
-      if (!stream.endStreamSent) body.destroy()
-      body.off('error', noop)
-    }
+    if (body !== null && body !== undefined && isReadable(body) && !stream.endStreamSent) body.destroy()
+    detachBodyErrorSink(stream)
   }
 
   /** The stream leaves the table; capacity grew. */
   #remove(stream: H2Stream): void {
     if (this.#streams.get(stream.id) !== stream) return
     this.#streams.delete(stream.id)
-    stream.cancelQueued = false
+    if (stream.cancelQueued) {
+      // Closed by the peer (RST_STREAM, GOAWAY) before the pacer let our reset out: it is moot.
+      stream.cancelQueued = false
+      this.#resetQueue = this.#resetQueue.filter(([queued]) => queued !== stream)
+    }
     this.#scheduleFree()
     this.#maybeFinishDrain()
   }
@@ -1138,8 +1195,7 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     stream.phase = ResponsePhase.DONE
     stream.deadline = Infinity
     stream.recvBuffer.length = 0
-    const body = stream.request.body
-    if (body !== null && body !== undefined && isReadable(body)) body.off('error', noop)
+    detachBodyErrorSink(stream)
     try {
       stream.handler.onError(err)
     } catch {
@@ -1201,19 +1257,11 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
 
   #keepAlive = (): void => {
     if (this.#state === 'closed') return
-    if (this.#keepAliveOutstanding !== -1) {
+    if (this.#pings.keepAliveOutstanding) {
       this.destroy(new SocketClosedError(`no PING acknowledgement within ${this.#pingInterval} ms`, { origin: this.#origin }))
       return
     }
-    const counter = this.#nextPingCounter()
-    this.#keepAliveOutstanding = counter
-    this.#pings.set(counter, { start: performance.now(), resolve: noop, reject: noop })
-    this.#writer.push(encodePing(pingPayload(PING_USER, counter)))
-  }
-
-  #nextPingCounter(): number {
-    this.#pingCounter = (this.#pingCounter + 1) >>> 0
-    return this.#pingCounter
+    this.#writer.push(encodePing(this.#pings.keepAlive(performance.now())))
   }
 
   #onEnd = (): void => {
@@ -1281,9 +1329,7 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
             })
       this.#settle(stream, err)
     }
-    const pingError = new SocketClosedError('connection closed before the PING was acknowledged', { origin: this.#origin, responseStarted: false })
-    for (const ping of this.#pings.values()) ping.reject(pingError)
-    this.#pings.clear()
+    this.#pings.rejectAll(new SocketClosedError('connection closed before the PING was acknowledged', { origin: this.#origin, responseStarted: false }))
   }
 
   // ── header / body deadlines: one timer for the connection ───────────────────────────
@@ -1318,6 +1364,10 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
         if (stream.deadline < next) next = stream.deadline
         continue
       }
+      if (stream.heldBody !== null) {
+        this.#releaseHeldBody(stream)
+        continue
+      }
       const request = stream.request
       const error =
         stream.phase === ResponsePhase.HEAD
@@ -1333,47 +1383,7 @@ const EMPTY = new Uint8Array(0)
 
 function noop(): void {}
 
-/** Take `n` octets off the front of the stream's send queue: a view when one chunk holds them, else one copy. */
-function takeBytes(stream: H2Stream, n: number): Uint8Array {
-  const queue = stream.sendQueue
-  const first = queue[0] as Uint8Array
-  const offset = stream.sendOffset
-  stream.queuedBytes -= n
-  if (first.byteLength - offset >= n) {
-    const view = first.subarray(offset, offset + n)
-    if (offset + n === first.byteLength) {
-      queue.shift()
-      stream.sendOffset = 0
-    } else {
-      stream.sendOffset = offset + n
-    }
-    return view
-  }
-  const out = Buffer.allocUnsafe(n)
-  let filled = 0
-  while (filled < n) {
-    const chunk = queue[0] as Uint8Array
-    const start = stream.sendOffset
-    const take = Math.min(chunk.byteLength - start, n - filled)
-    out.set(chunk.subarray(start, start + take), filled)
-    filled += take
-    if (start + take === chunk.byteLength) {
-      queue.shift()
-      stream.sendOffset = 0
-    } else {
-      stream.sendOffset = start + take
-    }
-  }
-  return out
-}
-
-function pingPayload(kind: number, counter: number): Buffer {
-  const payload = Buffer.allocUnsafe(8)
-  payload.writeUInt32BE(kind, 0)
-  payload.writeUInt32BE(counter, 4)
-  return payload
-}
-
-function readU32(bytes: Uint8Array, offset: number): number {
-  return ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!) >>> 0
+function detachBodyErrorSink(stream: H2Stream): void {
+  const body = stream.request.body
+  if (body !== null && body !== undefined && isReadable(body)) body.off('error', noop)
 }

@@ -173,6 +173,11 @@ export class H2Stream {
   /** Resolves the body pump's wait for room in `sendQueue`. */
   wakeBody: (() => void) | null = null
   declaredLength: number
+  /**
+   * The content waits for 100 (Continue) (RFC 9110 §10.1.1): the in-memory bytes, or an empty
+   * marker for a streamed body; null once released or when nothing is held.
+   */
+  heldBody: Uint8Array | null = null
 
   // ── response (receive side) ──
   /** content-length of the response, or -1 (RFC 9113 §8.1.1). */

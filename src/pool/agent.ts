@@ -27,7 +27,6 @@ export class Agent extends EventEmitter<PoolEvents> {
     super()
     // Validate once, up front, so a bad option fails here and not at the first request.
     const resolved = resolvePoolOptions(options)
-    if (resolved.h2c) throw new InvalidArgumentError('option h2c needs HTTP/2, which this version of wirepool does not speak yet')
     this.#options = options
     this.#sessionCache = resolved.tls.sessionCache === false ? null : new TlsSessionCache()
   }

@@ -7,6 +7,7 @@ import { connectTcp, type TcpConnectOptions } from '../tcp/connect.js'
 import { connectTls, type PeerCertificateInfo } from '../tls/connect.js'
 import type { TlsSessionCache } from '../tls/session-cache.js'
 import { H1Connection } from '../h1/connection.js'
+import { H2Connection, type H2ConnectionOptions } from '../h2/session.js'
 import type { PoolConnection } from '../dispatch.js'
 import type { ResolvedPoolOptions } from '../options.js'
 import type { Origin } from './origin.js'
@@ -29,8 +30,9 @@ export interface ConnectRequest {
   signal: AbortSignal
 }
 
-/** ALPN offer. HTTP/2 is not in this build yet, so only http/1.1 is offered (RFC 7301). */
-const ALPN_PROTOCOLS = ['http/1.1']
+/** ALPN offers (RFC 7301), in preference order. */
+const ALPN_H2_FIRST = ['h2', 'http/1.1']
+const ALPN_H1_ONLY = ['http/1.1']
 
 export async function openConnection(req: ConnectRequest): Promise<OpenedConnection> {
   const { origin, options } = req
@@ -54,11 +56,23 @@ export async function openConnection(req: ConnectRequest): Promise<OpenedConnect
     ...(options.maxRequestsPerConnection === undefined ? {} : { maxRequestsPerConnection: options.maxRequestsPerConnection }),
   }
 
+  const h2Options = (tlsResumed: boolean | null): H2ConnectionOptions => ({
+    id: req.id,
+    origin: origin.origin,
+    tlsResumed,
+    maxHeaderListSize: options.maxHeaderSize,
+    maxHeaderCount: options.maxHeaderCount,
+    expectContinueTimeout: options.expectContinueTimeout,
+    ...(options.maxConcurrentStreams === undefined ? {} : { maxConcurrentStreams: options.maxConcurrentStreams }),
+    ...(options.pingInterval === 0 ? {} : { pingInterval: options.pingInterval }),
+  })
+
   if (!origin.secure) {
     const started = performance.now()
     const socket = await connectTcp(tcp)
     return {
-      connection: new H1Connection(socket, { ...h1Options, tlsResumed: null }),
+      // h2c with prior knowledge (RFC 9113 §3.3): the preface is the first thing we send.
+      connection: options.h2c ? new H2Connection(socket, h2Options(null)) : new H1Connection(socket, { ...h1Options, tlsResumed: null }),
       tlsResumed: null,
       tlsVersion: null,
       remoteAddress: socket.remoteAddress,
@@ -79,11 +93,15 @@ export async function openConnection(req: ConnectRequest): Promise<OpenedConnect
     ...(tlsOptions.pins === undefined ? {} : { pins: tlsOptions.pins }),
     rejectUnauthorized: tlsOptions.rejectUnauthorized ?? true,
     minVersion: tlsOptions.minVersion ?? 'TLSv1.2',
-    alpnProtocols: ALPN_PROTOCOLS,
+    alpnProtocols: options.allowH2 ? ALPN_H2_FIRST : ALPN_H1_ONLY,
     sessionCache: req.sessionCache,
   })
   return {
-    connection: new H1Connection(tls.socket, { ...h1Options, tlsResumed: tls.resumed }),
+    // A server that picks no protocol speaks HTTP/1.1 (RFC 7301 §3.2 leaves it to the default).
+    connection:
+      tls.alpnProtocol === 'h2'
+        ? new H2Connection(tls.socket, h2Options(tls.resumed))
+        : new H1Connection(tls.socket, { ...h1Options, tlsResumed: tls.resumed }),
     tlsResumed: tls.resumed,
     tlsVersion: tls.protocolVersion,
     remoteAddress: tls.socket.remoteAddress,

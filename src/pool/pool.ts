@@ -173,9 +173,13 @@ export class Pool extends EventEmitter<PoolEvents> {
   readonly #figures: PoolFigures
   #closing: Promise<void> | undefined
   #destroyed = false
+  /** Protocol of the newest connection: decides how many connections a burst may open. */
+  #protocolSeen: Protocol | undefined
   /** The newest leaf certificate seen (expiry figures). */
   #certificate: PeerCertificateInfo | null = null
   readonly #warnedCertificates = new Set<string>()
+  /** Upgraded sockets (WebSocket) still open. */
+  #upgradedOpen = 0
   #resolveClosed: (() => void) | undefined
 
   constructor(origin: string | URL, options: PoolOptions = {}, internals: PoolInternals = {}) {
@@ -183,9 +187,8 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.#origin = parseOrigin(origin)
     this.origin = this.#origin.origin
     this.#options = resolvePoolOptions(options)
-    if (this.#options.h2c) {
-      // Cleartext HTTP/2 needs the HTTP/2 engine, which this build does not have yet.
-      throw new InvalidArgumentError('option h2c needs HTTP/2, which this version of wirepool does not speak yet')
+    if (this.#options.h2c && this.#origin.secure) {
+      throw new InvalidArgumentError('option h2c is for http: origins; https: origins negotiate h2 by ALPN (allowH2)')
     }
     this.#sessionCache =
       internals.sessionCache !== undefined
@@ -264,7 +267,7 @@ export class Pool extends EventEmitter<PoolEvents> {
       if (rec.conn !== undefined) streamsOpen += rec.conn.inFlight
     }
     const cert = this.#certificate
-    return this.#figures.snapshot(counts, this.#queue.length, streamsOpen, protocols, cert === null ? null : daysLeft(cert.validTo, Date.now()))
+    return this.#figures.snapshot(counts, this.#queue.length, streamsOpen, protocols, cert === null ? null : daysLeft(cert.validTo, Date.now()), this.#upgradedOpen)
   }
 
   /** Prometheus text exposition (format 0.0.4) of this origin's figures. */
@@ -361,6 +364,11 @@ export class Pool extends EventEmitter<PoolEvents> {
     return undefined
   }
 
+  /** Connections to this origin may turn out to be HTTP/2 (ALPN may pick h2, or h2c). */
+  #mayMultiplex(): boolean {
+    return this.#options.h2c || (this.#origin.secure && this.#options.allowH2)
+  }
+
   #liveCount(): number {
     let n = 0
     for (const rec of this.#records) if (rec.state !== 'draining') n++
@@ -371,6 +379,14 @@ export class Pool extends EventEmitter<PoolEvents> {
   #growIfNeeded(): void {
     let connecting = 0
     for (const rec of this.#records) if (rec.state === 'connecting') connecting++
+    if (this.#mayMultiplex() && this.#protocolSeen !== 'http/1.1') {
+      // While the protocol is unknown (or known to be h2), one connection at a time: a cold
+      // burst of 1,000 requests must open one HTTP/2 connection, not 1,000 (RFC 9113 §9.1
+      // asks clients not to open more than one per origin). Another opens only once every
+      // open one is at its stream limit, which is when #pickConnection found no room.
+      if (connecting === 0 && this.#liveCount() < this.#options.connections) this.#openConnection('demand').catch(noop)
+      return
+    }
     let wanted = this.#queue.length - connecting
     while (wanted > 0 && this.#liveCount() < this.#options.connections) {
       this.#openConnection('demand').catch(noop)
@@ -494,6 +510,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     }
     rec.conn = conn
     rec.protocol = conn.protocol
+    this.#protocolSeen = conn.protocol
     rec.tlsResumed = opened.tlsResumed
     rec.remoteAddress = opened.remoteAddress
     rec.tcpMs = opened.tcpMs
@@ -501,7 +518,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     rec.certificate = opened.certificate
     this.#figures.onConnected(elapsedMs, opened.tlsResumed, opened.tcpMs, opened.tlsMs)
     if (opened.certificate !== null) this.#checkCertificate(opened.certificate)
-    conn.on('free', () => this.#refreshState(rec, 'request-done'))
+    conn.on('free', () => this.#refreshState(rec, rec.state === 'connecting' ? 'connected' : 'request-done'))
     conn.on('draining', (reason) => this.#refreshState(rec, reason))
     conn.on('close', (err) => this.#onConnectionClosed(rec, err))
     const maxAge = this.#options.maxConnectionAge
@@ -511,7 +528,9 @@ export class Pool extends EventEmitter<PoolEvents> {
       rec.ageTimer = setTimeout(() => this.#retire(rec, 'max-age'), jittered)
       rec.ageTimer.unref()
     }
-    this.#refreshState(rec, 'connected')
+    // An HTTP/2 connection is ready once the peer's SETTINGS told its real stream limit
+    // (its first `free` event); until then a burst would be sized on a guess.
+    if (conn.capacityKnown !== false) this.#refreshState(rec, 'connected')
   }
 
   #onConnectFailed(rec: ConnectionRecord, err: WirepoolError, reason: 'demand' | 'warm-up'): void {
@@ -551,6 +570,11 @@ export class Pool extends EventEmitter<PoolEvents> {
 
   #onConnectionClosed(rec: ConnectionRecord, err: WirepoolError | undefined): void {
     if (rec.state === 'closed') return
+    if (rec.state === 'connecting') {
+      // It never became ready (an HTTP/2 peer that sent no SETTINGS): a failed connect.
+      this.#onConnectFailed(rec, err ?? new SocketClosedError('connection closed before it was ready', { origin: this.origin, responseStarted: false }), 'demand')
+      return
+    }
     this.#move(rec, 'closed', err === undefined ? 'closed' : `error:${err.code}`)
     if (err !== undefined) this.#figures.count(`connection_error:${err.code}`)
     this.#drain()
@@ -688,6 +712,16 @@ export class Pool extends EventEmitter<PoolEvents> {
     const retryAfter = parseRetryAfter(headers['retry-after'])
     if (retryAfter !== undefined) return retryAfter <= policy.maxRetryAfter ? retryAfter : undefined
     return Math.max(policy.minDelay, backoffDelay(attempt.entry.retries + 1, policy))
+  }
+
+  /**
+   * @internal A 101 handed a socket to its caller (WebSocket): it left the connection
+   * records, but stays counted until it closes.
+   */
+  _upgraded(socket: import('node:stream').Duplex): void {
+    this.#figures.upgradesTotal++
+    this.#upgradedOpen++
+    socket.once('close', () => this.#upgradedOpen--)
   }
 
   /** @internal The discarded response of a status retry has been read in full. */
@@ -854,6 +888,7 @@ class PooledAttempt implements DispatchHandler {
       safeCall(handler, 'onError', new SocketClosedError('unexpected upgrade', { responseStarted: true }))
       return
     }
+    this.#pool._upgraded(socket)
     handler.onUpgrade(status, headers, socket, head)
   }
 }

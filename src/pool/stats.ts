@@ -39,6 +39,9 @@ export interface OriginStats {
   errors: Record<string, number>
   /** Days until the newest peer certificate seen expires (null for cleartext origins). */
   certificateDaysLeft: number | null
+  /** Sockets handed over by a 101 (WebSocket) and still open; and all ever handed over. */
+  upgradedOpen: number
+  upgradesTotal: number
   /** DNS + TCP connect and TLS handshake times of new connections. */
   tcpConnectMs: PercentileSummary
   tlsHandshakeMs: PercentileSummary
@@ -59,6 +62,7 @@ export class PoolFigures {
   readonly tcpConnect = new Histogram()
   readonly tlsHandshake = new Histogram()
   certificateDaysLeft: number | null = null
+  upgradesTotal = 0
   readonly errors: Record<string, number> = {}
 
   onDispatch(reused: boolean, waitedMs: number, atLimit: boolean, protocol: Protocol | undefined): void {
@@ -89,6 +93,7 @@ export class PoolFigures {
     streamsOpen: number,
     protocols: Record<string, number>,
     certificateDaysLeft: number | null,
+    upgradedOpen: number,
   ): OriginStats {
     this.certificateDaysLeft = certificateDaysLeft
     return {
@@ -108,6 +113,8 @@ export class PoolFigures {
       protocols,
       errors: { ...this.errors },
       certificateDaysLeft,
+      upgradedOpen,
+      upgradesTotal: this.upgradesTotal,
       tcpConnectMs: this.tcpConnect.summary(),
       tlsHandshakeMs: this.tlsHandshake.summary(),
     }
@@ -192,6 +199,7 @@ export function renderPrometheus(all: OriginFigures[]): string {
     ['wirepool_requests_queued', 'Requests waiting for a connection.', (s) => s.requestsQueued],
     ['wirepool_streams_open', 'Requests in flight.', (s) => s.streamsOpen],
     ['wirepool_reuse_ratio', 'Share of requests sent on a reused connection.', (s) => s.reuseRate],
+    ['wirepool_upgraded_sockets', 'Sockets handed over by 101 Switching Protocols (WebSocket) and still open.', (s) => s.upgradedOpen],
   ]
   for (const [name, help, pick] of gauges) {
     family(out, name, 'gauge', help)

@@ -96,24 +96,37 @@ export class PerMessageDeflate {
     })))
     const chunks: Buffer[] = []
     let length = 0
+    let done = false
+    const finish = (err: Error | null): void => {
+      if (done) return
+      done = true
+      deflate.off('data', onData)
+      deflate.off('error', finish)
+      let out: Buffer = EMPTY
+      if (err !== null) {
+        // zlib fails only on resource exhaustion; the stream is unusable after it.
+        deflate.close()
+        if (this.#deflate === deflate) this.#deflate = undefined
+      } else {
+        out = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, length)
+        // §7.2.1 step 3: remove the 4-octet tail of the empty stored block.
+        if (out.length >= 4 && out.subarray(out.length - 4).equals(TAIL)) out = out.subarray(0, out.length - 4)
+        // §7.1.1.2: without context takeover the next message starts from an empty window.
+        if (this.params.clientNoContextTakeover) deflate.reset()
+      }
+      if (this.#closed) return
+      const callback = job.callback
+      this.#nextDeflate()
+      callback(err, out)
+    }
     const onData = (chunk: Buffer): void => {
       chunks.push(chunk)
       length += chunk.length
     }
     deflate.on('data', onData)
+    deflate.on('error', finish)
     for (const piece of job.input) deflate.write(piece)
-    deflate.flush(zlib.constants.Z_SYNC_FLUSH, () => {
-      deflate.off('data', onData)
-      if (this.#closed) return
-      let out = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, length)
-      // §7.2.1 step 3: remove the 4-octet tail of the empty stored block.
-      if (out.length >= 4 && out.subarray(out.length - 4).equals(TAIL)) out = out.subarray(0, out.length - 4)
-      // §7.1.1.2: without context takeover the next message starts from an empty window.
-      if (this.params.clientNoContextTakeover) deflate.reset()
-      const callback = job.callback
-      this.#nextDeflate()
-      callback(null, out)
-    })
+    deflate.flush(zlib.constants.Z_SYNC_FLUSH, () => finish(null))
   }
 
   #nextInflate(): void {

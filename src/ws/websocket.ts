@@ -63,7 +63,7 @@ export interface WebSocketOptions {
   fragmentSize?: number
 }
 
-/** One async iteration step: the data of one message. */
+/** Per-message options of send() and sendAsync(). */
 export interface SendOptions {
   /** Send text as a binary message (and binary data as text: the caller vouches it is UTF-8). */
   binary?: boolean
@@ -82,7 +82,7 @@ const READY_STATE = { connecting: 0, open: 1, closing: 2, closed: 3 } as const s
 /** Engine-owned handshake headers a caller may not set (RFC 6455 §4.1). */
 const OWNED_HEADERS = new Set(['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-protocol', 'sec-websocket-extensions'])
 
-/** A data message waiting to be written: ready once its payload is known (Blob read, compressed). */
+/** A message (or our Close) waiting to be written: ready once its frames exist (Blob read, compressed). */
 interface Outgoing {
   kind: 'data' | 'close'
   opcode: DataOpcode
@@ -111,6 +111,7 @@ const ITERATOR_LOW_WATER = 16
 
 const textDecoder = new TextDecoder()
 let pingCounter = 0
+const noop = (): void => {}
 
 function checkMs(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback
@@ -154,6 +155,8 @@ export class WebSocket extends EventTarget {
   readonly CLOSED = 3
 
   readonly url: string
+  /** `ws://host:port` for MessageEvent.origin (WHATWG: the URL's origin, serialised). */
+  readonly #origin: string
   #state: State = State.CONNECTING
   #binaryType: BinaryType = 'blob'
   #protocol = ''
@@ -216,6 +219,7 @@ export class WebSocket extends EventTarget {
     if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('WebSocket options must be an object')
     const { ws, http } = parseWsUrl(url)
     this.url = ws.href
+    this.#origin = `${ws.protocol}//${ws.host}`
     this.#httpUrl = http
     this.#agent = options.agent ?? getDefaultAgent()
     this.#protocols = normalizeProtocols(options.protocols)
@@ -315,16 +319,26 @@ export class WebSocket extends EventTarget {
    * discarded, as WHATWG says.
    */
   send(data: string | ArrayBuffer | ArrayBufferView | Blob, options?: SendOptions): void {
-    this.sendAsync(data, options).catch(() => {
-      // send() is fire-and-forget: a message that never reaches the socket is reported by
-      // the close (and error) events, not by a rejection no one listens to.
-    })
+    // Fire-and-forget: a message that never reaches the socket is reported by the close
+    // (and error) events, so no promise is made per message.
+    this.#enqueue(data, options, noop, noop)
   }
 
-  /** As send(), resolving once the message's frames were flushed to the socket. */
-  sendAsync(data: string | ArrayBuffer | ArrayBufferView | Blob, options: SendOptions = {}): Promise<void> {
+  /** As send(), resolving once the message's frames were flushed to the socket; rejects when closing or closed. */
+  sendAsync(data: string | ArrayBuffer | ArrayBufferView | Blob, options?: SendOptions): Promise<void> {
     if (this.#state === State.CONNECTING) throw new InvalidArgumentError('WebSocket is still connecting')
     if (this.#state !== State.OPEN) return Promise.reject(new SocketClosedError('WebSocket is closing or closed'))
+    return new Promise<void>((resolve, reject) => this.#enqueue(data, options, resolve, reject))
+  }
+
+  #enqueue(
+    data: string | ArrayBuffer | ArrayBufferView | Blob,
+    options: SendOptions | undefined,
+    resolve: () => void,
+    reject: (err: Error) => void,
+  ): void {
+    if (this.#state === State.CONNECTING) throw new InvalidArgumentError('WebSocket is still connecting')
+    if (this.#state !== State.OPEN) return
     let text: boolean
     let payload: Uint8Array | string | Promise<ArrayBuffer>
     let size: number
@@ -340,28 +354,26 @@ export class WebSocket extends EventTarget {
       text = false
       payload = new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
       size = data.byteLength
-    } else if (typeof Blob !== 'undefined' && data instanceof Blob) {
+    } else if (data instanceof Blob) {
       text = false
       payload = data.arrayBuffer()
       size = data.size
     } else {
       throw new InvalidArgumentError('send() takes a string, ArrayBuffer, ArrayBufferView or Blob')
     }
-    if (options.binary !== undefined) text = !options.binary
+    if (options?.binary !== undefined) text = !options.binary
     const opcode: DataOpcode = text ? Opcode.TEXT : Opcode.BINARY
-    return new Promise<void>((resolve, reject) => {
-      const item: Outgoing = { kind: 'data', opcode, size, frames: undefined, resolve, reject }
-      this.#outgoing.push(item)
-      this.#bufferedAmount += size
-      if (payload instanceof Promise) {
-        payload.then(
-          (buffer) => this.#prepare(item, new Uint8Array(buffer)),
-          (err: unknown) => this.#fail(toWirepoolError(err), CloseCode.INTERNAL_ERROR),
-        )
-      } else {
-        this.#prepare(item, payload)
-      }
-    })
+    const item: Outgoing = { kind: 'data', opcode, size, frames: undefined, resolve, reject }
+    this.#outgoing.push(item)
+    this.#bufferedAmount += size
+    if (payload instanceof Promise) {
+      payload.then(
+        (buffer) => this.#prepare(item, new Uint8Array(buffer)),
+        (err: unknown) => this.#fail(toWirepoolError(err), CloseCode.INTERNAL_ERROR),
+      )
+    } else {
+      this.#prepare(item, payload)
+    }
   }
 
   /** Build the frames of a message: compressed first when permessage-deflate is on and it is big enough. */
@@ -412,7 +424,8 @@ export class WebSocket extends EventTarget {
       const frames = item.frames
       for (let i = 0; i < frames.length - 1; i++) socket.write(frames[i] as Buffer)
       socket.write(frames[frames.length - 1] as Buffer, (err) => {
-        this.#bufferedAmount -= item.size
+        // #finish zeroes the count when the socket goes; a late callback must not take it below 0.
+        if (this.#state !== State.CLOSED) this.#bufferedAmount -= item.size
         if (err) item.reject(toWirepoolError(err))
         else item.resolve()
       })
@@ -491,8 +504,8 @@ export class WebSocket extends EventTarget {
     const handler: DispatchHandler = {
       onHeaders: (status) => {
         // §4.1: "If the status code received from the server is not 101, the client handles
-        // the response per HTTP procedures": here it fails, and the body is drained so the
-        // connection can go back to the pool.
+        // the response per HTTP procedures": for a WebSocket that is a failure. The request
+        // is aborted (its connection is not reused: we do not wait for its body).
         this.#handshakeFailed(new WsHandshakeError(status, `server answered ${status} instead of 101 Switching Protocols`))
       },
       onData: () => {},
@@ -548,7 +561,8 @@ export class WebSocket extends EventTarget {
     socket.on('error', this.#onSocketError)
     socket.on('close', this.#onSocketClose)
     this.#enter(State.OPEN)
-    if (this.#state !== State.OPEN) return // closed from the open listener
+    // Even when an 'open' listener called close(), the server's answer must still be read.
+    if (this.#isClosed()) return
     if (head.length > 0) this.#onSocketData(head)
     if (!this.#pausedByIterator) socket.resume()
   }
@@ -631,7 +645,7 @@ export class WebSocket extends EventTarget {
     else if (this.#binaryType === 'nodebuffer') data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     else if (this.#binaryType === 'arraybuffer') data = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
     else data = new Blob([bytes])
-    this.dispatchEvent(new MessageEvent('message', { data, origin: new URL(this.url).origin }))
+    this.dispatchEvent(new MessageEvent('message', { data, origin: this.#origin }))
   }
 
   #onPong(payload: Uint8Array): void {
@@ -666,7 +680,7 @@ export class WebSocket extends EventTarget {
     this.#closeSent = true
     this.#stopHeartbeat()
     const frame = encodeClose(code, reason)
-    this.#outgoing.push({ kind: 'close', opcode: Opcode.BINARY, size: 0, frames: [frame], resolve: () => {}, reject: () => {} })
+    this.#outgoing.push({ kind: 'close', opcode: Opcode.BINARY, size: 0, frames: [frame], resolve: noop, reject: noop })
     this.#pump()
     // The clock starts now even if queued data is slow to drain: a peer that stops reading
     // must not keep the socket forever.
@@ -678,7 +692,8 @@ export class WebSocket extends EventTarget {
    * end our side of TCP (the server closes first, §7.1.1, and a FIN tells it we are done).
    */
   #afterCloseWritten(): void {
-    if (this.#closeReceived && this.#closeSent && this.#outgoing.length === 0) this.#socket?.end()
+    const done = this.#closeReceived || this.#failure !== undefined
+    if (done && this.#closeSent && this.#outgoing.length === 0) this.#socket?.end()
   }
 
   #startCloseTimer(): void {
@@ -705,12 +720,16 @@ export class WebSocket extends EventTarget {
     this.#closeCode = code
     this.#closeReason = ''
     if (this.#state === State.OPEN) this.#enter(State.CLOSING)
+    // Messages not yet written are abandoned: the Close goes out next, nothing after it.
+    for (const item of this.#outgoing.splice(0)) {
+      this.#bufferedAmount -= item.size
+      item.reject(err)
+    }
     this.#dispatchError()
     if (!this.#closeSent && isValidCloseCode(code)) {
+      // §7.1.7: send the Close if we still can; #afterCloseWritten then ends our side at
+      // once (no point waiting for the Close of a peer that broke the protocol).
       this.#sendClose(code, '')
-      // The peer broke the protocol: no point waiting for its Close. End our side; it closes.
-      this.#closeReceived = true
-      this.#afterCloseWritten()
     } else {
       this.#socket?.destroy()
     }
@@ -781,6 +800,11 @@ export class WebSocket extends EventTarget {
 
   // ── state ─────────────────────────────────────────────────────────────────────────────
 
+  /** A read of the current state that type narrowing cannot see through (listeners run in between). */
+  #isClosed(): boolean {
+    return this.#state === State.CLOSED
+  }
+
   /** The one place `#state` changes, with what each state entails. */
   #enter(next: State): void {
     const from = this.#state
@@ -818,9 +842,11 @@ export class WebSocket extends EventTarget {
     if (!clean && this.#failure === undefined && !this.#closeReceived) {
       this.#failure = new SocketClosedError('the connection closed without a Close frame (1006)')
     }
-    const code = clean ? this.#closeCode : this.#failure !== undefined && this.#closeCode !== CloseCode.ABNORMAL && this.#closeSent ? this.#closeCode : CloseCode.ABNORMAL
+    // #closeCode is the server's code after a clean close, the code we failed the
+    // connection with after a protocol error (1002/1007/1009…), and otherwise still 1006
+    // (a drop, a timeout, a missed heartbeat).
     this.#dispatchError()
-    this.dispatchEvent(new CloseEvent('close', { code, reason: clean ? this.#closeReason : '', wasClean: clean }))
+    this.dispatchEvent(new CloseEvent('close', { code: this.#closeCode, reason: clean ? this.#closeReason : '', wasClean: clean }))
   }
 
   // ── async iteration ───────────────────────────────────────────────────────────────────

@@ -187,7 +187,7 @@ async function writeFiles(dir: string, files: Readonly<Record<string, number>>):
  * Ports the kernel hands out for port 0, all held at once so they differ, then released
  * for nginx to bind.
  */
-async function freePorts(count: number): Promise<number[]> {
+export async function freePorts(count: number): Promise<number[]> {
   const servers: Server[] = []
   try {
     const ports: number[] = []

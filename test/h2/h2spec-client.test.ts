@@ -485,8 +485,11 @@ async function runCase(c: Case): Promise<Outcome> {
   try {
     const server = await FakeH2Server.start(teardown, { timeoutMs: WAIT_MS })
     const x = await openExchange(teardown, server)
+    const start = x.peer.received.length
     await scenario(x)
-    return { ok: true, message: c.requirement }
+    // What the client answered, for the record (e.g. a stream error taken as a connection error).
+    const answers = x.peer.received.slice(start).map(describeFrame).join(' ')
+    return { ok: true, message: `${c.requirement} (client sent: ${answers === '' ? 'nothing' : answers})` }
   } catch (err) {
     return { ok: false, message: err instanceof Error ? err.message : String(err) }
   } finally {
@@ -531,7 +534,7 @@ if (!existsSync(CASES)) {
     if (outcome.ok) passed++
     const bug = KNOWN_BUGS[c.id]
     await t.test(`${c.id} ${c.desc}`, bug === undefined ? {} : { todo: `bug: ${bug}` }, async (t) => {
-      t.ok(outcome.ok, outcome.ok ? c.requirement : `${c.requirement} — ${outcome.message}`)
+      t.ok(outcome.ok, outcome.ok ? outcome.message : `${c.requirement} — ${outcome.message}`)
     })
   }
   t.comment(`h2spec client cases: ${passed}/${cases.length} pass`)

@@ -264,7 +264,7 @@ t.test('invalid requests fail with WP_INVALID_ARG and write nothing', async (t) 
   t.throws(() => new Pool(srv.origin, { tls: { minVersion: 'TLSv1.1' as 'TLSv1.2' } }), { code: 'WP_INVALID_ARG' })
   t.throws(() => new Pool(srv.origin, { bogus: 1 } as never), { code: 'WP_INVALID_ARG' })
   t.throws(() => new Pool('ftp://127.0.0.1'), { code: 'WP_INVALID_ARG' })
-  t.throws(() => new Pool(srv.origin, { h2c: true }), { code: 'WP_INVALID_ARG' })
+  t.throws(() => new Pool('https://127.0.0.1:1', { h2c: true }), { code: 'WP_INVALID_ARG' }, 'h2c is for http: origins')
 })
 
 t.test('request bodies: string, bytes, Readable and async iterable reach the server intact', async (t) => {

@@ -53,10 +53,11 @@ t.test('handshake, request decoding, response, PING and GOAWAY with node:http2 a
   const ack = await peer.expectPingAck(Buffer.from('pingpong'))
   t.ok(ack.ack)
 
-  // A connection-level error: node's client answers a PING on stream 1 with GOAWAY PROTOCOL_ERROR.
+  // A connection-level error: node's client answers a PING on stream 1 with a GOAWAY (whose
+  // code node reports as INTERNAL_ERROR, its translation of nghttp2's failure), then closes.
   peer.writeRaw(rawFrame(FrameType.PING, 0, 1, new Uint8Array(8)))
-  const goaway = await peer.expectGoaway(H2ErrorCode.PROTOCOL_ERROR)
-  t.equal(goaway.errorCode, H2ErrorCode.PROTOCOL_ERROR)
+  const goaway = await peer.expectGoaway([H2ErrorCode.PROTOCOL_ERROR, H2ErrorCode.INTERNAL_ERROR])
+  t.equal(goaway.lastStreamId, 0, 'node accepted no stream from us')
   await peer.expectClosed()
   t.ok(peer.closed, 'the peer saw the close')
   await t.rejects(peer.readFrame(), /connection closed/, 'waiting on a closed connection fails at once')
@@ -107,6 +108,18 @@ t.test('a malformed client frame ends the frame stream with the reader error', a
   socket.write(rawFrame(FrameType.PING, 0, 0, new Uint8Array(3)))
   await t.rejects(peer.readFrame(), /client sent a malformed frame: FRAME_SIZE_ERROR/)
   t.equal(describeFrame(peer.received[0]!), 'SETTINGS()')
+})
+
+t.test('an undecodable client header block ends the frame stream, after the frames before it', async (t) => {
+  const server = await FakeH2Server.start(t, { timeoutMs: 2000 })
+  const socket = net.connect(server.port, '127.0.0.1')
+  t.teardown(() => socket.destroy())
+  const peer = await server.accept()
+  // Index 127 refers past the empty dynamic table (RFC 7541 §2.3.3).
+  const headers = rawFrame(FrameType.HEADERS, 0x5, 1, Buffer.from([0xff, 0x00]))
+  socket.write(Buffer.concat([CLIENT_PREFACE, rawFrame(FrameType.SETTINGS, 0, 0), headers]))
+  await peer.expectSettings()
+  await t.rejects(peer.expectHeaders(1), /client sent an undecodable header block: COMPRESSION_ERROR/)
 })
 
 t.test('writeFrame refuses bytes whose header lies about the length', async (t) => {

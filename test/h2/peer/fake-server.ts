@@ -19,7 +19,6 @@ import {
   FRAME_HEADER_LENGTH,
   Flag,
   FrameReader,
-  FrameType,
   encodeContinuation,
   encodeData,
   encodeGoaway,
@@ -48,6 +47,8 @@ export type PeerFrame = FrameRecord & { fields?: string[] }
 export type FrameKind = PeerFrame['kind']
 export type FrameOf<K extends FrameKind> = Extract<PeerFrame, { kind: K }>
 
+const EMPTY = Buffer.alloc(0)
+
 /** Default bound on every wait: generous for a 2-core machine shared by parallel test runs. */
 export const DEFAULT_TIMEOUT_MS = 3000
 
@@ -56,6 +57,13 @@ export interface PeerOptions {
   timeoutMs?: number
   /** Limit for decoding the client's header blocks (default 1 MiB: the peer is not under test). */
   maxHeaderListSize?: number
+  /**
+   * Keep DATA payloads in the recorded frames (default true). Large uploads turn it off: the
+   * frames keep `flowControlledLength` and an empty `data`.
+   */
+  recordData?: boolean
+  /** Keep every frame in `received` (default true); floods turn it off to bound the test's memory. */
+  recordHistory?: boolean
 }
 
 /** A frame header plus payload with any values at all, for frames the encoders refuse to build. */
@@ -71,7 +79,7 @@ export function rawFrame(type: number, flags: number, streamId: number, payload:
 export function describeFrame(frame: PeerFrame): string {
   switch (frame.kind) {
     case 'goaway':
-      return `GOAWAY(last=${frame.lastStreamId}, ${h2ErrorName(frame.errorCode)}, "${frame.debugData.toString('latin1')}")`
+      return `GOAWAY(last=${frame.lastStreamId}, ${h2ErrorName(frame.errorCode)}, "${frame.debugData.toString('utf8')}")`
     case 'rst_stream':
       return `RST_STREAM(${frame.streamId}, ${h2ErrorName(frame.errorCode)})`
     case 'settings':
@@ -115,9 +123,18 @@ export class H2Peer {
   clientSettings: SettingsEntry[] = []
   /** The client's opening WINDOW_UPDATE increments on stream 0 read during `handshake()`. */
   clientConnectionWindowIncrement = 0
+  /** Frames received so far, by kind (`ping_ack` and `settings_ack` counted apart). */
+  readonly tally = new Map<string, number>()
+  /**
+   * Frames for which this returns true are only counted in `tally`: not queued for the waits
+   * nor kept in `received`. Floods set it to drop the thousands of acknowledgements they cause.
+   */
+  ignore: ((frame: PeerFrame) => boolean) | undefined = undefined
   /** Errors of the server socket (EPIPE, ECONNRESET after the client hung up), for inspection. */
   readonly socketErrors: Error[] = []
 
+  readonly #recordData: boolean
+  readonly #recordHistory: boolean
   readonly #recorder = new FrameRecorder()
   readonly #reader: FrameReader
   /** Frames not yet taken by readFrame/expectFrame. */
@@ -135,6 +152,8 @@ export class H2Peer {
   constructor(socket: net.Socket, options: PeerOptions = {}) {
     this.socket = socket
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
+    this.#recordData = options.recordData ?? true
+    this.#recordHistory = options.recordHistory ?? true
     this.decoder = new HpackDecoder({ maxHeaderListSize: options.maxHeaderListSize ?? 1 << 20, maxHeaderCount: 10_000 })
     this.#reader = new FrameReader(this.#recorder)
     this.preface = new Promise((resolve, reject) => {
@@ -143,7 +162,8 @@ export class H2Peer {
     })
     // Unobserved when a test never awaits it (the client never got that far).
     this.preface.catch(() => {})
-    this.closedPromise = once(socket, 'close').then(() => undefined)
+    // Not events.once: it would reject on the socket's 'error' (EPIPE after the client hung up).
+    this.closedPromise = new Promise((resolve) => socket.once('close', () => resolve()))
     socket.on('data', (chunk: Buffer) => this.#onData(chunk))
     socket.on('error', (err) => this.socketErrors.push(err))
     socket.on('close', () => this.#end('connection closed'))
@@ -188,12 +208,25 @@ export class H2Peer {
     const records = this.#recorder.records
     for (let i = from; i < records.length; i++) {
       const frame: PeerFrame = records[i]!
-      this.#decodeBlock(frame)
-      this.received.push(frame)
+      if (frame.kind === 'data' && !this.#recordData) frame.data = EMPTY
+      try {
+        this.#decodeBlock(frame)
+      } catch (err) {
+        // A header block we cannot decode is the client's bug: end the frame stream with it.
+        records.length = 0
+        this.#offer()
+        this.#end(`client sent an undecodable header block: ${err instanceof Error ? err.message : String(err)}`)
+        return
+      }
+      const key = (frame.kind === 'ping' || frame.kind === 'settings') && frame.ack ? `${frame.kind}_ack` : frame.kind
+      this.tally.set(key, (this.tally.get(key) ?? 0) + 1)
+      if (this.ignore?.(frame) === true) continue
+      if (this.#recordHistory) this.received.push(frame)
       this.#queue.push(frame)
     }
-    // Records are kept in `received`; the recorder's own array need not grow for ever.
+    // Records are kept in `received`; the recorder's own arrays need not grow for ever.
     records.length = 0
+    this.#recorder.views.length = 0
     this.#offer()
   }
 
@@ -412,9 +445,19 @@ export class H2Peer {
   }
 
   /** Resolves when the socket's buffer drained, or at once when nothing waits; also on close. */
-  async drained(): Promise<void> {
-    if (this.socket.writableLength === 0 || this.socket.destroyed) return
-    await Promise.race([once(this.socket, 'drain'), this.closedPromise])
+  drained(): Promise<void> {
+    const socket = this.socket
+    if (socket.writableLength === 0 || socket.destroyed) return Promise.resolve()
+    // Not events.once: it rejects on 'error', and EPIPE after the client hung up is expected.
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        socket.off('drain', done)
+        socket.off('close', done)
+        resolve()
+      }
+      socket.on('drain', done)
+      socket.on('close', done)
+    })
   }
 
   /** HPACK-encode `fields` with this peer's encoder (blocks must then be sent in this order). */
@@ -557,4 +600,3 @@ export class FakeH2Server {
   }
 }
 
-export { FrameType, Flag }

@@ -1,0 +1,377 @@
+/**
+ * One undici handler driven by wirepool's low-level handler contract. undici v7 has two
+ * handler APIs and its callers use both: `undici.request()`, `undici.fetch()` and the fetch
+ * bundled with Node 20 (undici v6) pass the legacy one (onConnect/onHeaders/onData/onComplete
+ * with raw header Buffers, `false` to pause); interceptors composed with `compose()` and
+ * newer handlers pass the controller one (onRequestStart/onResponseStart/…, with
+ * `controller.pause()`). `UndiciBridge` keeps the request's state; a `Sink` speaks one API.
+ */
+import type { Duplex } from 'node:stream'
+import type { WirepoolError } from '../errors.js'
+import type { ConnectionInfo, DispatchHandler, HeaderRecord } from '../dispatch.js'
+import { recordToRawHeaders } from './raw-headers.js'
+
+/** undici v6/v7 legacy handler (typed loosely: it comes from JavaScript). */
+export interface LegacyUndiciHandler {
+  onConnect?(abort: (reason?: Error) => void, context?: unknown): void
+  onResponseStarted?(): void
+  onHeaders?(status: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean | void
+  onData?(chunk: Buffer): boolean | void
+  onComplete?(rawTrailers: Buffer[] | null): void
+  onError?(err: Error): void
+  onUpgrade?(status: number, rawHeaders: Buffer[], socket: Duplex): void
+}
+
+/** undici v7 controller handler. */
+export interface ControllerUndiciHandler {
+  onRequestStart?(controller: BridgeController, context: unknown): void
+  onResponseStarted?(): void
+  onResponseStart?(controller: BridgeController, status: number, headers: HeaderRecord, statusText: string): void
+  onResponseData?(controller: BridgeController, chunk: Buffer): void
+  onResponseEnd?(controller: BridgeController, trailers: HeaderRecord): void
+  onResponseError?(controller: BridgeController, err: Error): void
+  onRequestUpgrade?(controller: BridgeController, status: number, headers: HeaderRecord, socket: Duplex): void
+}
+
+export type UndiciHandler = LegacyUndiciHandler & ControllerUndiciHandler
+
+/** undici's `DispatchController`: abort, and pause/resume of the response body. */
+export class BridgeController {
+  rawHeaders: Buffer[] | null = null
+  rawTrailers: Buffer[] | null = null
+  #paused = false
+  #aborted = false
+  #reason: Error | null = null
+  readonly #abort: (reason?: Error) => void
+  #resume: (() => void) | undefined
+
+  constructor(abort: (reason?: Error) => void) {
+    this.#abort = abort
+  }
+
+  get aborted(): boolean {
+    return this.#aborted
+  }
+
+  get paused(): boolean {
+    return this.#paused
+  }
+
+  get reason(): Error | null {
+    return this.#reason
+  }
+
+  abort(reason?: Error): void {
+    if (this.#aborted) return
+    this.#aborted = true
+    this.#reason = reason ?? null
+    this.#abort(reason)
+  }
+
+  /** Takes effect when the current (or next) chunk callback returns: wirepool pauses by return value. */
+  pause(): void {
+    this.#paused = true
+  }
+
+  resume(): void {
+    if (!this.#paused) return
+    this.#paused = false
+    this.#resume?.()
+  }
+
+  /** @internal */
+  _setResume(resume: () => void): void {
+    this.#resume = resume
+  }
+}
+
+/** What the bridge needs from either handler API. Boolean results: false = pause. */
+interface Sink {
+  start(abort: (reason?: Error) => void, context: unknown): void
+  head(status: number, headers: HeaderRecord, resume: () => void, statusText: string): boolean
+  data(chunk: Buffer): boolean
+  end(trailers: HeaderRecord): void
+  error(err: Error): void
+  upgrade(status: number, headers: HeaderRecord, socket: Duplex): void
+}
+
+class LegacySink implements Sink {
+  readonly #h: LegacyUndiciHandler
+  constructor(handler: LegacyUndiciHandler) {
+    this.#h = handler
+  }
+  start(abort: (reason?: Error) => void, context: unknown): void {
+    this.#h.onConnect?.(abort, context)
+  }
+  head(status: number, headers: HeaderRecord, resume: () => void, statusText: string): boolean {
+    if (status >= 200) this.#h.onResponseStarted?.()
+    return this.#h.onHeaders?.(status, recordToRawHeaders(headers), resume, statusText) !== false
+  }
+  data(chunk: Buffer): boolean {
+    return this.#h.onData?.(chunk) !== false
+  }
+  end(trailers: HeaderRecord): void {
+    this.#h.onComplete?.(recordToRawHeaders(trailers))
+  }
+  error(err: Error): void {
+    if (this.#h.onError === undefined) throw err
+    this.#h.onError(err)
+  }
+  upgrade(status: number, headers: HeaderRecord, socket: Duplex): void {
+    this.#h.onUpgrade?.(status, recordToRawHeaders(headers), socket)
+  }
+}
+
+class ControllerSink implements Sink {
+  readonly #h: ControllerUndiciHandler
+  #controller: BridgeController | undefined
+  constructor(handler: ControllerUndiciHandler) {
+    this.#h = handler
+  }
+  get #c(): BridgeController {
+    return this.#controller as BridgeController
+  }
+  start(abort: (reason?: Error) => void, context: unknown): void {
+    this.#controller = new BridgeController(abort)
+    this.#h.onRequestStart?.(this.#controller, context)
+  }
+  head(status: number, headers: HeaderRecord, resume: () => void, statusText: string): boolean {
+    const c = this.#c
+    c._setResume(resume)
+    c.rawHeaders = recordToRawHeaders(headers)
+    if (status >= 200) this.#h.onResponseStarted?.()
+    this.#h.onResponseStart?.(c, status, headers, statusText)
+    return !c.paused
+  }
+  data(chunk: Buffer): boolean {
+    this.#h.onResponseData?.(this.#c, chunk)
+    return !this.#c.paused
+  }
+  end(trailers: HeaderRecord): void {
+    this.#c.rawTrailers = recordToRawHeaders(trailers)
+    this.#h.onResponseEnd?.(this.#c, trailers)
+  }
+  error(err: Error): void {
+    if (this.#h.onResponseError === undefined) throw err
+    // An error can come before onRequestStart (a bad request, a refused connect): the
+    // handler still gets a controller, already aborted, as undici's own does.
+    if (this.#controller === undefined) {
+      this.#controller = new BridgeController(noop)
+      this.#controller.abort(err)
+    }
+    this.#h.onResponseError(this.#controller, err)
+  }
+  upgrade(status: number, headers: HeaderRecord, socket: Duplex): void {
+    this.#h.onRequestUpgrade?.(this.#c, status, headers, socket)
+  }
+}
+
+function noop(): void {}
+
+/**
+ * wirepool hands an upgraded socket over paused (its new owner resumes it); undici hands
+ * it over in the state where adding a 'data' listener starts the flow, and its users rely
+ * on that. So the flow starts when the first 'data' listener arrives, not before: no byte
+ * is emitted to nobody.
+ */
+function resumeOnFirstDataListener(socket: Duplex): void {
+  const onListener = (event: string | symbol): void => {
+    if (event !== 'data') return
+    socket.off('newListener', onListener)
+    // 'newListener' fires before the listener is added.
+    process.nextTick(() => socket.resume())
+  }
+  socket.on('newListener', onListener)
+}
+
+/** Same test undici's own `UnwrapHandler` makes to tell the two APIs apart. */
+export function isControllerHandler(handler: object): boolean {
+  return typeof (handler as ControllerUndiciHandler).onRequestStart === 'function'
+}
+
+export function createSink(handler: UndiciHandler): Sink {
+  return isControllerHandler(handler) ? new ControllerSink(handler) : new LegacySink(handler)
+}
+
+type BridgeState = 'queued' | 'connected' | 'body' | 'done'
+
+/** What undici's `context` argument carries for a wirepool request. */
+export interface WirepoolContext {
+  connection: ConnectionInfo
+}
+
+/** Marks the end of the response in the queue of events held back while paused. */
+const END = Symbol('end')
+
+/**
+ * The DispatchHandler the pool drives for one undici request. `mapError` turns wirepool's
+ * error into the one undici callers expect; `onSettled` tells the dispatcher it is done.
+ *
+ * Pausing: undici's client stops its parser when a handler pauses, so nothing (not even
+ * the end of an empty body) reaches the handler until it resumes; `RetryHandler` relies on
+ * that. wirepool pauses the socket, but what was already read in the same chunk still
+ * arrives; the bridge holds those events back (at most one read's worth) and replays them
+ * on resume. Errors are delivered at once, paused or not, as undici does.
+ */
+export class UndiciBridge implements DispatchHandler {
+  #state: BridgeState = 'queued'
+  #abort: ((reason?: Error) => void) | undefined
+  #engineResume: (() => void) | undefined
+  #paused = false
+  #flushing = false
+  readonly #held: Array<Buffer | typeof END> = []
+  #trailers: HeaderRecord = {}
+  readonly #sink: Sink
+  readonly #mapError: (err: WirepoolError) => Error
+  readonly #onSettled: (bridge: UndiciBridge) => void
+  readonly #resumeFromHandler = (): void => this.#resume()
+
+  constructor(handler: UndiciHandler, mapError: (err: WirepoolError) => Error, onSettled: (bridge: UndiciBridge) => void) {
+    this.#sink = createSink(handler)
+    this.#mapError = mapError
+    this.#onSettled = onSettled
+  }
+
+  /** Abort from the dispatcher side (destroy): fails the request through onError. */
+  abort(reason: Error): void {
+    if (this.#state === 'done') return
+    if (this.#held.includes(END)) {
+      // The engine is finished with this request; only the held-back end was left to deliver.
+      this.#held.length = 0
+      this.reject(reason)
+      return
+    }
+    this.#abort?.(reason)
+  }
+
+  onConnect(abort: (reason?: Error) => void, info: ConnectionInfo): void {
+    this.#transition('connected')
+    this.#abort = abort
+    const context: WirepoolContext = { connection: info }
+    this.#guard(() => this.#sink.start(abort, context))
+  }
+
+  onInformational(status: number, headers: HeaderRecord): void {
+    // undici delivers 1xx through onHeaders / onResponseStart too (its request() turns them
+    // into `onInfo`); wirepool never pauses on them, so the return value is ignored.
+    this.#guard(() => this.#sink.head(status, headers, noop, ''))
+  }
+
+  onHeaders(status: number, headers: HeaderRecord, resume: () => void, statusText: string): boolean {
+    this.#transition('body')
+    this.#engineResume = resume
+    const goOn = this.#guard(() => this.#sink.head(status, headers, this.#resumeFromHandler, statusText)) ?? true
+    if (!goOn) this.#paused = true
+    return goOn
+  }
+
+  onData(chunk: Uint8Array): boolean {
+    // A view, not a copy: the engine never reuses a chunk's memory (dispatch.ts).
+    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    if (this.#paused || this.#held.length > 0) {
+      this.#held.push(buffer)
+      return false
+    }
+    return this.#deliverData(buffer)
+  }
+
+  onTrailers(trailers: HeaderRecord): void {
+    this.#trailers = trailers
+  }
+
+  onComplete(): void {
+    if (this.#state === 'done') return
+    if (this.#paused || this.#held.length > 0) {
+      this.#held.push(END)
+      return
+    }
+    this.#deliverEnd()
+  }
+
+  onError(err: WirepoolError): void {
+    this.reject(this.#mapError(err))
+  }
+
+  /** Fail with an error that is already in undici's terms. */
+  reject(err: Error): void {
+    if (!this.#transition('done')) return
+    this.#held.length = 0
+    this.#onSettled(this)
+    this.#sink.error(err)
+  }
+
+  onUpgrade(status: number, headers: HeaderRecord, socket: Duplex, head: Uint8Array): void {
+    if (!this.#transition('done')) return
+    this.#onSettled(this)
+    // undici's upgrade callback has no `head` argument: bytes that came after the 101 go
+    // back into the socket so its new owner reads them first.
+    if (head.byteLength > 0) socket.unshift(head)
+    resumeOnFirstDataListener(socket)
+    this.#sink.upgrade(status, headers, socket)
+  }
+
+  #deliverData(buffer: Buffer): boolean {
+    const goOn = this.#guard(() => this.#sink.data(buffer)) ?? true
+    if (!goOn) this.#paused = true
+    return goOn
+  }
+
+  #deliverEnd(): void {
+    if (!this.#transition('done')) return
+    this.#onSettled(this)
+    try {
+      this.#sink.end(this.#trailers)
+    } catch (err) {
+      // undici's Request turns a throw from onComplete into onError with what was thrown;
+      // RetryHandler (throwOnError) relies on it to retry a failed status.
+      this.#sink.error(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+
+  /** The handler resumed: replay what was held back, then let the engine read again. */
+  #resume(): void {
+    if (!this.#paused || this.#state === 'done') return
+    this.#paused = false
+    // A handler that resumes from inside onData must not replay re-entrantly.
+    if (this.#flushing) return
+    this.#flushing = true
+    try {
+      while (!this.#paused && this.#held.length > 0 && !this.#isDone()) {
+        const next = this.#held.shift() as Buffer | typeof END
+        if (next === END) this.#deliverEnd()
+        else this.#deliverData(next)
+      }
+    } finally {
+      this.#flushing = false
+    }
+    if (!this.#paused && !this.#isDone()) this.#engineResume?.()
+  }
+
+  /** A method, so TypeScript does not keep a narrowing of `#state` across the handler's calls. */
+  #isDone(): boolean {
+    return this.#state === 'done'
+  }
+
+  /** The one transition function. `done` is final; returns false when already there. */
+  #transition(to: BridgeState): boolean {
+    if (this.#state === 'done') return false
+    this.#state = to
+    return true
+  }
+
+  /**
+   * A handler that throws while handling a response cannot take the connection down with
+   * it: the request is aborted with what it threw, which comes back to it through onError
+   * (undici's own client fails the request the same way).
+   */
+  #guard<T>(fn: () => T): T | undefined {
+    try {
+      return fn()
+    } catch (err) {
+      const abort = this.#abort
+      if (abort === undefined) throw err
+      abort(err instanceof Error ? err : new Error(String(err)))
+      return undefined
+    }
+  }
+}
