@@ -83,9 +83,11 @@ export interface Response {
 }
 
 /**
- * A response whose caller dropped it unread must not pin its connection slot forever: the
- * engine holds the body only weakly, and when it is collected the request is aborted (the
- * HTTP/1.1 socket is closed, an HTTP/2 stream reset), which frees the slot.
+ * A response whose caller dropped it unread must not pin its connection slot forever. A
+ * body can only pin a slot once it is full (backpressure paused the connection): from then
+ * on the engine holds it only weakly, and when it is collected the request is aborted (the
+ * HTTP/1.1 socket is closed, an HTTP/2 stream reset), which frees the slot. Small bodies
+ * never get there and pay nothing (a WeakRef plus a registration cost microseconds).
  */
 interface Release {
   abort: ((reason?: Error) => void) | undefined
@@ -102,8 +104,9 @@ export class ResponseCollector implements DispatchHandler {
   #reject: (err: WirepoolError) => void
   #resolveTrailers!: (t: HeaderRecord) => void
   #rejectTrailers!: (err: WirepoolError) => void
-  /** Weak: the caller owns the body; see releaseOnCollect. */
-  #body: WeakRef<ResponseBody> | undefined
+  /** Held strongly until its first backpressure, weakly after (see releaseOnCollect). */
+  #strongBody: ResponseBody | undefined
+  #weakBody: WeakRef<ResponseBody> | undefined
   #release: Release | undefined
   #abort: ((reason?: Error) => void) | undefined
   #info: ConnectionInfo | undefined
@@ -137,10 +140,7 @@ export class ResponseCollector implements DispatchHandler {
 
   onHeaders(status: number, headers: HeaderRecord, resume: () => void, statusText: string): boolean {
     const body = new ResponseBody()
-    this.#body = new WeakRef(body)
-    const release: Release = { abort: this.#abort }
-    this.#release = release
-    releaseOnCollect.register(body, release, release)
+    this.#strongBody = body
     const decoder = this.#maxDecompressedSize >= 0 ? createDecoder(headers['content-encoding'], (err) => this.#decodeFailed(err)) : null
     if (decoder === null) {
       body._attach(resume, this.#abort)
@@ -177,9 +177,29 @@ export class ResponseCollector implements DispatchHandler {
 
   /** The body, or undefined once the caller let it be collected (the request is then aborted). */
   #liveBody(): ResponseBody | undefined {
-    const body = this.#body?.deref()
+    const body = this.#strongBody ?? this.#weakBody?.deref()
     if (body === undefined) this.#release?.abort?.(new AbortedError('response was garbage-collected before its body was read'))
     return body
+  }
+
+  /** Queue bytes on the body; at its first backpressure, let go of the strong reference. */
+  #push(chunk: Buffer): boolean {
+    const body = this.#liveBody()
+    if (body === undefined) return false
+    if (body.push(chunk)) return true
+    if (this.#strongBody !== undefined) {
+      this.#strongBody = undefined
+      this.#weakBody = new WeakRef(body)
+      const release: Release = { abort: this.#abort }
+      this.#release = release
+      releaseOnCollect.register(body, release, release)
+    }
+    return false
+  }
+
+  /** The body if it is still referenced by anyone; never aborts. */
+  #peekBody(): ResponseBody | undefined {
+    return this.#strongBody ?? this.#weakBody?.deref()
   }
 
   onData(chunk: Uint8Array): boolean {
@@ -187,7 +207,7 @@ export class ResponseCollector implements DispatchHandler {
     // queue the view itself: no copy of the body.
     const view = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
     const decoder = this.#decoder
-    if (decoder === null) return this.#liveBody()?.push(view) ?? false
+    if (decoder === null) return this.#push(view)
     this.#sawBody = true
     return decoder.input.write(view)
   }
@@ -200,8 +220,7 @@ export class ResponseCollector implements DispatchHandler {
       decoder.output.destroy()
       return
     }
-    const body = this.#liveBody()
-    if (body === undefined || !body.push(out)) (this.#decoder as Decoder).output.pause()
+    if (!this.#push(out)) (this.#decoder as Decoder).output.pause()
   }
 
   #decodeFailed(cause: Error): void {
@@ -215,7 +234,7 @@ export class ResponseCollector implements DispatchHandler {
   /** The whole body was delivered (and decoded): end the stream, then settle trailers. */
   #finish(): void {
     this.#unregister()
-    const body = this.#body?.deref()
+    const body = this.#peekBody()
     if (body === undefined || body.destroyed) return
     body._markEnded()
     body.push(null)
@@ -241,14 +260,14 @@ export class ResponseCollector implements DispatchHandler {
   }
 
   onError(err: WirepoolError): void {
-    if (this.#body === undefined) {
+    if (this.#strongBody === undefined && this.#weakBody === undefined) {
       const reject = this.#reject
       this.#settled()
       reject(err)
       return
     }
     this.#unregister()
-    const body = this.#body.deref()
+    const body = this.#peekBody()
     if (body === undefined || body.destroyed) return
     this.#rejectTrailers(err)
     body._markEnded()
