@@ -1,133 +1,139 @@
 /**
- * Embedding benchmark (`npm run bench:adapters`): undici's own `request()` and `fetch()`
- * on undici's Agent vs the same calls on `WirepoolDispatcher`, against one node:http server
- * in a process of its own (bench/h1-server.ts, pinned to core 0 when taskset exists).
- * Contenders alternate inside each round; medians of rounds and the ratio measured in the
- * same run are reported (absolute numbers drift on a shared machine).
+ * Embedding benchmark (`npm run bench:adapters`): undici's own `request()` and `fetch()` on
+ * undici's Agent vs the same calls on `WirepoolDispatcher`, over HTTP/1.1 (a node:http
+ * server), HTTP/2 over TLS and cleartext h2c (one node:http2 server serving both). Servers
+ * run in processes of their own on core 0, every contender alone in a process on core 1
+ * (taskset, when installed). Contenders alternate inside each round, rounds repeat, and the
+ * medians and the ratio measured in the same run are reported (absolute numbers drift on a
+ * shared machine).
  *
- *   BENCH_DURATION=2 BENCH_ROUNDS=3 BENCH_CONCURRENCY=16 npm run bench:adapters
+ *   BENCH_DURATION=3 BENCH_WARMUP=0.5 BENCH_ROUNDS=3 npm run bench:adapters -- [--json] [case…]
  *
- * HTTP/1.1 only today: the issue asks for HTTP/2 too, which needs the h2 engine in the
- * pool and an h2 bench server; the scenario table is where it goes.
+ * `--json` also writes bench/results/adapters.json.
  */
-import { once } from 'node:events'
-import { createInterface } from 'node:readline'
+import { writeFile } from 'node:fs/promises'
+import { cpus } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import * as undici from 'undici'
-import { WirepoolDispatcher } from '../src/adapters/undici.js'
-import { canPin, killChildren, pinned, startChild } from './children.js'
-import { formatNumber, formatRatio, formatTable, median, ratio } from './table.js'
+import { ADAPTER_CASES, ADAPTER_CONCURRENCY, ADAPTER_CONNECTIONS, type AdapterBackend, type AdapterCase } from './adapters-cases.js'
+import { canPin, pinned, startServerChild } from './children.js'
+import { TSX, readTiming, runBenchmark, runNodeContender, runRounds, summarize, writeResults, type Stoppable, type Summary, type Timing } from './harness.js'
+import { formatNumber, formatRatio, formatTable, ratio } from './table.js'
+import { makeCertificates } from '../test/support/certs.js'
 
-const SERVER_SCRIPT = fileURLToPath(new URL('./h1-server.ts', import.meta.url))
-const TSX = import.meta.resolve('tsx')
-
-type Api = 'request' | 'fetch'
-type Backend = 'undici' | 'wirepool'
-
-interface Case {
-  readonly name: string
-  readonly api: Api
-  readonly path: string
+interface Settings extends Timing {
+  readonly json: boolean
+  readonly cases: readonly AdapterCase[]
 }
 
-const CASES: readonly Case[] = [
-  { name: 'h1_request_body5', api: 'request', path: '/hello' },
-  { name: 'h1_fetch_body5', api: 'fetch', path: '/hello' },
-  { name: 'h1_request_body1m', api: 'request', path: '/1m' },
-  { name: 'h1_fetch_body1m', api: 'fetch', path: '/1m' },
-]
-
-function envNumber(name: string, fallback: number): number {
-  const raw = process.env[name]
-  if (raw === undefined || raw === '') return fallback
-  const value = Number(raw)
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got ${raw}`)
-  return value
+interface Origins {
+  readonly h1: string
+  readonly h2: string
+  readonly h2c: string
 }
 
-const DURATION_MS = envNumber('BENCH_DURATION', 2) * 1000
-const ROUNDS = envNumber('BENCH_ROUNDS', 3)
-const CONCURRENCY = envNumber('BENCH_CONCURRENCY', 16)
-/** Both backends get the same connection budget. */
-const CONNECTIONS = 8
+const CLIENT_SCRIPT = fileURLToPath(new URL('./adapters-client.ts', import.meta.url))
+const H1_SERVER = fileURLToPath(new URL('./h1-server.ts', import.meta.url))
+const H2_SERVER = fileURLToPath(new URL('./h2-server.ts', import.meta.url))
+const RESULTS_FILE = fileURLToPath(new URL('./results/adapters.json', import.meta.url))
+const BACKENDS: readonly AdapterBackend[] = ['undici', 'wirepool']
+const LABELS: Readonly<Record<AdapterBackend, string>> = { undici: 'undici Agent', wirepool: 'WirepoolDispatcher' }
 
-async function startServer(): Promise<{ origin: string; stop: () => Promise<void> }> {
-  const child = startChild(pinned(0, process.execPath, ['--import', TSX, SERVER_SCRIPT]))
-  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
-  const [line] = (await once(lines, 'line')) as [string]
-  lines.close()
-  const { port } = JSON.parse(line) as { port: number }
+function readSettings(argv: readonly string[]): Settings {
+  const names = argv.filter((arg) => !arg.startsWith('--'))
+  const unknownFlags = argv.filter((arg) => arg.startsWith('--') && arg !== '--json')
+  if (unknownFlags.length > 0) throw new Error(`unknown option ${unknownFlags.join(' ')}; usage: adapters.ts [--json] [case…]`)
+  const unknown = names.filter((name) => !ADAPTER_CASES.some((c) => c.name === name))
+  if (unknown.length > 0) throw new Error(`unknown case ${unknown.join(', ')}; known: ${ADAPTER_CASES.map((c) => c.name).join(', ')}`)
   return {
-    origin: `http://127.0.0.1:${port}`,
-    stop: async () => {
-      child.kill('SIGTERM')
-      await once(child, 'exit')
-    },
+    ...readTiming(),
+    json: argv.includes('--json'),
+    cases: names.length === 0 ? ADAPTER_CASES : ADAPTER_CASES.filter((c) => names.includes(c.name)),
   }
 }
 
-function makeDispatcher(backend: Backend): undici.Dispatcher {
-  return backend === 'undici'
-    ? new undici.Agent({ connections: CONNECTIONS })
-    : new WirepoolDispatcher({ connections: CONNECTIONS, decompress: false })
-}
-
-async function fetchOne(api: Api, url: string, dispatcher: undici.Dispatcher): Promise<number> {
-  if (api === 'request') {
-    const res = await undici.request(url, { dispatcher })
-    return (await res.body.arrayBuffer()).byteLength
+/** Starts the servers the selected cases need, pinned to core 0; registers them for cleanup. */
+async function startServers(settings: Settings, scratch: string, caFile: string, servers: Stoppable[]): Promise<Origins> {
+  const wants = (p: AdapterCase['protocol']): boolean => settings.cases.some((c) => c.protocol === p)
+  let h1 = ''
+  if (wants('h1')) {
+    const server = await startServerChild<{ port: number }>(pinned(0, process.execPath, ['--import', TSX, H1_SERVER]))
+    servers.push(server)
+    h1 = `http://127.0.0.1:${server.info.port}`
   }
-  const res = await undici.fetch(url, { dispatcher })
-  return (await res.arrayBuffer()).byteLength
+  let h2 = ''
+  let h2c = ''
+  if (wants('h2') || wants('h2c')) {
+    const certs = await makeCertificates()
+    const keyFile = join(scratch, 'key.pem')
+    const certFile = join(scratch, 'cert.pem')
+    await writeFile(keyFile, certs.key, { mode: 0o600 })
+    await writeFile(certFile, certs.cert)
+    await writeFile(caFile, certs.ca)
+    const server = await startServerChild<{ port: number; tlsPort: number }>(pinned(0, process.execPath, ['--import', TSX, H2_SERVER, keyFile, certFile]))
+    servers.push(server)
+    h2 = `https://127.0.0.1:${server.info.tlsPort}`
+    h2c = `http://127.0.0.1:${server.info.port}`
+  }
+  return { h1, h2, h2c }
 }
 
-/** Closed loops for DURATION_MS; requests per second. */
-async function run(c: Case, backend: Backend, origin: string): Promise<number> {
-  const dispatcher = makeDispatcher(backend)
-  const url = `${origin}${c.path}`
-  // Warm the connections before the clock starts.
-  await Promise.all(Array.from({ length: CONCURRENCY }, () => fetchOne(c.api, url, dispatcher)))
-  let done = 0
-  const deadline = performance.now() + DURATION_MS
-  const started = performance.now()
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (performance.now() < deadline) {
-        await fetchOne(c.api, url, dispatcher)
-        done++
-      }
-    }),
+interface Row extends Summary<AdapterBackend> {
+  /** Median req/s relative to undici's Agent, from the same run. */
+  readonly vsUndici: number | null
+}
+
+function printTable(rows: ReadonlyMap<AdapterCase, readonly Row[]>, settings: Settings): void {
+  const body = [...rows].map(([c, [u, w]]) => [
+    c.name,
+    u?.reqPerSec == null ? 'failed' : formatNumber(u.reqPerSec),
+    w?.reqPerSec == null ? 'failed' : formatNumber(w.reqPerSec),
+    formatRatio(w?.vsUndici ?? null),
+    `${(u?.okRuns ?? 0) + (w?.okRuns ?? 0)}/${(u?.runs ?? 0) + (w?.runs ?? 0)}`,
+    String((u?.errors ?? 0) + (w?.errors ?? 0)),
+  ])
+  const pin = canPin ? 'servers on core 0, clients on core 1' : 'unpinned (taskset not installed)'
+  process.stdout.write(
+    `\nundici Agent vs WirepoolDispatcher: ${ADAPTER_CONCURRENCY} in flight, ${ADAPTER_CONNECTIONS} connections; ${pin}; ` +
+      `median of ${settings.rounds} × ${settings.durationSeconds} s after ${settings.warmupSeconds} s warm-up\n` +
+      `${formatTable(['case', 'undici Agent req/s', 'WirepoolDispatcher req/s', 'wirepool / undici', 'runs ok', 'errors'], body)}\n`,
   )
-  const elapsed = performance.now() - started
-  await dispatcher.close()
-  return (done * 1000) / elapsed
-}
-
-async function main(): Promise<void> {
-  const server = await startServer()
-  try {
-    const rows: string[][] = []
-    for (const c of CASES) {
-      const rates: Record<Backend, number[]> = { undici: [], wirepool: [] }
-      for (let round = 0; round < ROUNDS; round++) {
-        // Alternate which backend goes first so warm-up effects do not favour one side.
-        const order: Backend[] = round % 2 === 0 ? ['undici', 'wirepool'] : ['wirepool', 'undici']
-        for (const backend of order) rates[backend].push(await run(c, backend, server.origin))
-      }
-      const u = median(rates.undici)
-      const w = median(rates.wirepool)
-      rows.push([c.name, formatNumber(u), formatNumber(w), formatRatio(ratio(w, u))])
-    }
-    console.log(`undici Agent vs WirepoolDispatcher — ${CONCURRENCY} in flight, ${CONNECTIONS} connections, ${ROUNDS}×${DURATION_MS / 1000}s rounds, medians`)
-    if (!canPin) console.log('(taskset not installed: server and client are not pinned to cores)')
-    console.log(formatTable(['case', 'undici Agent req/s', 'WirepoolDispatcher req/s', 'wirepool / undici'], rows))
-  } finally {
-    await server.stop()
+  for (const [c, list] of rows) {
+    for (const r of list) if (r.error !== null) process.stdout.write(`  ${c.name} ${r.tool}: ${r.error}\n`)
   }
 }
 
-main().catch((err: unknown) => {
-  killChildren()
-  console.error(err)
-  process.exitCode = 1
-})
+async function main(settings: Settings, scratch: string, servers: Stoppable[]): Promise<void> {
+  const caFile = join(scratch, 'ca.pem')
+  const origins = await startServers(settings, scratch, caFile, servers)
+  const outcomes = await runRounds(settings.rounds, settings.cases, () => BACKENDS, (c, backend) => {
+    const args = [backend, c.name, origins[c.protocol], String(settings.warmupSeconds), String(settings.durationSeconds), ...(c.protocol === 'h2' ? [caFile] : [])]
+    return runNodeContender(CLIENT_SCRIPT, args, settings.warmupSeconds + settings.durationSeconds)
+  })
+  const table = new Map<AdapterCase, Row[]>()
+  for (const c of settings.cases) {
+    const summaries = BACKENDS.map((b) => summarize(c.bodySize, b, LABELS[b], outcomes.of(c, b)))
+    const undici = summaries[0]?.reqPerSec ?? null
+    table.set(c, summaries.map((s) => ({ ...s, vsUndici: ratio(s.reqPerSec, undici) })))
+  }
+  printTable(table, settings)
+  if (settings.json) {
+    await writeResults(RESULTS_FILE, {
+      benchmark: 'adapters',
+      date: new Date().toISOString(),
+      node: process.version,
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? null,
+      servers: { h1: `node:http ${process.version}`, h2: `node:http2 ${process.version}` },
+      pinned: canPin,
+      concurrency: ADAPTER_CONCURRENCY,
+      connections: ADAPTER_CONNECTIONS,
+      durationSeconds: settings.durationSeconds,
+      warmupSeconds: settings.warmupSeconds,
+      rounds: settings.rounds,
+      cases: [...table].map(([c, results]) => ({ ...c, results })),
+    })
+  }
+}
+
+runBenchmark('bench:adapters', async (scratch, servers) => main(readSettings(process.argv.slice(2)), scratch, servers))

@@ -63,3 +63,55 @@ export function runChild(command: [string, string[]], timeoutMs: number): Promis
 export function killChildren(): void {
   for (const child of live) child.kill('SIGKILL')
 }
+
+/**
+ * `command` run through `sh -c` after raising the soft open-files limit to `limit`, or to
+ * the hard limit when `limit` is above it (a container may cap the hard limit, and an
+ * unprivileged process cannot raise it): holding thousands of sockets needs one fd each.
+ */
+export function withFdLimit(limit: number, command: [string, string[]]): [string, string[]] {
+  const script = `ulimit -n ${limit} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$@"`
+  return ['sh', ['-c', script, 'sh', command[0], ...command[1]]]
+}
+
+/** A long-lived child that announced itself with one JSON line on stdout. */
+export interface ServerChild<Info> {
+  readonly info: Info
+  readonly child: ChildProcess
+  /** SIGTERM, then waits for the exit. Safe to call more than once. */
+  stop(): Promise<void>
+}
+
+/**
+ * Starts a server child and waits for the first line it prints (its ports, as JSON); fails
+ * when the child exits first, with its stderr in the message.
+ */
+export async function startServerChild<Info>(command: [string, string[]]): Promise<ServerChild<Info>> {
+  const child = startChild(command)
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  let stderr = ''
+  child.stderr?.setEncoding('utf8').on('data', (text: string) => {
+    stderr += text
+  })
+  const firstLine = new Promise<string>((resolve) => {
+    let buffered = ''
+    const onData = (text: string): void => {
+      buffered += text
+      const end = buffered.indexOf('\n')
+      if (end === -1) return
+      child.stdout?.off('data', onData)
+      resolve(buffered.slice(0, end))
+    }
+    child.stdout?.setEncoding('utf8').on('data', onData)
+  })
+  const line = await Promise.race([firstLine, exited.then(() => null)])
+  if (line === null) throw new Error(`server child exited before it was ready: ${stderr.trim().split('\n')[0] ?? ''}`)
+  return {
+    info: JSON.parse(line) as Info,
+    child,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+      await exited
+    },
+  }
+}

@@ -10,14 +10,8 @@
  * one JSON `RunResult` line on stdout.
  */
 import http from 'node:http'
-import { performance } from 'node:perf_hooks'
+import { drive, runContender, seconds, type Client } from './closed-loop.js'
 import { NODE_CONTENDERS, scenarioByName, type NodeContender, type RunResult, type Scenario } from './h1-scenarios.js'
-
-interface Client {
-  /** One GET of the scenario path: resolves with the status and the body length read. */
-  fetch(): Promise<{ status: number; bytes: number }>
-  close(): Promise<void>
-}
 
 async function wirepoolClient(origin: string, s: Scenario): Promise<Client> {
   // Loaded here, not at the top: a broken engine build fails only its own contender. The
@@ -87,59 +81,21 @@ function makeClient(contender: NodeContender, origin: string, s: Scenario): Prom
   }
 }
 
-/**
- * The closed loops. A response counts when it completes inside the measured window
- * (after the warm-up, before the end) with status 200 and the full body; a loop that
- * meets an error stops, so a broken client shows as errors and a low rate, never a hang.
- */
-async function drive(client: Client, s: Scenario, warmupMs: number, durationMs: number): Promise<RunResult> {
-  const measureFrom = performance.now() + warmupMs
-  const end = measureFrom + durationMs
-  let requests = 0
-  let errors = 0
-  let firstError: string | undefined
-  const loop = async (): Promise<void> => {
-    while (performance.now() < end) {
-      try {
-        const { status, bytes } = await client.fetch()
-        if (status !== 200) throw new Error(`status ${status}`)
-        if (bytes !== s.bodySize) throw new Error(`body of ${bytes} bytes, expected ${s.bodySize}`)
-      } catch (err) {
-        errors++
-        firstError ??= err instanceof Error ? err.message : String(err)
-        return
-      }
-      const now = performance.now()
-      if (now >= measureFrom && now <= end) requests++
-    }
-  }
-  await Promise.all(Array.from({ length: s.connections * s.pipelining }, loop))
-  return { requests, seconds: durationMs / 1000, errors, ...(firstError === undefined ? {} : { firstError }) }
-}
-
 function isNodeContender(name: string): name is NodeContender {
   return (NODE_CONTENDERS as readonly string[]).includes(name)
 }
 
-function seconds(arg: string | undefined, what: string): number {
-  const value = Number(arg)
-  if (!Number.isFinite(value) || value < 0) throw new Error(`${what} must be a number of seconds, got ${arg}`)
-  return value
-}
-
-async function main(argv: readonly string[]): Promise<void> {
+async function main(argv: readonly string[]): Promise<RunResult> {
   const [contender, scenarioName, origin, warmup, duration] = argv
   if (contender === undefined || !isNodeContender(contender) || scenarioName === undefined || origin === undefined) {
     throw new Error(`usage: h1-client.ts <${NODE_CONTENDERS.join('|')}> <scenario> <origin> <warmup s> <duration s>`)
   }
   const scenario = scenarioByName(scenarioName)
   const client = await makeClient(contender, origin, scenario)
-  const result = await drive(client, scenario, seconds(warmup, 'warmup') * 1000, seconds(duration, 'duration') * 1000)
+  const loops = scenario.connections * scenario.pipelining
+  const result = await drive(client, loops, scenario.bodySize, seconds(warmup, 'warmup') * 1000, seconds(duration, 'duration') * 1000)
   await client.close()
-  process.stdout.write(`${JSON.stringify(result)}\n`)
+  return result
 }
 
-main(process.argv.slice(2)).catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
-  process.exitCode = 1
-})
+runContender(() => main(process.argv.slice(2)))

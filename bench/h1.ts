@@ -13,15 +13,14 @@
  */
 import { spawnSync } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises'
-import { cpus, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { cpus } from 'node:os'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { canPin, killChildren, pinned, runChild, startChild } from './children.js'
+import { canPin, pinned, startChild } from './children.js'
 import { cTool, type CTool } from './h1-c-tools.js'
 import { BODIES, CONTENDERS, SCENARIOS, type Contender, type RunResult, type Scenario } from './h1-scenarios.js'
-import { formatNumber, formatRatio, formatTable, median, ratio } from './table.js'
+import { TSX, readTiming, runBenchmark, runNodeContender, runRounds, summarize, writeResults, type Stoppable, type Summary } from './harness.js'
+import { formatNumber, formatRatio, formatTable, ratio } from './table.js'
 import { HELLO_BODY, startNginx } from '../test-interop/support/nginx.js'
 import { which } from '../test-interop/support/which.js'
 
@@ -35,34 +34,16 @@ interface Settings {
   readonly server: 'nginx' | 'node'
 }
 
-interface BenchServer {
+interface BenchServer extends Stoppable {
   readonly origin: string
   /** e.g. `nginx/1.22.1` or `node:http (v20.x)` */
   readonly name: string
-  stop(): Promise<void>
 }
-
-/** One contender's outcome in one round: its result, or why it failed. */
-type Outcome = { readonly ok: true; readonly result: RunResult } | { readonly ok: false; readonly error: string }
 
 const CLIENT_SCRIPT = fileURLToPath(new URL('./h1-client.ts', import.meta.url))
 const SERVER_SCRIPT = fileURLToPath(new URL('./h1-server.ts', import.meta.url))
 const RESULTS_FILE = fileURLToPath(new URL('./results/h1.json', import.meta.url))
-/** tsx's loader by absolute URL: children resolve it whatever their working directory. */
-const TSX = import.meta.resolve('tsx')
-/** A contender process gets its run time plus this much for start-up and shutdown. */
-const CHILD_SLACK_MS = 30_000
 const LABELS: Readonly<Record<Contender, string>> = { wirepool: 'wirepool', undici: 'undici 7', http: 'node:http Agent', wrk: 'wrk' }
-
-/** A numeric setting from the environment: `kind` says what is accepted. */
-function envNumber(name: string, fallback: number, kind: 'seconds' | 'seconds or 0' | 'count'): number {
-  const raw = process.env[name]
-  if (raw === undefined || raw === '') return fallback
-  const value = Number(raw)
-  const valid = Number.isFinite(value) && (kind === 'seconds or 0' ? value >= 0 : value > 0) && (kind !== 'count' || Number.isInteger(value))
-  if (!valid) throw new Error(`${name} must be ${kind === 'count' ? 'a positive integer' : `a number of ${kind}`}, got ${raw}`)
-  return value
-}
 
 function readSettings(argv: readonly string[]): Settings {
   const names = argv.filter((arg) => !arg.startsWith('--'))
@@ -71,9 +52,7 @@ function readSettings(argv: readonly string[]): Settings {
   const unknown = names.filter((name) => !SCENARIOS.some((s) => s.name === name))
   if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`)
   return {
-    durationSeconds: envNumber('BENCH_DURATION', 3, 'seconds'),
-    warmupSeconds: envNumber('BENCH_WARMUP', 0.5, 'seconds or 0'),
-    rounds: envNumber('BENCH_ROUNDS', 3, 'count'),
+    ...readTiming(),
     json: argv.includes('--json'),
     scenarios: names.length === 0 ? SCENARIOS : SCENARIOS.filter((s) => names.includes(s.name)),
     server: serverChoice(process.env['BENCH_SERVER']),
@@ -121,16 +100,9 @@ async function startNodeServer(): Promise<BenchServer> {
   }
 }
 
-async function runNodeContender(contender: Contender, s: Scenario, origin: string, settings: Settings): Promise<RunResult> {
-  const args = ['--import', TSX, CLIENT_SCRIPT, contender, s.name, origin, String(settings.warmupSeconds), String(settings.durationSeconds)]
-  const timeoutMs = (settings.warmupSeconds + settings.durationSeconds) * 1000 + CHILD_SLACK_MS
-  const out = await runChild(pinned(1, process.execPath, args), timeoutMs)
-  if (out.code !== 0) {
-    // The first stderr line of an uncaught error is its message; the stack follows.
-    const message = out.stderr.trim().split('\n')[0] ?? ''
-    throw new Error(`exited with ${out.signal ?? `code ${out.code}`}${message === '' ? '' : `: ${message}`}`)
-  }
-  return JSON.parse(out.stdout) as RunResult
+function runNodeClient(contender: Contender, s: Scenario, origin: string, settings: Settings): Promise<RunResult> {
+  const args = [contender, s.name, origin, String(settings.warmupSeconds), String(settings.durationSeconds)]
+  return runNodeContender(CLIENT_SCRIPT, args, settings.warmupSeconds + settings.durationSeconds)
 }
 
 /** Which contenders run a scenario: node:http cannot pipeline, wrk may be missing. */
@@ -138,51 +110,13 @@ function contendersFor(s: Scenario, tool: CTool | null): Contender[] {
   return CONTENDERS.filter((c) => !(c === 'http' && s.pipelining > 1) && !(c === 'wrk' && tool === null))
 }
 
-/** Round r starts at the r-th contender, so no contender always runs first or last. */
-function rotate<T>(items: readonly T[], by: number): T[] {
-  const k = by % Math.max(1, items.length)
-  return [...items.slice(k), ...items.slice(0, k)]
-}
-
-interface Row {
-  readonly contender: Contender
-  /** The name shown: `undici 7`, `wrk`, `h2load --h1 -m10`… */
-  readonly tool: string
-  readonly reqPerSec: number | null
-  readonly mbPerSec: number | null
-  readonly okRuns: number
-  readonly runs: number
-  readonly errors: number
-  readonly error: string | null
-  readonly perRound: readonly (number | null)[]
+interface Row extends Summary<Contender> {
   /** Median req/s relative to undici's and to the C reference's, from the same run. */
   readonly vsUndici: number | null
   readonly vsWrk: number | null
 }
 
-type Summary = Omit<Row, 'vsUndici' | 'vsWrk'>
-
-function summarize(s: Scenario, contender: Contender, tool: string, outcomes: readonly Outcome[]): Summary {
-  const rates = outcomes.map((o) => (o.ok ? o.result.requests / o.result.seconds : null))
-  const okRates = rates.filter((r): r is number => r !== null)
-  const reqPerSec = okRates.length === 0 ? null : median(okRates)
-  const failure = outcomes.map((o) => (o.ok ? undefined : o.error)).find((e) => e !== undefined)
-  const requestError = outcomes.map((o) => (o.ok ? o.result.firstError : undefined)).find((e) => e !== undefined)
-  return {
-    contender,
-    tool,
-    reqPerSec,
-    // Body bytes of the responses completed in the window, in MB (10^6 bytes) per second.
-    mbPerSec: reqPerSec === null ? null : (reqPerSec * s.bodySize) / 1e6,
-    okRuns: okRates.length,
-    runs: outcomes.length,
-    errors: outcomes.reduce((n, o) => n + (o.ok ? o.result.errors : 0), 0),
-    error: failure ?? requestError ?? null,
-    perRound: rates,
-  }
-}
-
-function withRatios(summaries: readonly Summary[]): Row[] {
+function withRatios(summaries: readonly Summary<Contender>[]): Row[] {
   const undici = summaries.find((r) => r.contender === 'undici')?.reqPerSec ?? null
   const wrk = summaries.find((r) => r.contender === 'wrk')?.reqPerSec ?? null
   return summaries.map((r) => ({ ...r, vsUndici: ratio(r.reqPerSec, undici), vsWrk: ratio(r.reqPerSec, wrk) }))
@@ -226,84 +160,26 @@ async function writeJson(settings: Settings, server: BenchServer, tool: CTool | 
     cTool: tool === null ? null : 'wrk',
     scenarios: [...table].map(([s, rows]) => ({ ...s, results: rows })),
   }
-  await mkdir(join(RESULTS_FILE, '..'), { recursive: true })
-  // Written aside then renamed: the README generator never reads a half-written file.
-  await writeFile(`${RESULTS_FILE}.tmp`, `${JSON.stringify(report, null, 2)}\n`)
-  await rename(`${RESULTS_FILE}.tmp`, RESULTS_FILE)
-  process.stdout.write(`\nwrote ${RESULTS_FILE}\n`)
+  await writeResults(RESULTS_FILE, report)
 }
 
-async function main(settings: Settings, scratch: string, servers: BenchServer[]): Promise<void> {
+async function main(settings: Settings, scratch: string, servers: Stoppable[]): Promise<void> {
   const server = settings.server === 'nginx' ? await startNginxServer() : await startNodeServer()
   servers.push(server)
   const tool = cTool(scratch)
   if (tool === null) process.stderr.write('wrk not installed: the C reference column is absent\n')
-  const outcomes = new Map<string, Outcome[]>()
-  const outcomesOf = (s: Scenario, contender: Contender): Outcome[] => {
-    const key = `${s.name} ${contender}`
-    const list = outcomes.get(key) ?? []
-    outcomes.set(key, list)
-    return list
-  }
-  for (let round = 0; round < settings.rounds; round++) {
-    for (const s of settings.scenarios) {
-      for (const contender of rotate(contendersFor(s, tool), round)) {
-        let outcome: Outcome
-        try {
-          const result =
-            contender === 'wrk' && tool !== null
-              ? await tool.run(s, server.origin, settings.warmupSeconds, settings.durationSeconds)
-              : await runNodeContender(contender, s, server.origin, settings)
-          outcome = { ok: true, result }
-        } catch (err) {
-          outcome = { ok: false, error: err instanceof Error ? err.message : String(err) }
-        }
-        outcomesOf(s, contender).push(outcome)
-        const shown = outcome.ok ? `${formatNumber(outcome.result.requests / outcome.result.seconds)} req/s` : `failed: ${outcome.error}`
-        process.stderr.write(`round ${round + 1}/${settings.rounds} ${s.name} ${contender}: ${shown}\n`)
-      }
-    }
-  }
+  const outcomes = await runRounds(settings.rounds, settings.scenarios, (s) => contendersFor(s, tool), (s, contender) =>
+    contender === 'wrk' && tool !== null
+      ? tool.run(s, server.origin, settings.warmupSeconds, settings.durationSeconds)
+      : runNodeClient(contender, s, server.origin, settings),
+  )
   const table = new Map<Scenario, Row[]>()
   for (const s of settings.scenarios) {
-    const rows = withRatios(contendersFor(s, tool).map((c) => summarize(s, c, c === 'wrk' && tool !== null ? tool.label(s) : LABELS[c], outcomesOf(s, c))))
+    const rows = withRatios(contendersFor(s, tool).map((c) => summarize(s.bodySize, c, c === 'wrk' && tool !== null ? tool.label(s) : LABELS[c], outcomes.of(s, c))))
     table.set(s, rows)
     printTable(s, rows, settings, server)
   }
   if (settings.json) await writeJson(settings, server, tool, table)
 }
 
-/**
- * Runs the benchmark and always cleans up: on success, on error and on Ctrl-C / SIGTERM
- * the contender children are killed, the server stopped and the temp dir removed.
- */
-async function run(): Promise<void> {
-  const settings = readSettings(process.argv.slice(2))
-  const scratch = await mkdtemp(join(tmpdir(), 'wirepool-bench-'))
-  const servers: BenchServer[] = []
-  let cleaning: Promise<void> | null = null
-  const cleanup = (): Promise<void> =>
-    (cleaning ??= (async () => {
-      killChildren()
-      await Promise.allSettled(servers.map((s) => s.stop()))
-      await rm(scratch, { recursive: true, force: true })
-    })())
-  const onSignal = (signal: NodeJS.Signals): void => {
-    process.stderr.write(`\n${signal}: stopping\n`)
-    void cleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143))
-  }
-  process.once('SIGINT', onSignal)
-  process.once('SIGTERM', onSignal)
-  try {
-    await main(settings, scratch, servers)
-  } finally {
-    await cleanup()
-    process.off('SIGINT', onSignal)
-    process.off('SIGTERM', onSignal)
-  }
-}
-
-run().catch((err: unknown) => {
-  process.stderr.write(`bench:h1 failed: ${err instanceof Error ? err.message : String(err)}\n`)
-  process.exitCode = 1
-})
+runBenchmark('bench:h1', async (scratch, servers) => main(readSettings(process.argv.slice(2)), scratch, servers))

@@ -46,7 +46,19 @@ export interface DispatchRequest {
   expectContinue: boolean
   headersTimeout: number
   bodyTimeout: number
-  /** Request upgrade (WebSocket): the response 101 hands the socket to `onUpgrade`. */
+  /**
+   * Ask for another protocol on this request (WebSocket), which turns the exchange into a
+   * bidirectional byte stream handed to `onUpgrade`. How it goes on the wire is the
+   * connection's business:
+   * - HTTP/1.1: `method` (GET) with `Upgrade: <upgrade>`; a 101 hands over the socket
+   *   (RFC 9110 §7.8).
+   * - HTTP/2, when the peer sent SETTINGS_ENABLE_CONNECT_PROTOCOL=1 (`extendedConnect`):
+   *   an extended CONNECT (RFC 8441 §4) — `:method CONNECT`, `:protocol <upgrade>`, with
+   *   `:scheme`, `:path`, `:authority`; `method` must be GET or CONNECT and there is no
+   *   request content. A 2xx hands over a Duplex over the stream (writes → DATA, end →
+   *   END_STREAM, destroy → RST_STREAM(CANCEL)); other streams of the connection go on.
+   *   Without the setting the connection refuses the request (the pool routes it to HTTP/1.1).
+   */
   upgrade: string | undefined
 }
 
@@ -73,7 +85,12 @@ export interface DispatchHandler {
   onTrailers?(trailers: HeaderRecord): void
   onComplete(): void
   onError(err: WirepoolError): void
-  /** 101 Switching Protocols for a request with `upgrade` set: the socket is now the caller's. */
+  /**
+   * The upgrade a request with `upgrade` set asked for was granted: 101 Switching Protocols
+   * over HTTP/1.1 (the socket is now the caller's), or the 2xx answer to an HTTP/2 extended
+   * CONNECT (a Duplex over that one stream; `head` is empty). Either way the caller owns the
+   * Duplex and must end or destroy it.
+   */
   onUpgrade?(status: number, headers: HeaderRecord, socket: Duplex, head: Uint8Array): void
 }
 
@@ -114,6 +131,12 @@ export interface PoolConnection extends EventEmitter<ConnectionEvents> {
    * waits for the real limit (a `free` event follows) before opening another connection.
    */
   readonly capacityKnown?: boolean
+  /**
+   * Requests with `upgrade` may go on this multiplexed connection as streams: an HTTP/2 peer
+   * that sent SETTINGS_ENABLE_CONNECT_PROTOCOL=1 (RFC 8441 §3). Absent or false on an
+   * HTTP/2 connection: upgrades need an HTTP/1.1 connection.
+   */
+  readonly extendedConnect?: boolean
   dispatch(request: DispatchRequest, handler: DispatchHandler): void
   /** Liveness check; resolves to the round-trip time in ms. */
   ping(): Promise<number>

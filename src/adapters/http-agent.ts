@@ -38,7 +38,11 @@ const DEFAULT_CONNECT_TIMEOUT = 10_000
 /** node:http speaks HTTP/1.1 only; offering h2 would let a server pick what it cannot speak (RFC 7301 §3.2). */
 const ALPN_HTTP1 = ['http/1.1']
 
-/** What both agent classes share: connecting through wirepool and keeping the ledger. */
+/**
+ * What both agent classes share: connecting through wirepool and keeping the ledger. The two
+ * classes stay, each a thin delegation: node:https needs an https.Agent, and a class-factory
+ * mixin over both bases cannot keep `#private` fields in the emitted declarations (TS4094).
+ */
 class WirepoolSockets {
   readonly ledger: SocketLedger
   readonly sessionCache: TlsSessionCache | null
@@ -46,6 +50,12 @@ class WirepoolSockets {
   readonly #autoSelectFamily: boolean | undefined
   readonly #tls: TlsOptions
   readonly #records = new WeakMap<Socket | Duplex, SocketRecord>()
+
+  /** The options node:http's own Agent takes: all but wirepool's. */
+  static agentOptions(options: WirepoolHttpAgentOptions): http.AgentOptions {
+    const { connectTimeout: _c, autoSelectFamily: _a, tls: _t, ...agentOptions } = options
+    return agentOptions
+  }
 
   constructor(options: WirepoolHttpAgentOptions, emit: (event: ConnectionEvent) => void) {
     const timeout = options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT
@@ -102,13 +112,21 @@ class WirepoolSockets {
       ...(cert === undefined ? {} : { cert: cert as string | Buffer }),
       ...(key === undefined ? {} : { key: key as string | Buffer }),
       ...(passphrase === undefined ? {} : { passphrase }),
+      // Pins are the agent's alone: node:https has no request option for them.
+      ...(tls.pins === undefined ? {} : { pins: tls.pins }),
     }).then((conn) => done(conn.socket, conn.resumed), fail)
   }
 
-  /** node:http keeps a finished request's socket for the next one. */
-  kept(socket: Duplex): void {
-    const rec = this.#records.get(socket)
+  /**
+   * The agent's `keepSocketAlive` verdict from node:http (typed void by @types/node, but a
+   * boolean: node:http destroys the socket when it is false); a kept socket waits idle for
+   * the next request. Returns the verdict.
+   */
+  kept(socket: Duplex, verdict: unknown): boolean {
+    const kept = verdict as boolean
+    const rec = kept ? this.#records.get(socket) : undefined
     if (rec !== undefined) this.ledger.move(rec, 'idle', 'request-done')
+    return kept
   }
 
   /** A kept socket was given to a new request. */
@@ -126,8 +144,7 @@ export class WirepoolHttpAgent extends http.Agent {
   readonly #sockets: WirepoolSockets
 
   constructor(options: WirepoolHttpAgentOptions = {}) {
-    const { connectTimeout: _c, autoSelectFamily: _a, tls: _t, ...agentOptions } = options
-    super(agentOptions)
+    super(WirepoolSockets.agentOptions(options))
     this.#sockets = new WirepoolSockets(options, (event) => this.emit('connection', event))
   }
 
@@ -138,10 +155,7 @@ export class WirepoolHttpAgent extends http.Agent {
   }
 
   override keepSocketAlive(socket: Duplex): boolean {
-    // Typed void by @types/node; node:http destroys the socket when it returns false.
-    const kept = super.keepSocketAlive(socket) as unknown as boolean
-    if (kept) this.#sockets.kept(socket)
-    return kept
+    return this.#sockets.kept(socket, super.keepSocketAlive(socket))
   }
 
   override reuseSocket(socket: Duplex, request: http.ClientRequest): void {
@@ -159,8 +173,7 @@ export class WirepoolHttpsAgent extends https.Agent {
   readonly #sockets: WirepoolSockets
 
   constructor(options: WirepoolHttpAgentOptions = {}) {
-    const { connectTimeout: _c, autoSelectFamily: _a, tls: _t, ...agentOptions } = options
-    super(agentOptions)
+    super(WirepoolSockets.agentOptions(options))
     this.#sockets = new WirepoolSockets(options, (event) => this.emit('connection', event))
   }
 
@@ -170,10 +183,7 @@ export class WirepoolHttpsAgent extends https.Agent {
   }
 
   override keepSocketAlive(socket: Duplex): boolean {
-    // Typed void by @types/node; node:http destroys the socket when it returns false.
-    const kept = super.keepSocketAlive(socket) as unknown as boolean
-    if (kept) this.#sockets.kept(socket)
-    return kept
+    return this.#sockets.kept(socket, super.keepSocketAlive(socket))
   }
 
   override reuseSocket(socket: Duplex, request: http.ClientRequest): void {

@@ -184,6 +184,17 @@ function resumeOnFirstDataListener(socket: Duplex): void {
   socket.on('newListener', onListener)
 }
 
+/**
+ * RFC 8441 §5: over HTTP/2 an upgrade is an extended CONNECT and success is a 2xx (200),
+ * where HTTP/1.1 says 101. undici's handlers accept a 200 only on a stream marked with a
+ * private symbol of undici's own h2 client (`UpgradeHandler` asserts 101 otherwise), so a
+ * tunnel wirepool opened is reported as what it is to them: protocols switched, the socket
+ * is yours. Any other status is passed through unchanged.
+ */
+function undiciUpgradeStatus(status: number): number {
+  return status >= 200 && status <= 299 ? 101 : status
+}
+
 /** Same test undici's own `UnwrapHandler` makes to tell the two APIs apart. */
 export function isControllerHandler(handler: object): boolean {
   return typeof (handler as ControllerUndiciHandler).onRequestStart === 'function'
@@ -307,7 +318,19 @@ export class UndiciBridge implements DispatchHandler {
     // back into the socket so its new owner reads them first.
     if (head.byteLength > 0) socket.unshift(head)
     resumeOnFirstDataListener(socket)
-    this.#sink.upgrade(status, headers, socket)
+    try {
+      this.#sink.upgrade(undiciUpgradeStatus(status), headers, socket)
+    } catch (err) {
+      // undici's clients abort the request with what an upgrade handler threw. The socket is
+      // already out of the engine's hands, so it is closed here and the error reported; a
+      // throw must not travel back into the connection that handed the socket over.
+      socket.destroy()
+      try {
+        this.#sink.error(err instanceof Error ? err : new Error(String(err)))
+      } catch {
+        // A handler with no onError has no way to hear about it; the socket is gone anyway.
+      }
+    }
   }
 
   #deliverData(buffer: Buffer): boolean {

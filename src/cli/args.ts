@@ -1,14 +1,44 @@
 /**
  * Flag parsing for the `wirepool` command: node:util `parseArgs` in strict mode (unknown
  * flags and missing values are errors), plus the value checks both sub-commands share.
- * Every problem is a UsageError, which main.ts turns into exit code 2 and a one-line message.
+ * Every problem is a UsageError, which `configOrExit` turns into exit code 2, a one-line message and the help.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { ExitCode } from './exit-codes.js'
+import type { CliIo } from './get.js'
 
 export class UsageError extends Error {
   override get name(): string {
     return 'UsageError'
   }
+}
+
+/**
+ * A sub-command's configuration, or the exit code when there is nothing to run: `--help`
+ * prints the help to stdout (OK); a UsageError prints `wirepool <command>: <message>` and the
+ * help to stderr (USAGE). Any other error propagates.
+ */
+export async function configOrExit<C extends object>(
+  command: string,
+  help: string,
+  io: CliIo,
+  parse: () => C | 'help' | Promise<C | 'help'>,
+): Promise<C | number> {
+  let config: C | 'help'
+  try {
+    config = await parse()
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`wirepool ${command}: ${err.message}\n${help}\n`)
+      return ExitCode.USAGE
+    }
+    throw err
+  }
+  if (config === 'help') {
+    io.stdout.write(`${help}\n`)
+    return ExitCode.OK
+  }
+  return config
 }
 
 type ParsedValues = Record<string, string | boolean | Array<string | boolean> | undefined>

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import type { AgentOptions } from '../index.js'
-import { UsageError, boolFlag, durationMs, listFlag, parseFlags, parseHeader, parseUrl, positiveInt, protocolChoice, stringFlag } from './args.js'
+import { UsageError, boolFlag, configOrExit, durationMs, listFlag, parseFlags, parseHeader, parseUrl, positiveInt, protocolChoice, stringFlag } from './args.js'
 import { runClients, type ClientConfig } from './bench-client.js'
 import { figures, renderJson, renderSummary } from './bench-report.js'
 import { combine, type ThreadResult } from './bench-stats.js'
@@ -64,18 +64,9 @@ const OPTIONS = {
 /** ALPN identifiers the engine can speak (RFC 7301 registry names). */
 const KNOWN_ALPN = new Set(['h2', 'http/1.1'])
 
-interface BenchConfig {
+/** The run's parameters are the ones `--compare` hands the reference tools, with the URL parsed. */
+interface BenchConfig extends Omit<CompareParams, 'url'> {
   url: URL | undefined
-  requests: number
-  clients: number
-  maxStreams: number
-  threads: number
-  durationMs: number | undefined
-  warmUpMs: number
-  headers: Array<[string, string]>
-  dataFile: string | undefined
-  protocol: 'h1' | 'h2c' | undefined
-  npnList: string | undefined
   cacert: string | undefined
   insecure: boolean
   verbose: boolean
@@ -180,20 +171,8 @@ function runThread(config: ClientConfig, inProcess: boolean, onProgress: (thread
 }
 
 export async function runBench(argv: readonly string[], io: CliIo): Promise<number> {
-  let config: BenchConfig | 'help'
-  try {
-    config = parseBench(argv)
-  } catch (err) {
-    if (err instanceof UsageError) {
-      io.stderr.write(`wirepool bench: ${err.message}\n${BENCH_HELP}\n`)
-      return ExitCode.USAGE
-    }
-    throw err
-  }
-  if (config === 'help') {
-    io.stdout.write(`${BENCH_HELP}\n`)
-    return ExitCode.OK
-  }
+  const config = await configOrExit('bench', BENCH_HELP, io, () => parseBench(argv))
+  if (typeof config === 'number') return config
   let body: Buffer | undefined
   let ca: string | undefined
   try {

@@ -11,6 +11,7 @@ import { Agent, type AgentOptions, type CertificateExpiringEvent, type Connectio
 import {
   UsageError,
   boolFlag,
+  configOrExit,
   listFlag,
   parseFlags,
   parseHeader,
@@ -158,20 +159,8 @@ class CliError extends Error {
 }
 
 export async function runGet(argv: readonly string[], io: CliIo): Promise<number> {
-  let config: GetConfig | 'help'
-  try {
-    config = await parseGet(argv)
-  } catch (err) {
-    if (err instanceof UsageError) {
-      io.stderr.write(`wirepool get: ${err.message}\n${GET_HELP}\n`)
-      return ExitCode.USAGE
-    }
-    throw err
-  }
-  if (config === 'help') {
-    io.stdout.write(`${GET_HELP}\n`)
-    return ExitCode.OK
-  }
+  const config = await configOrExit('get', GET_HELP, io, () => parseGet(argv))
+  if (typeof config === 'number') return config
   if (config.insecure) {
     io.stderr.write('wirepool: WARNING: --insecure: the server certificate is NOT verified; anyone on the network path can read and change this exchange\n')
   }

@@ -860,34 +860,37 @@ export class ResponseParser {
 
   // ---------------------------------------------------------------- bodies
 
-  /** RFC 9112 §6.3 rule 6: exactly Content-Length bytes. */
-  #readLengthBody(buf: Buffer, pos: number, len: number): number {
+  /**
+   * Counts the body octets of buf[pos, len) against `#remaining` (what Content-Length or the
+   * chunk-size still owes): returns where they end, `len` while more is owed. `#remaining` is
+   * 0 afterwards exactly when the count was reached.
+   */
+  #countBody(pos: number, len: number): number {
     const avail = len - pos
     const remaining = this.#remaining
     if (avail < remaining) {
       this.#remaining = remaining - avail
-      this.#handler.onBody(pos === 0 ? buf : buf.subarray(pos, len))
       return len
     }
-    const end = pos + remaining
     this.#remaining = 0
+    return pos + remaining
+  }
+
+  /** RFC 9112 §6.3 rule 6: exactly Content-Length bytes. */
+  #readLengthBody(buf: Buffer, pos: number, len: number): number {
+    const end = this.#countBody(pos, len)
+    const reached = this.#remaining === 0
     this.#handler.onBody(pos === 0 && end === len ? buf : buf.subarray(pos, end))
-    this.#complete()
+    if (reached) this.#complete()
     return end
   }
 
   #readChunkData(buf: Buffer, pos: number, len: number): number {
-    const avail = len - pos
-    const remaining = this.#remaining
-    if (avail < remaining) {
-      this.#remaining = remaining - avail
-      this.#handler.onBody(pos === 0 ? buf : buf.subarray(pos, len))
-      return len
+    const end = this.#countBody(pos, len)
+    if (this.#remaining === 0) {
+      this.#crlfSeen = 0
+      this.#to(S.CHUNK_DATA_END)
     }
-    const end = pos + remaining
-    this.#remaining = 0
-    this.#crlfSeen = 0
-    this.#to(S.CHUNK_DATA_END)
     this.#handler.onBody(pos === 0 && end === len ? buf : buf.subarray(pos, end))
     return end
   }

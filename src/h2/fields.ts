@@ -48,6 +48,33 @@ export function requestFields(request: DispatchRequest, scheme: string, contentL
   return fields
 }
 
+/**
+ * The field list of an extended CONNECT (RFC 8441 §4): `:method CONNECT` with `:protocol`
+ * set to the upgrade token, and — unlike a plain CONNECT (RFC 9113 §8.5) — `:scheme` and
+ * `:path` as for any request. The tunnel is the content, so no content-length or expect is
+ * sent (RFC 9110 §9.3.6: CONNECT content has no defined meaning).
+ */
+export function extendedConnectFields(request: DispatchRequest, protocol: string, scheme: string): string[] {
+  if (protocol.length === 0 || hasUpper(protocol)) throw new InvalidArgumentError(`invalid :protocol ${JSON.stringify(protocol)}: a lowercase token is expected`)
+  if (request.method !== 'GET' && request.method !== 'CONNECT') {
+    throw new InvalidArgumentError(`an upgrade request is sent as GET (HTTP/1.1) or CONNECT (HTTP/2), not ${request.method}`)
+  }
+  const path = request.path.length === 0 ? '/' : request.path
+  const fields = [':method', 'CONNECT', ':protocol', protocol, ':scheme', scheme, ':authority', request.authority, ':path', path]
+  const websocket = protocol === 'websocket'
+  const headers = request.headers
+  for (let i = 0; i + 1 < headers.length; i += 2) {
+    const raw = headers[i] as string
+    const name = hasUpper(raw) ? raw.toLowerCase() : raw
+    if (CONNECTION_SPECIFIC.has(name) || name === 'host' || name === 'content-length' || name === 'expect' || name === 'te') continue
+    // RFC 8441 §5: "The Sec-WebSocket-Key and Sec-WebSocket-Accept header fields are not used";
+    // the stream itself proves the server took part (the 2xx cannot be a cached reply).
+    if (websocket && name === 'sec-websocket-key') continue
+    fields.push(name, headers[i + 1] as string)
+  }
+  return fields
+}
+
 function methodExpectsBody(method: string): boolean {
   return method === 'POST' || method === 'PUT' || method === 'PATCH'
 }

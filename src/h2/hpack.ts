@@ -1,22 +1,22 @@
 /**
- * HPACK (RFC 7541) field block codec behind one small synchronous interface. The compression
- * itself is done by the `hpack.js` package (STYLE.md "Notes on hpack.js"); this file adds what it
- * lacks: synchronous calls, error mapping to RFC 9113 codes, the header-list limits of RFC 9113
- * §6.5.2 / §10.5.1, the dynamic table size update rules of RFC 7541 §4.2, and never-indexed
- * sensitive fields (RFC 7541 §7.1.3).
+ * HPACK (RFC 7541) field block codec behind one small synchronous interface: integer (§5.1) and
+ * string (§5.2) representations, block encoding and decoding (§6), dynamic table size updates
+ * (§4.2, §6.3), plus what RFC 9113 asks of its user — error mapping to COMPRESSION_ERROR
+ * (§4.3), the header-list limits of §6.5.2 / §10.5.1 — and never-indexed sensitive fields
+ * (RFC 7541 §7.1.3).
  *
- * hpack.js exposes a Duplex-stream API (readable-stream 2). Its `_write` runs synchronously inside
- * `write()` when nothing is queued — which is always the case here, because every write is read
- * out before the call returns — so `write()` followed by `read()` gives the result at once. The
- * stream machinery still schedules its own `process.nextTick` bookkeeping (drain/readable
- * checks); nothing of ours waits on it.
+ * The tables live in hpack-tables.ts (static table, Huffman code), hpack-table.ts (index space
+ * and dynamic table) and the Huffman coder in hpack-huffman.ts. hpack.js, which this file used
+ * to wrap, is kept as the oracle of test/h2/hpack-differential.test.ts.
  *
- * Strings are latin1: one char per octet, as hpack.js decodes them. Names must already be
- * lowercase (RFC 9113 §8.2.1) and values valid field values: the caller validates.
+ * Strings are latin1: one char per octet. Names must already be lowercase (RFC 9113 §8.2.1) and
+ * values valid field values: the caller validates.
  */
-import { createRequire } from 'node:module'
-import { InvalidArgumentError } from '../errors.js'
+import { H2ProtocolError, InvalidArgumentError } from '../errors.js'
 import { H2ErrorCode, h2Error } from './frame.js'
+import { huffmanDecode, huffmanEncode, huffmanLength } from './hpack-huffman.js'
+import { HeaderTable } from './hpack-table.js'
+import { STATIC_BY_NAME } from './hpack-tables.js'
 
 /** RFC 7541 §4.2 / RFC 9113 §6.5.2: initial SETTINGS_HEADER_TABLE_SIZE on both sides. */
 export const DEFAULT_HEADER_TABLE_SIZE = 4096
@@ -26,49 +26,14 @@ export const DEFAULT_MAX_HEADER_COUNT = 128
 /** RFC 7541 §4.1 / RFC 9113 §6.5.2: each field costs name + value + 32 octets. */
 export const FIELD_OVERHEAD = 32
 
-// ---- the part of hpack.js 2.1.6 we use ---------------------------------------------------------
-
-interface HpackJsEntry {
-  name: string
-  value: string
-  totalSize: number
-}
-/** lib/hpack/table.js. `protocolMaxSize` is the limit updates may not exceed (our SETTINGS). */
-interface HpackJsTable {
-  size: number
-  maxSize: number
-  protocolMaxSize: number
-  /** Oldest first. */
-  dynamic: HpackJsEntry[]
-}
-interface HpackJsField {
-  name: string
-  value: string
-  neverIndex?: boolean
-  /** false: literal without indexing. */
-  incremental?: boolean
-}
-interface HpackJsCompressor {
-  write(fields: HpackJsField[]): boolean
-  read(): Buffer | null
-  /** Emits a dynamic table size update when `size >= protocolMaxSize`, then resizes the table. */
-  updateTableSize(size: number): void
-  _table: HpackJsTable
-}
-interface HpackJsDecompressor {
-  write(block: Buffer): boolean
-  /** Without a callback, failures are emitted as 'error' events, synchronously. */
-  execute(): void
-  read(): { name: string; value: string; neverIndex: boolean } | null
-  on(event: 'error', listener: (err: unknown) => void): unknown
-  _table: HpackJsTable
-}
-interface HpackJs {
-  compressor: { create(options: { table: { maxSize: number } }): HpackJsCompressor }
-  decompressor: { create(options: { table: { maxSize: number } }): HpackJsDecompressor }
-}
-
-const hpackJs = createRequire(import.meta.url)('hpack.js') as HpackJs
+/** RFC 7541 §6: the first octet of each representation, and the bits of its integer prefix. */
+const INDEXED = 0x80 // §6.1, 7-bit index
+const INCREMENTAL = 0x40 // §6.2.1, 6-bit name index
+const WITHOUT_INDEXING = 0x00 // §6.2.2, 4-bit name index
+const NEVER_INDEXED = 0x10 // §6.2.3, 4-bit name index
+const SIZE_UPDATE = 0x20 // §6.3, 5-bit size
+/** §5.2: the H bit in front of a string's 7-bit length. */
+const HUFFMAN = 0x80
 
 // ---- encoder ---------------------------------------------------------------------------------
 
@@ -84,17 +49,15 @@ export interface HpackEncoderOptions {
 export type HeaderFields = readonly string[] | ReadonlyArray<readonly [string, string]>
 
 export class HpackEncoder {
-  readonly #compressor: HpackJsCompressor
+  /** Our copy of the peer decoder's tables; its maxSize is the size the peer knows we use. */
+  readonly #table = new HeaderTable(DEFAULT_HEADER_TABLE_SIZE, true)
   readonly #cap: number
-  /** The dynamic table size the peer's decoder knows we use. */
-  #tableSize = DEFAULT_HEADER_TABLE_SIZE
   /** Size changes not yet signalled (RFC 7541 §4.2): the smallest one in the interval, and the last. */
   #pendingMin = -1
   #pendingFinal = -1
 
   constructor(options: HpackEncoderOptions = {}) {
     this.#cap = checkTableSize(options.maxTableSize ?? DEFAULT_HEADER_TABLE_SIZE, 'maxTableSize')
-    this.#compressor = hpackJs.compressor.create({ table: { maxSize: DEFAULT_HEADER_TABLE_SIZE } })
     // Both sides start at 4096 (RFC 7541 §4.2 with RFC 9113 §6.5.2): a smaller cap of ours
     // must be signalled, or the peer's decoder would evict later than we do.
     this.#resize(Math.min(this.#cap, DEFAULT_HEADER_TABLE_SIZE))
@@ -102,7 +65,7 @@ export class HpackEncoder {
 
   /** Dynamic table size in force (or about to be signalled at the start of the next block). */
   get tableSize(): number {
-    return this.#pendingFinal === -1 ? this.#tableSize : this.#pendingFinal
+    return this.#pendingFinal === -1 ? this.#table.maxSize : this.#pendingFinal
   }
 
   /**
@@ -124,45 +87,58 @@ export class HpackEncoder {
   encode(headers: HeaderFields): Buffer {
     // Checked before anything changes state: a refused call leaves no update half-emitted.
     if (typeof headers[0] === 'string' && headers.length % 2 !== 0) throw new InvalidArgumentError('flattened header list has an odd length')
-    const compressor = this.#compressor
+    let at = 0
     if (this.#pendingFinal !== -1) {
       // RFC 7541 §4.2: "the smallest maximum table size that occurs in that interval MUST be
       // signaled in a dynamic table size update. The final maximum size is always signaled".
-      // hpack.js writes an update when the size reaches its protocol limit, so move the limit
-      // with the size; the bytes wait in its output, ahead of the block written below.
+      reserve(at, 2 * MAX_INTEGER_OCTETS)
       if (this.#pendingMin < this.#pendingFinal) {
-        compressor._table.protocolMaxSize = this.#pendingMin
-        compressor.updateTableSize(this.#pendingMin)
+        at = writeInteger(at, this.#pendingMin, 5, SIZE_UPDATE)
+        this.#table.setMaxSize(this.#pendingMin)
       }
-      compressor._table.protocolMaxSize = this.#pendingFinal
-      compressor.updateTableSize(this.#pendingFinal)
-      this.#tableSize = this.#pendingFinal
+      at = writeInteger(at, this.#pendingFinal, 5, SIZE_UPDATE)
+      this.#table.setMaxSize(this.#pendingFinal)
       this.#pendingMin = -1
       this.#pendingFinal = -1
     }
-    // Built after the resize: the indexing choice depends on the table size in force.
-    compressor.write(this.#fields(headers))
-    return compressor.read() ?? Buffer.alloc(0)
-  }
-
-  #fields(headers: HeaderFields): HpackJsField[] {
-    const fields: HpackJsField[] = []
-    if (headers.length === 0) return fields
     if (typeof headers[0] === 'string') {
       const flat = headers as readonly string[]
-      for (let i = 0; i < flat.length; i += 2) fields.push(this.#field(flat[i]!, flat[i + 1]!))
+      for (let i = 0; i < flat.length; i += 2) at = this.#field(at, flat[i]!, flat[i + 1]!)
     } else {
-      for (const [name, value] of headers as ReadonlyArray<readonly [string, string]>) fields.push(this.#field(name, value))
+      const pairs = headers as ReadonlyArray<readonly [string, string]>
+      for (let i = 0; i < pairs.length; i++) at = this.#field(at, pairs[i]![0], pairs[i]![1])
     }
-    return fields
+    return takeBlock(at)
   }
 
-  #field(name: string, value: string): HpackJsField {
-    if (isSensitive(name, value)) return { name, value, neverIndex: true }
+  /**
+   * One field, by the first rule that applies: never indexed when sensitive (§6.2.3); indexed
+   * when the pair is in a table (§6.1); without indexing when the entry would crowd the table
+   * (§6.2.2); else a literal with incremental indexing (§6.2.1), so a repeat costs one octet.
+   * The name is referenced by index whenever a table has it.
+   */
+  #field(at: number, name: string, value: string): number {
+    reserve(at, name.length + value.length + 3 * MAX_INTEGER_OCTETS)
+    const statics = STATIC_BY_NAME.get(name)
+    let nameIndex = statics === undefined ? 0 : statics.index
+    if (isSensitive(name, value)) return writeLiteral(at, NEVER_INDEXED, 4, nameIndex, name, value)
+    const staticIndex = statics?.values.get(value)
+    if (staticIndex !== undefined) return writeInteger(at, staticIndex, 7, INDEXED)
+    const found = this.#table.find(name, value)
+    if (found > 0) return writeInteger(at, found, 7, INDEXED)
+    // A static name index is smaller and never moves: prefer it over a dynamic one.
+    if (nameIndex === 0) nameIndex = -found
     // An entry over 3/4 of the table would evict (nearly) everything else for one field that
-    // rarely repeats: send it without indexing (nghttp2 makes the same call).
-    if ((name.length + value.length + FIELD_OVERHEAD) * 4 > this.#tableSize * 3) return { name, value, incremental: false }
-    return { name, value }
+    // rarely repeats: send it without indexing (nghttp2 makes the same call). With a table of
+    // size 0 this sends everything without indexing.
+    if ((name.length + value.length + FIELD_OVERHEAD) * 4 > this.#table.maxSize * 3) {
+      return writeLiteral(at, WITHOUT_INDEXING, 4, nameIndex, name, value)
+    }
+    // The name index was taken before the insertion, as the peer resolves it (RFC 7541 §4.4:
+    // the referenced entry may even be the one this insertion evicts).
+    at = writeLiteral(at, INCREMENTAL, 6, nameIndex, name, value)
+    this.#table.add(name, value)
+    return at
   }
 }
 
@@ -185,6 +161,66 @@ function isSensitive(name: string, value: string): boolean {
   }
 }
 
+// ---- block writer: one scratch buffer shared by every encoder --------------------------------
+
+/** A §5.1 integer below 2^32: the prefix octet and at most 5 continuation octets. */
+const MAX_INTEGER_OCTETS = 6
+const SCRATCH_SIZE = 4096
+/** `encode` is synchronous and never re-entered, so one scratch buffer serves every encoder. */
+let scratch = Buffer.allocUnsafeSlow(SCRATCH_SIZE)
+
+/** Make room for `extra` more octets after position `at`, keeping what is written. */
+function reserve(at: number, extra: number): void {
+  if (at + extra <= scratch.length) return
+  const bigger = Buffer.allocUnsafeSlow(Math.max(scratch.length * 2, at + extra))
+  scratch.copy(bigger, 0, 0, at)
+  scratch = bigger
+}
+
+/** The block written so far, copied out of the scratch buffer into a Buffer of its own. */
+function takeBlock(length: number): Buffer {
+  const block = Buffer.allocUnsafe(length)
+  scratch.copy(block, 0, 0, length)
+  // One huge block must not keep a huge scratch buffer alive for the process lifetime.
+  if (scratch.length > 16 * SCRATCH_SIZE) scratch = Buffer.allocUnsafeSlow(SCRATCH_SIZE)
+  return block
+}
+
+/** §5.1: `value` with a `prefixBits`-bit prefix, the octet's high bits set to `pattern`. */
+function writeInteger(at: number, value: number, prefixBits: number, pattern: number): number {
+  const max = (1 << prefixBits) - 1
+  if (value < max) {
+    scratch[at++] = pattern | value
+    return at
+  }
+  scratch[at++] = pattern | max
+  let rest = value - max
+  while (rest >= 0x80) {
+    scratch[at++] = (rest & 0x7f) | 0x80
+    rest >>>= 7
+  }
+  scratch[at++] = rest
+  return at
+}
+
+/** §6.2: a literal representation, with its name as an index or (index 0) as a string. */
+function writeLiteral(at: number, pattern: number, prefixBits: number, nameIndex: number, name: string, value: string): number {
+  at = writeInteger(at, nameIndex, prefixBits, pattern)
+  if (nameIndex === 0) at = writeString(at, name)
+  return writeString(at, value)
+}
+
+/** §5.2: Huffman-coded when that is strictly shorter (equal lengths decode faster raw). */
+function writeString(at: number, str: string): number {
+  const huffman = huffmanLength(str)
+  if (huffman < str.length) return huffmanEncode(str, scratch, writeInteger(at, huffman, 7, HUFFMAN))
+  at = writeInteger(at, str.length, 7, 0)
+  // Short strings are cheaper to copy here than through Buffer#write's native call.
+  if (str.length > 32) return at + scratch.write(str, at, 'latin1')
+  for (let i = 0; i < str.length; i++) scratch[at++] = str.charCodeAt(i)
+  return at
+}
+
 // ---- decoder ---------------------------------------------------------------------------------
 
 export interface HpackDecoderOptions {
@@ -197,39 +233,36 @@ export interface HpackDecoderOptions {
 }
 
 export class HpackDecoder {
-  readonly #decompressor: HpackJsDecompressor
+  readonly #table: HeaderTable
   readonly #maxHeaderListSize: number
   readonly #maxHeaderCount: number
+  /** Our SETTINGS_HEADER_TABLE_SIZE: no size update may exceed it (RFC 7541 §6.3). */
+  #limit: number
   /** Smallest limit set since the last block, when it is below the table size in use; else -1. */
   #pendingMinLimit = -1
-  /** What hpack.js emitted as 'error' during the current execute(). */
-  #libraryError: unknown = undefined
   /** After a COMPRESSION_ERROR the table state is unknown: every later call fails with it. */
-  #failure: Error | undefined = undefined
+  #failure: H2ProtocolError | undefined = undefined
 
   constructor(options: HpackDecoderOptions = {}) {
     this.#maxHeaderListSize = checkLimit(options.maxHeaderListSize ?? DEFAULT_MAX_HEADER_LIST_SIZE, 'maxHeaderListSize')
     this.#maxHeaderCount = checkLimit(options.maxHeaderCount ?? DEFAULT_MAX_HEADER_COUNT, 'maxHeaderCount')
-    const maxTableSize = checkTableSize(options.maxTableSize ?? DEFAULT_HEADER_TABLE_SIZE, 'maxTableSize')
-    this.#decompressor = hpackJs.decompressor.create({ table: { maxSize: maxTableSize } })
-    this.#decompressor.on('error', (err) => {
-      this.#libraryError = err
-    })
+    this.#limit = checkTableSize(options.maxTableSize ?? DEFAULT_HEADER_TABLE_SIZE, 'maxTableSize')
+    this.#table = new HeaderTable(this.#limit, false)
   }
 
   /** Dynamic table size the peer's encoder has set (RFC 7541 §6.3). */
   get tableSize(): number {
-    return this.#decompressor._table.maxSize
+    return this.#table.maxSize
   }
 
   /** Octets the dynamic table holds now (RFC 7541 §4.1 accounting). */
   get tableOccupancy(): number {
-    return this.#decompressor._table.size
+    return this.#table.size
   }
 
   /** The dynamic table, newest entry first (index 62 first), as `[name, value, size]`. */
   dynamicTable(): Array<[string, string, number]> {
-    return this.#decompressor._table.dynamic.map((e): [string, string, number] => [e.name, e.value, e.totalSize]).reverse()
+    return this.#table.entries()
   }
 
   /**
@@ -238,10 +271,8 @@ export class HpackDecoder {
    * must start with an update to at most the smallest such limit (RFC 7541 §4.2).
    */
   setMaxTableSize(limit: number): void {
-    checkTableSize(limit, 'SETTINGS_HEADER_TABLE_SIZE')
-    const table = this.#decompressor._table
-    table.protocolMaxSize = limit
-    if (limit < table.maxSize) this.#pendingMinLimit = this.#pendingMinLimit === -1 ? limit : Math.min(limit, this.#pendingMinLimit)
+    this.#limit = checkTableSize(limit, 'SETTINGS_HEADER_TABLE_SIZE')
+    if (limit < this.#table.maxSize) this.#pendingMinLimit = this.#pendingMinLimit === -1 ? limit : Math.min(limit, this.#pendingMinLimit)
   }
 
   /**
@@ -250,7 +281,9 @@ export class HpackDecoder {
    *
    * Throws `H2ProtocolError`:
    * - COMPRESSION_ERROR, stream 0 (a connection error, RFC 9113 §4.3): malformed block, bad
-   *   index, size update out of place or over the limit. The decoder is unusable afterwards.
+   *   index, bad Huffman string, size update out of place or over the limit. The decoder is
+   *   unusable afterwards. When a table or the Huffman decoder rejected the content, their
+   *   RangeError is the `cause`; a block cut short or out of order has none.
    * - ENHANCE_YOUR_CALM on `streamId`: the list exceeds maxHeaderListSize or maxHeaderCount.
    *   The block was still decoded to the end, so the dynamic table stays in step with the
    *   peer's and the connection can go on (RFC 9113 §10.5.1: "A client can discard responses
@@ -261,38 +294,56 @@ export class HpackDecoder {
    */
   decode(block: Uint8Array, streamId = 0): string[] {
     if (this.#failure !== undefined) throw this.#failure
-
-    // hpack.js accepts a size update anywhere in a block; RFC 7541 §4.2 only at its start.
-    // Walk the representations first (no string is decoded) to check that and collect them.
-    const updates = sizeUpdatesOf(block)
-    if (typeof updates === 'string') this.#fail(updates)
-    if (this.#pendingMinLimit !== -1) {
-      const smallest = updates.length === 0 ? -1 : Math.min(...updates)
-      if (smallest === -1 || smallest > this.#pendingMinLimit) {
-        this.#fail(
-          `the block after SETTINGS_HEADER_TABLE_SIZE ${this.#pendingMinLimit} must start with a size update to at most that (RFC 7541 §4.2)`,
-        )
-      }
-      this.#pendingMinLimit = -1
-    }
-
-    this.#libraryError = undefined
-    this.#decompressor.write(Buffer.isBuffer(block) ? block : Buffer.from(block.buffer, block.byteOffset, block.byteLength))
-    this.#decompressor.execute()
-    if (this.#libraryError !== undefined) {
-      const reason = this.#libraryError instanceof Error ? this.#libraryError.message : String(this.#libraryError)
-      this.#fail(`hpack.js: ${reason}`, this.#libraryError)
-    }
-
-    // Drain every decoded field even past a limit: they are already in hpack.js's queue, and
-    // the next block must start from an empty one.
+    const bytes = Buffer.isBuffer(block) ? block : Buffer.from(block.buffer, block.byteOffset, block.byteLength)
+    const table = this.#table
     const fields: string[] = []
-    let listSize = 0
     let count = 0
-    for (let field = this.#decompressor.read(); field !== null; field = this.#decompressor.read()) {
-      count++
-      listSize += field.name.length + field.value.length + FIELD_OVERHEAD
-      if (count <= this.#maxHeaderCount && listSize <= this.#maxHeaderListSize) fields.push(field.name, field.value)
+    let listSize = 0
+    try {
+      // §4.2: size updates only before the first field; the smallest one is checked against
+      // the limit we lowered once that first field (or the end of the block) is reached.
+      let started = false
+      let smallestUpdate = -1
+      cursor.at = 0
+      while (cursor.at < bytes.length) {
+        const first = bytes[cursor.at]!
+        if ((first & 0xe0) === SIZE_UPDATE) {
+          if (started) throw malformed('dynamic table size update after a field (RFC 7541 §4.2)')
+          const size = readInteger(bytes, 5, 'dynamic table size update')
+          if (size > this.#limit) throw malformed(`dynamic table size update to ${size}, above SETTINGS_HEADER_TABLE_SIZE ${this.#limit} (RFC 7541 §6.3)`)
+          table.setMaxSize(size)
+          if (smallestUpdate === -1 || size < smallestUpdate) smallestUpdate = size
+          continue
+        }
+        if (!started) {
+          started = true
+          if (this.#pendingMinLimit !== -1) this.#checkSizeUpdates(smallestUpdate)
+        }
+        let name: string
+        let value: string
+        if ((first & INDEXED) !== 0) {
+          const index = readInteger(bytes, 7, 'indexed field')
+          name = table.name(index)
+          value = table.value(index)
+        } else {
+          const incremental = (first & INCREMENTAL) !== 0
+          const index = readInteger(bytes, incremental ? 6 : 4, 'literal field')
+          name = index === 0 ? readString(bytes, 'field name') : table.name(index)
+          value = readString(bytes, 'field value')
+          if (incremental) table.add(name, value)
+        }
+        // Past a limit, keep decoding (the table must follow the peer's) but drop the fields.
+        count++
+        listSize += name.length + value.length + FIELD_OVERHEAD
+        if (count <= this.#maxHeaderCount && listSize <= this.#maxHeaderListSize) fields.push(name, value)
+      }
+      if (!started && this.#pendingMinLimit !== -1) this.#checkSizeUpdates(smallestUpdate)
+    } catch (err) {
+      // RFC 9113 §4.3: a field block that cannot be decoded is a connection error of type
+      // COMPRESSION_ERROR. Content the tables or the Huffman decoder rejected comes as a RangeError.
+      const failure = err instanceof RangeError ? h2Error(H2ErrorCode.COMPRESSION_ERROR, 0, `invalid field block: ${err.message}`, err) : err
+      if (failure instanceof H2ProtocolError) this.#failure = failure
+      throw failure
     }
 
     if (count > this.#maxHeaderCount) {
@@ -308,76 +359,53 @@ export class HpackDecoder {
     return fields
   }
 
-  #fail(reason: string, cause?: unknown): never {
-    // RFC 9113 §4.3: a field block that cannot be decoded is a connection error of type COMPRESSION_ERROR.
-    const error = h2Error(H2ErrorCode.COMPRESSION_ERROR, 0, `invalid field block: ${reason}`, cause)
-    this.#failure = error
-    throw error
-  }
-}
-
-/** Where `readInteger` leaves its result: one reused object, no allocation per integer. */
-const cursor = { at: 0, value: 0 }
-
-/**
- * Walk the representations of a block (RFC 7541 §6) without decoding any string: the values of
- * the dynamic table size updates it starts with, or the reason it is malformed — cut short, an
- * integer longer than hpack.js accepts, or an update after a field (§4.2: updates "MUST occur
- * at the beginning of the first header block following the change").
- */
-function sizeUpdatesOf(block: Uint8Array): number[] | string {
-  const updates: number[] = []
-  let fields = 0
-  cursor.at = 0
-  while (cursor.at < block.length) {
-    const first = block[cursor.at]!
-    if ((first & 0x80) !== 0) {
-      // §6.1 indexed field: 1 + index (7-bit prefix)
-      if (!readInteger(block, 7)) return 'truncated indexed field'
-    } else if ((first & 0xe0) === 0x20) {
-      // §6.3 dynamic table size update: 001 + size (5-bit prefix)
-      if (fields > 0) return 'dynamic table size update after a field (RFC 7541 §4.2)'
-      if (!readInteger(block, 5)) return 'truncated dynamic table size update'
-      updates.push(cursor.value)
-      continue
-    } else {
-      // §6.2.1 literal with incremental indexing (01, 6-bit index), §6.2.2 / §6.2.3 without or
-      // never indexed (0000 / 0001, 4-bit index); index 0 means a literal name follows.
-      if (!readInteger(block, (first & 0x40) !== 0 ? 6 : 4)) return 'truncated literal field'
-      if (cursor.value === 0 && !skipString(block)) return 'truncated field name'
-      if (!skipString(block)) return 'truncated field value'
+  /** RFC 7541 §4.2: after our limit went below the table size, the block must shrink the table to it. */
+  #checkSizeUpdates(smallestUpdate: number): void {
+    if (smallestUpdate === -1 || smallestUpdate > this.#pendingMinLimit) {
+      throw malformed(`the block after SETTINGS_HEADER_TABLE_SIZE ${this.#pendingMinLimit} must start with a size update to at most that (RFC 7541 §4.2)`)
     }
-    fields++
+    this.#pendingMinLimit = -1
   }
-  return updates
 }
 
-/** §5.2 string literal: H bit + length (7-bit prefix), then the octets. */
-function skipString(block: Uint8Array): boolean {
-  if (cursor.at >= block.length || !readInteger(block, 7)) return false
-  cursor.at += cursor.value
-  return cursor.at <= block.length
+// ---- block reader ----------------------------------------------------------------------------
+
+/** Read position of `readInteger` / `readString`: one reused object (decode is synchronous). */
+const cursor = { at: 0 }
+
+/** A block that is cut short or out of order: a COMPRESSION_ERROR without a cause. */
+function malformed(reason: string): H2ProtocolError {
+  return h2Error(H2ErrorCode.COMPRESSION_ERROR, 0, `invalid field block: ${reason}`)
 }
 
 /**
- * §5.1 integer with an `prefixBits`-bit prefix at `cursor.at`, into `cursor.value`. At most 4
- * continuation octets (values below 2^28 + 2^prefix), the most hpack.js decodes.
+ * §5.1 integer with a `prefixBits`-bit prefix at `cursor.at` (which must be inside `bytes`). At
+ * most 4 continuation octets, i.e. values below 2^28 + 2^prefixBits: §5.1 lets a decoder limit
+ * them, and no index, length or table size we accept needs more.
  */
-function readInteger(block: Uint8Array, prefixBits: number): boolean {
+function readInteger(bytes: Uint8Array, prefixBits: number, what: string): number {
   const max = (1 << prefixBits) - 1
-  let value = block[cursor.at++]! & max
-  if (value === max) {
-    let shift = 0
-    let octet: number
-    do {
-      if (cursor.at >= block.length || shift >= 28) return false
-      octet = block[cursor.at++]!
-      value += (octet & 0x7f) * 2 ** shift
-      shift += 7
-    } while ((octet & 0x80) !== 0)
+  let value = bytes[cursor.at++]! & max
+  if (value < max) return value
+  for (let shift = 0; shift < 28; shift += 7) {
+    if (cursor.at >= bytes.length) throw malformed(`${what} cut short`)
+    const octet = bytes[cursor.at++]!
+    value += (octet & 0x7f) << shift
+    if (octet < 0x80) return value
   }
-  cursor.value = value
-  return true
+  throw malformed(`${what}: integer longer than 4 continuation octets`)
+}
+
+/** §5.2 string literal at `cursor.at`: H bit + length (7-bit prefix), then the octets, as latin1. */
+function readString(bytes: Buffer, what: string): string {
+  if (cursor.at >= bytes.length) throw malformed(`${what} cut short`)
+  const huffman = (bytes[cursor.at]! & HUFFMAN) !== 0
+  const length = readInteger(bytes, 7, what)
+  const start = cursor.at
+  const end = start + length
+  if (end > bytes.length) throw malformed(`${what} cut short`)
+  cursor.at = end
+  return huffman ? huffmanDecode(bytes, start, end) : bytes.toString('latin1', start, end)
 }
 
 function checkTableSize(size: number, name: string): number {

@@ -13,12 +13,7 @@ export function takeBytes(stream: H2Stream, n: number): Uint8Array {
   stream.queuedBytes -= n
   if (first.byteLength - offset >= n) {
     const view = first.subarray(offset, offset + n)
-    if (offset + n === first.byteLength) {
-      queue.shift()
-      stream.sendOffset = 0
-    } else {
-      stream.sendOffset = offset + n
-    }
+    consumeFirst(stream, offset + n)
     return view
   }
   const out = Buffer.allocUnsafe(n)
@@ -29,13 +24,19 @@ export function takeBytes(stream: H2Stream, n: number): Uint8Array {
     const take = Math.min(chunk.byteLength - start, n - filled)
     out.set(chunk.subarray(start, start + take), filled)
     filled += take
-    if (start + take === chunk.byteLength) {
-      queue.shift()
-      stream.sendOffset = 0
-    } else {
-      stream.sendOffset = start + take
-    }
+    consumeFirst(stream, start + take)
   }
   return out
+}
+
+/** The first queued chunk is used up to `upTo`: drop it when that is its end, else move the offset. */
+function consumeFirst(stream: H2Stream, upTo: number): void {
+  const queue = stream.sendQueue
+  if (upTo === (queue[0] as Uint8Array).byteLength) {
+    queue.shift()
+    stream.sendOffset = 0
+  } else {
+    stream.sendOffset = upTo
+  }
 }
 

@@ -34,7 +34,7 @@ import {
 import { rawHeadersToRecord } from '../http/headers.js'
 import { FieldBlockAssembler } from './field-block.js'
 import { parseResponseSection } from './fields.js'
-import { requestFields } from './fields.js'
+import { extendedConnectFields, requestFields } from './fields.js'
 import { BdpEstimator, ReceiveWindow, SendWindow } from './flow.js'
 import {
   CLIENT_PREFACE,
@@ -66,6 +66,7 @@ import { WriteScheduler } from './scheduler.js'
 import { PeerSettings, localSettings } from './settings.js'
 import { takeBytes } from './send-queue.js'
 import { H2Stream, ResponsePhase, StreamEvent, canReceive, canSend, transition } from './stream.js'
+import { TunnelHandler } from './tunnel.js'
 import { FrameWriter } from './writer.js'
 
 export interface H2ConnectionOptions {
@@ -305,6 +306,14 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     return this.#peer
   }
 
+  /**
+   * The peer sent SETTINGS_ENABLE_CONNECT_PROTOCOL=1 (RFC 8441 §3): requests with `upgrade`
+   * may go as extended CONNECT streams. False until the peer's SETTINGS arrive.
+   */
+  get extendedConnect(): boolean {
+    return this.#peer.enableConnectProtocol === 1
+  }
+
   /** Our SETTINGS_INITIAL_WINDOW_SIZE now (grows with the BDP estimate). */
   get localStreamWindow(): number {
     return this.#localWindow
@@ -313,12 +322,20 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
   /**
    * Open a stream for the request. Throws InvalidArgumentError, without touching the handler,
    * when the connection cannot take it (no capacity, retired) or the request cannot be sent
-   * over HTTP/2 (upgrade, CONNECT, a body that does not match its length).
+   * over HTTP/2 (CONNECT, an upgrade the peer did not enable, a body that does not match its length).
+   * A request with `upgrade` goes as an RFC 8441 extended CONNECT (see DispatchRequest.upgrade).
    */
   dispatch(request: DispatchRequest, handler: DispatchHandler): void {
     if (this.#state !== 'open') throw new InvalidArgumentError(`connection ${this.id} is ${this.#state} and takes no requests`)
     if (this.capacity <= 0) throw new InvalidArgumentError(`connection ${this.id} has no free capacity`)
-    if (request.upgrade !== undefined) throw new InvalidArgumentError('HTTP/1.1 Upgrade cannot be sent over HTTP/2 (RFC 9113 §8.6)')
+    const upgrade = request.upgrade
+    if (upgrade !== undefined) {
+      // RFC 8441 §4: "A client MUST NOT send a CONNECT request with the :protocol pseudo-header
+      // unless the server has sent SETTINGS_ENABLE_CONNECT_PROTOCOL = 1"; HTTP/1.1 Upgrade
+      // itself does not exist in HTTP/2 (RFC 9113 §8.6).
+      if (!this.extendedConnect) throw new InvalidArgumentError(`connection ${this.id}: the peer did not enable extended CONNECT (RFC 8441 §3), so upgrade ${upgrade} cannot go over HTTP/2`)
+      if (request.body !== null && request.body !== undefined) throw new InvalidArgumentError('an upgrade request carries no content: the tunnel is the content')
+    }
     const body = request.body
     const contentLength = body === null || body === undefined ? 0 : request.bodyLength < 0 ? -1 : request.bodyLength
     let bytes: Uint8Array | null = null
@@ -331,13 +348,25 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     } else if (body !== null && body !== undefined && !isAsyncIterable(body)) {
       throw new InvalidArgumentError('body must be a string, Uint8Array, Readable or AsyncIterable<Uint8Array>')
     }
-    const fields = requestFields(request, this.#scheme, contentLength)
+    const fields = upgrade === undefined ? requestFields(request, this.#scheme, contentLength) : extendedConnectFields(request, upgrade, this.#scheme)
 
     const id = this.#nextStreamId
     this.#nextStreamId += 2
+    // A tunnel's handler is wrapped: its 2xx becomes onUpgrade with a Duplex over the stream.
+    // (`stream` is assigned below, before any of these operations can run.)
+    let tunnelStream: H2Stream
+    const streamHandler =
+      upgrade === undefined
+        ? handler
+        : new TunnelHandler(handler, {
+            write: (chunk, done) => this.#tunnelWrite(tunnelStream, chunk, done),
+            end: (done) => this.#tunnelEnd(tunnelStream, done),
+            resume: () => this.#resume(tunnelStream),
+            abort: (reason) => this.#abort(tunnelStream, reason),
+          })
     const stream = new H2Stream(
       request,
-      handler,
+      streamHandler,
       new SendWindow(this.#peer.initialWindowSize, id),
       new ReceiveWindow(this.#localWindow, id),
       contentLength,
@@ -345,6 +374,7 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
       this.#abort,
     )
     stream.id = id
+    tunnelStream = stream
     this.#streams.set(id, stream)
     const reused = this.#dispatched > 0
     this.#dispatched++
@@ -368,10 +398,14 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
       if (stream.done) return
     }
 
-    const endStream = contentLength === 0
+    // RFC 8441 §4 / RFC 9113 §8.5: a CONNECT's HEADERS carry no END_STREAM — the stream stays
+    // open for the tunnel's bytes.
+    const endStream = contentLength === 0 && upgrade === undefined
     this.#writeHeaders(id, this.#encoder.encode(fields), endStream)
     stream.state = transition(stream.state, StreamEvent.SEND_HEADERS) ?? stream.state
-    if (endStream) {
+    if (upgrade !== undefined) {
+      this.#armDeadline(stream, request.headersTimeout)
+    } else if (endStream) {
       stream.endStreamSent = true
       stream.bodyEnded = true
       stream.state = transition(stream.state, StreamEvent.SEND_END_STREAM) ?? stream.state
@@ -558,7 +592,53 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
       const next = transition(stream.state, StreamEvent.SEND_END_STREAM)
       if (next !== null) stream.state = next
       if (stream.phase === ResponsePhase.HEAD) this.#armDeadline(stream, stream.request.headersTimeout)
+      const tunnel = establishedTunnel(stream)
+      if (tunnel !== null) {
+        if (stream.state.kind === 'closed') this.#finishTunnel(stream)
+        tunnel.endWritten()
+      }
     }
+  }
+
+  // ── RFC 8441 tunnels ────────────────────────────────────────────────────────────────
+
+  /** The tunnel's Duplex wrote `chunk`: queue it as DATA; `done` once the queue has room (backpressure). */
+  #tunnelWrite(stream: H2Stream, chunk: Uint8Array, done: (err?: Error | null) => void): void {
+    if (stream.done || stream.endStreamSent || !canSend(stream.state) || this.#state === 'closed') {
+      done(new SocketClosedError('the tunnel stream is closed', { origin: this.#origin }))
+      return
+    }
+    if (chunk.byteLength === 0) {
+      done()
+      return
+    }
+    stream.sendQueue.push(chunk)
+    stream.queuedBytes += chunk.byteLength
+    this.#scheduler.add(stream)
+    this.#pumpData()
+    // The same read-ahead bound as a streamed request body: #pumpData wakes it below the mark.
+    if (stream.queuedBytes < BODY_HIGH_WATER || stream.done) done()
+    else stream.wakeBody = () => done()
+  }
+
+  /** The tunnel's Duplex ended: END_STREAM once the queued DATA is out (a half-close, RFC 9113 §8.5). */
+  #tunnelEnd(stream: H2Stream, done: (err?: Error | null) => void): void {
+    if (stream.done || stream.endStreamSent || this.#state === 'closed') {
+      done()
+      return
+    }
+    ;(stream.handler as TunnelHandler).awaitEnd(done)
+    stream.bodyEnded = true
+    this.#scheduler.add(stream)
+    this.#pumpData()
+  }
+
+  /** Both directions of a tunnel ended with END_STREAM: the stream is closed and served. */
+  #finishTunnel(stream: H2Stream): void {
+    stream.phase = ResponsePhase.DONE
+    stream.deadline = Infinity
+    this.#served++
+    this.#remove(stream)
   }
 
   #afterFlush = (): void => {
@@ -605,7 +685,7 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
       this.#onRstStream(streamId, errorCode)
     },
     onSettings: (ack: boolean, settings: readonly SettingsEntry[]) => {
-      this.#checkLive()
+      this.#checkLive(!ack)
       this.#onSettings(ack, settings)
     },
     onPushPromise: (streamId: number, flags: number, _promised: number, fragment: Uint8Array) => {
@@ -642,8 +722,14 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
    * A handler callback may have closed the connection in the middle of a chunk: unwind out of
    * the frame reader so that no later frame of the chunk is acted on.
    */
-  #checkLive(): void {
+  #checkLive(serverPreface = false): void {
     if (this.#state === 'closed') throw UNWIND
+    // RFC 9113 §3.4: the server connection preface is a SETTINGS frame, and it "MUST be the
+    // first frame the server sends"; anything else first is an invalid preface, a connection
+    // error of type PROTOCOL_ERROR.
+    if (!serverPreface && this.#peer.received === 0) {
+      throw h2Error(H2ErrorCode.PROTOCOL_ERROR, 0, 'the server preface must start with a SETTINGS frame (RFC 9113 §3.4)')
+    }
   }
 
   #isClosed(): boolean {
@@ -791,7 +877,7 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
       this.#complete(stream, trailers)
       return
     }
-    this.#armDeadline(stream, stream.request.bodyTimeout)
+    if (establishedTunnel(stream) === null) this.#armDeadline(stream, stream.request.bodyTimeout)
   }
 
   #onHeadersFrame(streamId: number, flags: number, fragment: Uint8Array, push: boolean): void {
@@ -877,7 +963,13 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
       return
     }
     if (stream.done) return
-    if (goOn === false) this.#pause(stream)
+    if (establishedTunnel(stream) !== null) {
+      // RFC 9110 §9.3.6: a 2xx to CONNECT has no content-length; the tunnel's bytes are not
+      // a body, and an idle tunnel (a quiet WebSocket) is not a stalled response.
+      stream.expectedLength = -1
+      stream.deadline = Infinity
+      if (goOn === false) this.#pause(stream)
+    } else if (goOn === false) this.#pause(stream)
     else this.#armDeadline(stream, stream.request.bodyTimeout)
     if (endStream) this.#complete(stream, null)
   }
@@ -897,6 +989,10 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
 
   /** END_STREAM reached the handler's side: trailers, onComplete, and the stream leaves the table. */
   #complete(stream: H2Stream, trailers: string[] | null): void {
+    if (establishedTunnel(stream) !== null) {
+      this.#tunnelReadEnd(stream)
+      return
+    }
     // §8.1.1: "malformed if the value of a content-length header field does not equal the sum of the DATA frame payload lengths".
     if (!stream.noContent && stream.expectedLength >= 0 && stream.receivedLength !== stream.expectedLength) {
       this.#streamError(stream, this.#lengthError(stream))
@@ -931,6 +1027,24 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     } catch {
       // The request is over; a handler failing in its last callback has nobody to tell.
     }
+  }
+
+  /**
+   * The peer's END_STREAM on a tunnel: only its direction ended (RFC 9113 §8.5), ours stays
+   * open until the Duplex ends; the stream leaves the table when both have.
+   */
+  #tunnelReadEnd(stream: H2Stream): void {
+    stream.endPending = false
+    stream.pendingTrailers = null
+    const next = transition(stream.state, StreamEvent.RECV_END_STREAM)
+    if (next !== null) stream.state = next
+    try {
+      stream.handler.onComplete()
+    } catch (err) {
+      this.#handlerThrew(stream, err)
+      return
+    }
+    if (stream.state.kind === 'closed' && !stream.done) this.#finishTunnel(stream)
   }
 
   #lengthError(stream: H2Stream): H2ProtocolError {
@@ -979,6 +1093,11 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
       // §6.5.2: "A client MUST treat receipt of a SETTINGS frame with SETTINGS_ENABLE_PUSH set
       // to 1 as a connection error of type PROTOCOL_ERROR."
       if (id === SettingsId.ENABLE_PUSH && value === 1) throw h2Error(H2ErrorCode.PROTOCOL_ERROR, 0, 'server sent SETTINGS_ENABLE_PUSH=1 (RFC 9113 §6.5.2)')
+      // RFC 8441 §3: "A sender MUST NOT send a SETTINGS_ENABLE_CONNECT_PROTOCOL parameter with
+      // the value of 0 after previously sending a value of 1" — tunnels may be open on it.
+      if (id === SettingsId.ENABLE_CONNECT_PROTOCOL && value === 0 && this.#peer.enableConnectProtocol === 1) {
+        throw h2Error(H2ErrorCode.PROTOCOL_ERROR, 0, 'server withdrew SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441 §3)')
+      }
     }
     const capacityBefore = this.capacity
     const first = !this.capacityKnown
@@ -1382,6 +1501,12 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
 const EMPTY = new Uint8Array(0)
 
 function noop(): void {}
+
+/** The stream's tunnel once a 2xx established it (RFC 8441), else null. */
+function establishedTunnel(stream: H2Stream): TunnelHandler | null {
+  const handler = stream.handler
+  return handler instanceof TunnelHandler && handler.established ? handler : null
+}
 
 function detachBodyErrorSink(stream: H2Stream): void {
   const body = stream.request.body

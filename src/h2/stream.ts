@@ -83,12 +83,8 @@ export function transition(state: StreamState, event: StreamEvent, errorCode = 0
         // §8.1: response HEADERS (1xx, final, trailers) arrive while the stream is open.
         case StreamEvent.RECV_HEADERS:
           return OPEN
-        case StreamEvent.SEND_RESET:
-          return { kind: 'closed', cause: 'reset-sent', errorCode }
-        case StreamEvent.RECV_RESET:
-          return { kind: 'closed', cause: 'reset-received', errorCode }
         default:
-          return null
+          return closedByReset(event, errorCode)
       }
     case 'half-closed-local':
       // §5.1 half-closed (local): we send nothing more but RST_STREAM; the peer may send anything.
@@ -97,12 +93,8 @@ export function transition(state: StreamState, event: StreamEvent, errorCode = 0
           return HALF_CLOSED_LOCAL
         case StreamEvent.RECV_END_STREAM:
           return CLOSED_BY_END_STREAM
-        case StreamEvent.SEND_RESET:
-          return { kind: 'closed', cause: 'reset-sent', errorCode }
-        case StreamEvent.RECV_RESET:
-          return { kind: 'closed', cause: 'reset-received', errorCode }
         default:
-          return null
+          return closedByReset(event, errorCode)
       }
     case 'half-closed-remote':
       // §5.1 half-closed (remote): frames other than WINDOW_UPDATE, PRIORITY, RST_STREAM from
@@ -110,14 +102,26 @@ export function transition(state: StreamState, event: StreamEvent, errorCode = 0
       switch (event) {
         case StreamEvent.SEND_END_STREAM:
           return CLOSED_BY_END_STREAM
-        case StreamEvent.SEND_RESET:
-          return { kind: 'closed', cause: 'reset-sent', errorCode }
-        case StreamEvent.RECV_RESET:
-          return { kind: 'closed', cause: 'reset-received', errorCode }
         default:
-          return null
+          return closedByReset(event, errorCode)
       }
     case 'closed':
+      return null
+  }
+}
+
+/**
+ * §5.1: in open and in both half-closed states, a RST_STREAM sent or received by either
+ * endpoint closes the stream at once. Those states' remaining events end here too: anything
+ * but a reset is a transition §5.1 does not allow (null).
+ */
+function closedByReset(event: StreamEvent, errorCode: number): StreamState | null {
+  switch (event) {
+    case StreamEvent.SEND_RESET:
+      return { kind: 'closed', cause: 'reset-sent', errorCode }
+    case StreamEvent.RECV_RESET:
+      return { kind: 'closed', cause: 'reset-received', errorCode }
+    default:
       return null
   }
 }

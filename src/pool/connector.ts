@@ -28,6 +28,11 @@ export interface ConnectRequest {
   options: ResolvedPoolOptions
   sessionCache: TlsSessionCache | null
   signal: AbortSignal
+  /**
+   * Open an HTTP/1.1 connection whatever allowH2 / h2c say: the fallback for an upgrade
+   * (WebSocket) when the origin's HTTP/2 connections do not enable extended CONNECT (RFC 8441).
+   */
+  h1Only?: boolean
 }
 
 /** ALPN offers (RFC 7301), in preference order. */
@@ -72,7 +77,7 @@ export async function openConnection(req: ConnectRequest): Promise<OpenedConnect
     const socket = await connectTcp(tcp)
     return {
       // h2c with prior knowledge (RFC 9113 §3.3): the preface is the first thing we send.
-      connection: options.h2c ? new H2Connection(socket, h2Options(null)) : new H1Connection(socket, { ...h1Options, tlsResumed: null }),
+      connection: options.h2c && req.h1Only !== true ? new H2Connection(socket, h2Options(null)) : new H1Connection(socket, { ...h1Options, tlsResumed: null }),
       tlsResumed: null,
       tlsVersion: null,
       remoteAddress: socket.remoteAddress,
@@ -93,7 +98,7 @@ export async function openConnection(req: ConnectRequest): Promise<OpenedConnect
     ...(tlsOptions.pins === undefined ? {} : { pins: tlsOptions.pins }),
     rejectUnauthorized: tlsOptions.rejectUnauthorized ?? true,
     minVersion: tlsOptions.minVersion ?? 'TLSv1.2',
-    alpnProtocols: options.allowH2 ? ALPN_H2_FIRST : ALPN_H1_ONLY,
+    alpnProtocols: options.allowH2 && req.h1Only !== true ? ALPN_H2_FIRST : ALPN_H1_ONLY,
     sessionCache: req.sessionCache,
   })
   return {

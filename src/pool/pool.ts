@@ -84,6 +84,8 @@ interface ConnectionRecord {
   ageTimer: NodeJS.Timeout | undefined
   /** Aborts an in-progress connect when the pool is destroyed. */
   connectAbort: AbortController | undefined
+  /** Opened HTTP/1.1-only for an upgrade the origin's HTTP/2 connections cannot carry. */
+  h1Only: boolean
 }
 
 interface QueueEntry {
@@ -328,6 +330,7 @@ export class Pool extends EventEmitter<PoolEvents> {
   }
 
   #pickConnection(entry: QueueEntry): ConnectionRecord | undefined {
+    if (entry.request.upgrade !== undefined) return this.#pickForUpgrade()
     const idle = this.#idle
     if (entry.freshOnly) {
       // A retry after a stale-socket failure must not land on another possibly stale socket.
@@ -364,6 +367,33 @@ export class Pool extends EventEmitter<PoolEvents> {
     return undefined
   }
 
+  /**
+   * An upgrade (WebSocket) goes as a stream on an HTTP/2 connection whose peer enabled
+   * extended CONNECT (RFC 8441), the least loaded first; else on an idle HTTP/1.1 connection
+   * (RFC 9110 §7.8: the socket is handed over, so it must carry nothing else).
+   */
+  #pickForUpgrade(): ConnectionRecord | undefined {
+    let best: ConnectionRecord | undefined
+    for (const rec of this.#records) {
+      const conn = rec.conn
+      if ((rec.state !== 'idle' && rec.state !== 'busy') || conn === undefined || conn.extendedConnect !== true || conn.capacity === 0) continue
+      if (best === undefined || conn.inFlight < (best.conn as PoolConnection).inFlight) best = rec
+    }
+    if (best !== undefined) return best
+    const idle = this.#idle
+    for (let i = idle.length - 1; i >= 0; i--) {
+      const rec = idle[i] as ConnectionRecord
+      if (rec.conn !== undefined && rec.conn.multiplexed !== true && rec.conn.capacity > 0) return rec
+    }
+    return undefined
+  }
+
+  /** A live HTTP/2 connection takes upgrades as streams (it may be full right now). */
+  #anyExtendedConnect(): boolean {
+    for (const rec of this.#records) if (rec.state !== 'draining' && rec.conn?.extendedConnect === true) return true
+    return false
+  }
+
   /** Connections to this origin may turn out to be HTTP/2 (ALPN may pick h2, or h2c). */
   #mayMultiplex(): boolean {
     return this.#options.h2c || (this.#origin.secure && this.#options.allowH2)
@@ -379,6 +409,13 @@ export class Pool extends EventEmitter<PoolEvents> {
   #growIfNeeded(): void {
     let connecting = 0
     for (const rec of this.#records) if (rec.state === 'connecting') connecting++
+    const head = this.#queue[0]
+    if (head !== undefined && head.request.upgrade !== undefined && this.#protocolSeen === 'h2' && !this.#anyExtendedConnect()) {
+      // The origin speaks HTTP/2 but no connection of it took the upgrade (its peer sent no
+      // SETTINGS_ENABLE_CONNECT_PROTOCOL, RFC 8441 §3): fall back to an HTTP/1.1 connection.
+      if (connecting === 0 && this.#liveCount() < this.#options.connections) this.#openConnection('demand', true).catch(noop)
+      return
+    }
     if (this.#mayMultiplex() && this.#protocolSeen !== 'http/1.1') {
       // While the protocol is unknown (or known to be h2), one connection at a time: a cold
       // burst of 1,000 requests must open one HTTP/2 connection, not 1,000 (RFC 9113 §9.1
@@ -418,7 +455,7 @@ export class Pool extends EventEmitter<PoolEvents> {
   }
 
   /** Open one connection; resolves once it is ready (idle), rejects when it could not be made. */
-  #openConnection(reason: 'demand' | 'warm-up'): Promise<void> {
+  #openConnection(reason: 'demand' | 'warm-up', h1Only = false): Promise<void> {
     const rec: ConnectionRecord = {
       id: nextConnectionId++,
       state: 'connecting',
@@ -435,6 +472,7 @@ export class Pool extends EventEmitter<PoolEvents> {
       idleTimer: undefined,
       ageTimer: undefined,
       connectAbort: new AbortController(),
+      h1Only,
     }
     this.#records.add(rec)
     this.#figures.connectionsCreated++
@@ -446,6 +484,7 @@ export class Pool extends EventEmitter<PoolEvents> {
       options: this.#options,
       sessionCache: this.#origin.secure ? this.#sessionCache : null,
       signal: (rec.connectAbort as AbortController).signal,
+      h1Only,
     }).then(
       (opened) => this.#onConnected(rec, opened, performance.now() - started),
       (err: unknown) => {
@@ -510,7 +549,8 @@ export class Pool extends EventEmitter<PoolEvents> {
     }
     rec.conn = conn
     rec.protocol = conn.protocol
-    this.#protocolSeen = conn.protocol
+    // A forced HTTP/1.1 fallback says nothing of what the origin negotiates.
+    if (!rec.h1Only) this.#protocolSeen = conn.protocol
     rec.tlsResumed = opened.tlsResumed
     rec.remoteAddress = opened.remoteAddress
     rec.tcpMs = opened.tcpMs
@@ -656,7 +696,11 @@ export class Pool extends EventEmitter<PoolEvents> {
     for (const rec of [...this.#records]) {
       if (rec.state === 'idle') this.#retire(rec, 'pool-closing')
       else if (rec.state === 'connecting' && this.#queue.length === 0) {
-        rec.connectAbort?.abort(new PoolClosedError('pool is closing', { origin: this.origin }))
+        const err = new PoolClosedError('pool is closing', { origin: this.origin })
+        rec.connectAbort?.abort(err)
+        // Connected but not ready yet (HTTP/2 waiting for the peer's SETTINGS): its socket
+        // is live and must go too.
+        rec.conn?.destroy(err)
         this.#move(rec, 'closed', 'pool-closing')
       }
     }

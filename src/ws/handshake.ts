@@ -164,6 +164,32 @@ export function checkHandshakeResponse(
   const accept = single(headers, 'sec-websocket-accept')
   if (accept === undefined) fail('101 without Sec-WebSocket-Accept')
   if (accept.trim() !== acceptFor(key)) fail(`wrong Sec-WebSocket-Accept ${JSON.stringify(accept)}`)
+  return checkNegotiation(headers, offeredProtocols, deflate)
+}
+
+/**
+ * Check the 2xx answer to an HTTP/2 extended CONNECT (RFC 8441 §5): the stream is the proof
+ * the server took part, so there is no Upgrade, Connection or Sec-WebSocket-Accept to check;
+ * "the semantics of the Sec-WebSocket-Protocol and Sec-WebSocket-Extensions header fields are
+ * unchanged" — the same subprotocol and extension checks as over HTTP/1.1.
+ */
+export function checkExtendedConnectResponse(
+  status: number,
+  headers: HeaderRecord,
+  offeredProtocols: readonly string[],
+  deflate: PerMessageDeflateOptions | null,
+): HandshakeResult {
+  try {
+    return checkNegotiation(headers, offeredProtocols, deflate)
+  } catch (err) {
+    // The checks speak of a 101; this answer was a 2xx.
+    if (err instanceof WsHandshakeError) throw new WsHandshakeError(status, err.message)
+    throw err
+  }
+}
+
+/** RFC 6455 §4.1 items 5 and 6: the subprotocol and the extensions the server chose. */
+function checkNegotiation(headers: HeaderRecord, offeredProtocols: readonly string[], deflate: PerMessageDeflateOptions | null): HandshakeResult {
 
   // Item 6: a subprotocol "that was not present in the client's handshake" fails the connection.
   const protocolValue = single(headers, 'sec-websocket-protocol')

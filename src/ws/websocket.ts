@@ -1,7 +1,10 @@
 /**
- * The WebSocket client (RFC 6455) with the WHATWG `WebSocket` shape, over an HTTP/1.1
- * Upgrade dispatched through the pool (so `wss:` gets the pool's TLS: CA, pins, session
- * resumption). After the 101 the socket is ours alone: the h1 connection detaches from it.
+ * The WebSocket client (RFC 6455) with the WHATWG `WebSocket` shape, opened through the pool
+ * (so `wss:` gets the pool's TLS: CA, pins, session resumption). The pool picks the transport:
+ * an HTTP/2 connection whose peer enabled extended CONNECT carries it as one stream (RFC 8441:
+ * the handshake is the 2xx to CONNECT, other requests share the connection), otherwise an
+ * HTTP/1.1 Upgrade (after the 101 the socket is ours alone). Either way we get a Duplex and
+ * the frames are the same.
  *
  * Lifecycle (one `#state` field, changed only by `#enter`):
  *
@@ -15,7 +18,7 @@
  */
 import type { Duplex } from 'node:stream'
 import { getDefaultAgent, type Agent } from '../pool/agent.js'
-import type { DispatchHandler, HeaderRecord } from '../dispatch.js'
+import type { DispatchHandler, HeaderRecord, Protocol } from '../dispatch.js'
 import { InvalidArgumentError, SocketClosedError, WirepoolError, WsHandshakeError, WsProtocolError, toWirepoolError } from '../errors.js'
 import { PerMessageDeflate } from './deflate.js'
 import { CloseEvent, ErrorEvent } from './events.js'
@@ -23,6 +26,7 @@ import { CloseCode, DEFAULT_MAX_PAYLOAD, FrameDecoder, Opcode, PayloadCollector,
 import type { DataOpcode, FrameHandler } from './frame.js'
 import { encodeClose, encodeFrame } from './frame-encode.js'
 import {
+  checkExtendedConnectResponse,
   checkHandshakeResponse,
   deflateOffer,
   generateKey,
@@ -162,6 +166,8 @@ export class WebSocket extends EventTarget {
   #protocol = ''
   #extensions = ''
   #bufferedAmount = 0
+  /** The HTTP version the handshake went over (not WHATWG): set once a connection took it. */
+  #transport: Protocol | undefined
 
   readonly #agent: Agent
   readonly #httpUrl: URL
@@ -262,6 +268,14 @@ export class WebSocket extends EventTarget {
   /** The Sec-WebSocket-Extensions the server accepted ('' for none). */
   get extensions(): string {
     return this.#extensions
+  }
+
+  /**
+   * How the WebSocket is carried: 'h2' for an RFC 8441 stream on a shared HTTP/2 connection,
+   * 'http/1.1' for an Upgrade on a connection of its own; undefined before a connection took it.
+   */
+  get transport(): Protocol | undefined {
+    return this.#transport
   }
 
   get binaryType(): BinaryType {
@@ -502,11 +516,16 @@ export class WebSocket extends EventTarget {
       this.#handshakeTimer.unref()
     }
     const handler: DispatchHandler = {
+      onConnect: (_abort, info) => {
+        this.#transport = info.protocol
+      },
       onHeaders: (status) => {
         // §4.1: "If the status code received from the server is not 101, the client handles
-        // the response per HTTP procedures": for a WebSocket that is a failure. The request
-        // is aborted (its connection is not reused: we do not wait for its body).
-        this.#handshakeFailed(new WsHandshakeError(status, `server answered ${status} instead of 101 Switching Protocols`))
+        // the response per HTTP procedures": for a WebSocket that is a failure (RFC 8441 §5:
+        // over HTTP/2, anything but a 2xx). The request is aborted (an HTTP/1.1 connection is
+        // not reused: we do not wait for its body; an HTTP/2 stream is reset).
+        const expected = this.#transport === 'h2' ? '2xx to the extended CONNECT' : '101 Switching Protocols'
+        this.#handshakeFailed(new WsHandshakeError(status, `server answered ${status} instead of ${expected}`))
       },
       onData: () => {},
       onComplete: () => {},
@@ -535,15 +554,20 @@ export class WebSocket extends EventTarget {
     this.#handshakeAbort.abort(err)
   }
 
-  #onUpgrade(_status: number, headers: HeaderRecord, socket: Duplex, head: Uint8Array): void {
+  #onUpgrade(status: number, headers: HeaderRecord, socket: Duplex, head: Uint8Array): void {
     if (this.#state !== State.CONNECTING) {
-      // close() or the timeout won the race with the 101.
+      // close() or the timeout won the race with the 101 (or 2xx).
       socket.destroy()
       return
     }
     let result
     try {
-      result = checkHandshakeResponse(headers, this.#key, this.#protocols, this.#deflateOptions?.offer ?? null)
+      const offer = this.#deflateOptions?.offer ?? null
+      // 101: an HTTP/1.1 Upgrade (RFC 6455 §4.1); 2xx: an HTTP/2 extended CONNECT (RFC 8441 §5).
+      result =
+        status === 101
+          ? checkHandshakeResponse(headers, this.#key, this.#protocols, offer)
+          : checkExtendedConnectResponse(status, headers, this.#protocols, offer)
     } catch (err) {
       socket.destroy()
       this.#handshakeFailed(toWirepoolError(err))

@@ -5,18 +5,12 @@ import zlib from 'node:zlib'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Agent, WirepoolError, getDefaultAgent } from '../../src/index.js'
 import { createFetch, fetch as defaultFetch } from '../../src/adapters/fetch.js'
-import { closedPort, httpServer } from '../support/servers.js'
+import { closedPort, httpServer, readAll } from '../support/servers.js'
 
 function newFetch(t: { teardown(fn: () => unknown): void }, options?: ConstructorParameters<typeof Agent>[0]) {
   const agent = new Agent(options)
   t.teardown(() => agent.destroy())
   return { agent, fetch: createFetch(agent) }
-}
-
-async function readAll(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = []
-  for await (const chunk of req) chunks.push(chunk as Buffer)
-  return Buffer.concat(chunks).toString('utf8')
 }
 
 /** Echo of what the server received, as JSON. */

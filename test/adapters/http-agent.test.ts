@@ -5,7 +5,7 @@ import http from 'node:http'
 import https from 'node:https'
 import { WirepoolError, type ConnectionEvent } from '../../src/index.js'
 import { WirepoolHttpAgent, WirepoolHttpsAgent } from '../../src/adapters/http-agent.js'
-import { makeCertificates } from '../support/certs.js'
+import { makeCertificates, spkiPin } from '../support/certs.js'
 import { closedPort, httpServer, httpsServer } from '../support/servers.js'
 
 interface Got {
@@ -148,4 +148,22 @@ t.test('https keep-alive reuses a wirepool TLS socket', async (t) => {
   t.equal(stats?.reused, 1)
   t.equal(stats?.tlsHandshakes, 1)
   t.equal(srv.connections(), 1)
+})
+
+t.test('tls.pins: the agent’s SPKI pins are enforced on every connection', async (t) => {
+  const certs = await makeCertificates()
+  const srv = await httpsServer(t, { key: certs.key, cert: certs.cert }, (_req, res) => res.end('pinned'))
+  const good = new WirepoolHttpsAgent({ tls: { ca: certs.ca, pins: [spkiPin(certs.cert)] } })
+  t.teardown(() => good.destroy())
+  t.equal((await send(https, `${srv.origin}/`, { agent: good })).body, 'pinned', 'the server’s own key passes')
+
+  // The CA vouches for the server, but its key is not the pinned one: no request byte is sent.
+  let requests = 0
+  srv.server.on('request', () => requests++)
+  const wrong = new WirepoolHttpsAgent({ tls: { ca: certs.ca, pins: [spkiPin(certs.client.cert)] } })
+  t.teardown(() => wrong.destroy())
+  const err = await send(https, `${srv.origin}/`, { agent: wrong }).catch((e: unknown) => e as WirepoolError)
+  t.equal((err as WirepoolError).code, 'WP_TLS_PIN_MISMATCH')
+  t.equal(requests, 0, 'the request never reached the server')
+  t.same(wrong.stats().origins[srv.origin]?.errors, { 'connect_error:WP_TLS_PIN_MISMATCH': 1 })
 })

@@ -6,7 +6,7 @@ import * as undici from 'undici'
 import { Agent, WirepoolError } from '../../src/index.js'
 import { WirepoolDispatcher } from '../../src/adapters/undici.js'
 import { makeCertificates } from '../support/certs.js'
-import { closedPort, httpServer, httpsServer } from '../support/servers.js'
+import { closedPort, httpServer, httpsServer, readAll } from '../support/servers.js'
 
 const { errors } = undici
 
@@ -14,13 +14,6 @@ function newDispatcher(t: { teardown(fn: () => unknown): void }, options?: Const
   const dispatcher = new WirepoolDispatcher(options)
   t.teardown(() => dispatcher.destroy())
   return dispatcher
-}
-
-/** A body readable by `for await`, for servers that must see the request body. */
-async function readAll(stream: AsyncIterable<Buffer>): Promise<string> {
-  const chunks: Buffer[] = []
-  for await (const chunk of stream) chunks.push(chunk)
-  return Buffer.concat(chunks).toString('utf8')
 }
 
 t.test('undici.request goes through the wirepool pool and reuses its connection', async (t) => {

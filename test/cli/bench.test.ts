@@ -1,11 +1,10 @@
 import t, { type Test } from 'tap'
-import type { AddressInfo, Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import http2 from 'node:http2'
-import { once } from 'node:events'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { closedPort, httpServer } from '../support/servers.js'
+import { closedPort, httpServer, listenLoopback } from '../support/servers.js'
 import { captureIo, count, runCli } from './run-cli.js'
 import { runBench } from '../../src/cli/bench.js'
 
@@ -179,13 +178,7 @@ t.test('--h2c: cleartext HTTP/2 with prior knowledge, -m streams per connection'
     stream.respond({ ':status': 200, 'content-type': 'text/plain' })
     stream.end(body)
   })
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  t.teardown(() => {
-    for (const s of sessions) s.destroy()
-    return new Promise<void>((resolve) => server.close(() => resolve()))
-  })
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const origin = `http://127.0.0.1:${await listenLoopback(t, server, () => sessions)}`
   const run = await runCli(t, ['bench', '-n', '50', '-c', '2', '-m', '10', '--h2c', '--json', origin])
   t.equal(run.code, 0, run.stderr)
   const result = JSON.parse(run.stdout) as { protocols: string[]; requests: Record<string, number>; traffic: { data: number } }

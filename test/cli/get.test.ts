@@ -1,12 +1,10 @@
 import t, { type Test } from 'tap'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { once } from 'node:events'
 import http2 from 'node:http2'
-import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { closedPort, httpServer, httpsServer, onRequestHeads, rawServer } from '../support/servers.js'
-import { makeCertificates, spkiPin } from '../support/certs.js'
+import { closedPort, httpServer, httpsServer, listenLoopback, onRequestHeads, rawServer } from '../support/servers.js'
+import { makeCertificates, spkiPin, type TestCertificates } from '../support/certs.js'
 import { captureIo, runCli } from './run-cli.js'
 import { runGet } from '../../src/cli/get.js'
 
@@ -17,6 +15,14 @@ async function tempDir(t: Test): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'wirepool-cli-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   return dir
+}
+
+/** The test certificates, with the CA also written to a file for `--cacert`. */
+async function certificatesWithCaFile(t: Test): Promise<{ certs: TestCertificates; caFile: string }> {
+  const certs = await makeCertificates()
+  const caFile = join(await tempDir(t), 'ca.pem')
+  await writeFile(caFile, certs.ca)
+  return { certs, caFile }
 }
 
 type Seen = { method: string; url: string; headers: Record<string, unknown>; body: string }
@@ -124,10 +130,7 @@ t.test('-v traces the connection life, both heads and trailers on stderr', async
 })
 
 t.test('HTTP/2: --h2c with prior knowledge, h2 by ALPN over TLS; heads as pseudo-headers', async (t) => {
-  const certs = await makeCertificates()
-  const dir = await tempDir(t)
-  const caFile = join(dir, 'ca.pem')
-  await writeFile(caFile, certs.ca)
+  const { certs, caFile } = await certificatesWithCaFile(t)
   let streams = 0
   const onStream = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void => {
     streams++
@@ -141,13 +144,8 @@ t.test('HTTP/2: --h2c with prior knowledge, h2 by ALPN over TLS; heads as pseudo
     const sessions = new Set<http2.ServerHttp2Session>()
     server.on('session', (s: http2.ServerHttp2Session) => sessions.add(s))
     server.on('stream', onStream)
-    server.listen(0, '127.0.0.1')
-    await once(server, 'listening')
-    t.teardown(() => {
-      for (const s of sessions) s.destroy()
-      return new Promise<void>((resolve) => server.close(() => resolve()))
-    })
-    origins.push(`${server === servers[0] ? 'http' : 'https'}://127.0.0.1:${(server.address() as AddressInfo).port}`)
+    const port = await listenLoopback(t, server, () => sessions)
+    origins.push(`${server === servers[0] ? 'http' : 'https'}://127.0.0.1:${port}`)
   }
   const cleartext = await runCli(t, ['get', '-v', '-i', '--h2c', `${origins[0]}/c`])
   t.equal(cleartext.code, 0, cleartext.stderr)
@@ -172,10 +170,7 @@ t.test('connect refused exits 7', async (t) => {
 })
 
 t.test('TLS: verification failure exits 60, --cacert and -k succeed, -k warns', async (t) => {
-  const certs = await makeCertificates()
-  const dir = await tempDir(t)
-  const caFile = join(dir, 'ca.pem')
-  await writeFile(caFile, certs.ca)
+  const { certs, caFile } = await certificatesWithCaFile(t)
   let served = 0
   const handler = (_req: unknown, res: { end(s: string): void }) => {
     served++
@@ -212,10 +207,7 @@ t.test('TLS: verification failure exits 60, --cacert and -k succeed, -k warns', 
 })
 
 t.test('--pin: the matching key connects, another key exits 90 before any request', async (t) => {
-  const certs = await makeCertificates()
-  const dir = await tempDir(t)
-  const caFile = join(dir, 'ca.pem')
-  await writeFile(caFile, certs.ca)
+  const { certs, caFile } = await certificatesWithCaFile(t)
   let served = 0
   const srv = await httpsServer(t, { key: certs.key, cert: certs.cert }, (_req, res) => {
     served++

@@ -17,6 +17,7 @@ import {
 } from '../../src/errors.js'
 import { onRequestHeads, rawServer } from '../support/servers.js'
 import { type Connected, type Recording, collect, connect, req } from './connection-helpers.js'
+import { prng } from '../support/prng.js'
 
 interface Vector {
   id: string
@@ -197,18 +198,6 @@ t.test('response_side vectors', { skip: haveCorpus ? false : 'corpus not found' 
     })
   }
 })
-
-/** mulberry32: a small seeded PRNG, so a failing fuzz case can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function randomLatin1(rand: () => number, length: number): string {
   let s = ''

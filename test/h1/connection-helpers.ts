@@ -8,6 +8,8 @@ import type { Duplex } from 'node:stream'
 import type { ConnectionInfo, DispatchHandler, DispatchRequest, HeaderRecord } from '../../src/dispatch.js'
 import type { WirepoolError } from '../../src/errors.js'
 import { H1Connection, type H1ConnectionOptions } from '../../src/h1/connection.js'
+import { watchConnection, type Watched } from '../support/lifecycle.js'
+import { dispatchRequest } from '../support/requests.js'
 
 interface Teardown {
   teardown(fn: () => unknown): void
@@ -131,29 +133,12 @@ export function collect(options: CollectOptions = {}): Collected {
 
 /** A GET / with generous timeouts; override what the test is about. */
 export function req(overrides: Partial<DispatchRequest> = {}): DispatchRequest {
-  return {
-    method: 'GET',
-    path: '/',
-    authority: 'localhost',
-    headers: [],
-    body: undefined,
-    bodyLength: 0,
-    idempotent: true,
-    expectContinue: false,
-    headersTimeout: 10_000,
-    bodyTimeout: 10_000,
-    upgrade: undefined,
-    ...overrides,
-  }
+  return dispatchRequest({ headersTimeout: 10_000, bodyTimeout: 10_000, ...overrides })
 }
 
-export interface Connected {
+export interface Connected extends Watched {
   conn: H1Connection
   socket: net.Socket
-  /** Resolves with the error carried by the connection's 'close' event. */
-  closed: Promise<WirepoolError | undefined>
-  /** Lifecycle events in order: `free`, `draining:<reason>`, `close`. */
-  events: string[]
 }
 
 export async function connect(t: Teardown, port: number, options: Partial<H1ConnectionOptions> = {}): Promise<Connected> {
@@ -168,20 +153,7 @@ export async function connect(t: Teardown, port: number, options: Partial<H1Conn
     tlsResumed: null,
     ...options,
   })
-  const events: string[] = []
-  conn.on('free', () => events.push('free'))
-  conn.on('draining', (reason) => events.push(`draining:${reason}`))
-  const closed = new Promise<WirepoolError | undefined>((resolve) =>
-    conn.on('close', (err) => {
-      events.push('close')
-      resolve(err)
-    }),
-  )
-  t.teardown(() => {
-    conn.destroy()
-    socket.destroy()
-  })
-  return { conn, socket, closed, events }
+  return { conn, socket, ...watchConnection(t, conn, socket) }
 }
 
 /** Bytes from a raw server socket until `predicate(all bytes so far)` holds. */

@@ -37,6 +37,9 @@ export interface RunOptions {
   parser?: ResponseParserOptions
 }
 
+/** A corpus field value as a parser reports it: without the OWS around it (RFC 9112 §5.1). */
+export const trimOws = (s: string): string => s.replace(/^[ \t]+|[ \t]+$/g, '')
+
 export const defaultMode = (head: ResponseHead): BodyMode | undefined =>
   head.statusCode === 101 ? BodyMode.UPGRADE : undefined
 

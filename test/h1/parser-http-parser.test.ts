@@ -7,7 +7,7 @@
 import t from 'tap'
 import type { Test } from 'tap'
 import { readFileSync } from 'node:fs'
-import { corpusDir, run, runAllSplits } from './parser-harness.js'
+import { corpusDir, run, runAllSplits, trimOws } from './parser-harness.js'
 import type { Outcome } from './parser-harness.js'
 
 interface HpResponse {
@@ -34,8 +34,6 @@ interface HpError {
   input_repeat?: { chunk: string; times: number }
   expect: string
 }
-
-const trimOws = (s: string): string => s.replace(/^[ \t]+|[ \t]+$/g, '')
 
 /** Compare one parsed message with a responses.json entry; returns the differences. */
 function differences(r: HpResponse, o: Outcome, messageIndex = 0): string[] {

@@ -9,7 +9,7 @@ import type { Test } from 'tap'
 import { readdirSync, readFileSync } from 'node:fs'
 import { BodyMode } from '../../src/h1/parser-events.js'
 import type { ResponseHead } from '../../src/h1/parser-events.js'
-import { corpusDir, run, runAllSplits } from './parser-harness.js'
+import { corpusDir, run, runAllSplits, trimOws } from './parser-harness.js'
 import type { Outcome } from './parser-harness.js'
 
 interface ExpectedMessage {
@@ -64,7 +64,6 @@ function spanText(line: string): string {
 }
 
 const utf8AsLatin1 = (s: string): string => Buffer.from(s, 'utf8').toString('latin1')
-const trimOws = (s: string): string => s.replace(/^[ \t]+|[ \t]+$/g, '')
 
 /** Turn an expected log into messages (those that reached "headers complete") and an end. */
 function readLog(lines: string[]): Expected {

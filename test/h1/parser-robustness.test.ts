@@ -11,24 +11,13 @@ import { readFileSync } from 'node:fs'
 import { BodyMode } from '../../src/h1/parser-events.js'
 import { canonical, corpusDir, run } from './parser-harness.js'
 import type { Outcome } from './parser-harness.js'
+import { prng } from '../support/prng.js'
 
 interface Vector {
   id: string
   server_writes: (string | { delay_ms: number })[]
   server_ends_after_writes: boolean
   expect: { outcome: string; status?: number; body?: string }
-}
-
-/** Deterministic PRNG (mulberry32) so the fuzz vectors are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 function randomBytes(rand: () => number, n: number): Buffer {

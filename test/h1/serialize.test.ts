@@ -3,22 +3,10 @@ import t from 'tap'
 import type { DispatchRequest } from '../../src/dispatch.js'
 import { InvalidArgumentError } from '../../src/errors.js'
 import { LAST_CHUNK, contentLengthOf, sendsExpectContinue, serializeHead, writeChunk, writeHead } from '../../src/h1/serialize.js'
+import { dispatchRequest } from '../support/requests.js'
 
 function req(overrides: Partial<DispatchRequest> = {}): DispatchRequest {
-  return {
-    method: 'GET',
-    path: '/',
-    authority: 'example.com:8080',
-    headers: [],
-    body: undefined,
-    bodyLength: 0,
-    idempotent: true,
-    expectContinue: false,
-    headersTimeout: 0,
-    bodyTimeout: 0,
-    upgrade: undefined,
-    ...overrides,
-  }
+  return dispatchRequest({ authority: 'example.com:8080', ...overrides })
 }
 
 /** A Writable that records each write (as the socket would receive it) and each cork level change. */

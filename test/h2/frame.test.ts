@@ -25,16 +25,8 @@ import {
   h2ErrorName,
   writeFrameHeader,
 } from '../../src/h2/frame.js'
+import { rawFrame } from '../support/h2-frames.js'
 import { FrameRecorder, feed } from './frame-recorder.js'
-
-/** A raw frame: header fields as given (no validation), payload as given. */
-function raw(type: number, flags: number, streamId: number, payload: Uint8Array | number[] = [], length?: number): Buffer {
-  const body = Buffer.from(payload)
-  const frame = Buffer.alloc(9 + body.length)
-  writeFrameHeader(frame, 0, length ?? body.length, type, flags, streamId >>> 0)
-  body.copy(frame, 9)
-  return frame
-}
 
 function u32(n: number): number[] {
   return [(n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]
@@ -169,7 +161,7 @@ function sampleFrames(): Buffer[] {
     encodePing(Buffer.from('pongping'), true),
     encodeWindowUpdate(0, 1000),
     encodeWindowUpdate(1, 2 ** 31 - 1),
-    raw(0xfa, 0xff, 5, [1, 2, 3]),
+    rawFrame(0xfa, 0xff, 5, [1, 2, 3]),
     encodeGoaway(3, H2ErrorCode.NO_ERROR, Buffer.from('bye')),
   ]
 }
@@ -268,10 +260,10 @@ t.test('buffering is bounded by the frame being read', async (t) => {
 })
 
 t.test('§4.2 frame size: a frame over our SETTINGS_MAX_FRAME_SIZE fails from its header alone', async (t) => {
-  const header = raw(FrameType.DATA, 0, 1, [], DEFAULT_MAX_FRAME_SIZE + 1)
+  const header = rawFrame(FrameType.DATA, 0, 1, [], DEFAULT_MAX_FRAME_SIZE + 1)
   connectionError(t, header, H2ErrorCode.FRAME_SIZE_ERROR, 'DATA 16385 octets')
-  connectionError(t, raw(FrameType.DATA, 0, 1, [], 0xffffff).subarray(0, 9), H2ErrorCode.FRAME_SIZE_ERROR, 'DATA 2^24-1 octets')
-  connectionError(t, raw(0xee, 0, 0, [], DEFAULT_MAX_FRAME_SIZE + 1), H2ErrorCode.FRAME_SIZE_ERROR, 'unknown type too')
+  connectionError(t, rawFrame(FrameType.DATA, 0, 1, [], 0xffffff).subarray(0, 9), H2ErrorCode.FRAME_SIZE_ERROR, 'DATA 2^24-1 octets')
+  connectionError(t, rawFrame(0xee, 0, 0, [], DEFAULT_MAX_FRAME_SIZE + 1), H2ErrorCode.FRAME_SIZE_ERROR, 'unknown type too')
   accepted(t, encodeData(1, Buffer.alloc(DEFAULT_MAX_FRAME_SIZE)), 'exactly 16384')
   const larger = feed(encodeData(1, Buffer.alloc(DEFAULT_MAX_FRAME_SIZE + 1)), [], { maxFrameSize: 32768 })
   t.equal(larger.error, undefined, 'a larger limit from the constructor')
@@ -283,32 +275,32 @@ t.test('§4.2 frame size: a frame over our SETTINGS_MAX_FRAME_SIZE fails from it
 })
 
 t.test('§6.1 DATA', async (t) => {
-  connectionError(t, raw(FrameType.DATA, 0, 0, [1]), H2ErrorCode.PROTOCOL_ERROR, 'stream 0')
-  connectionError(t, raw(FrameType.DATA, Flag.PADDED, 1, []), H2ErrorCode.FRAME_SIZE_ERROR, 'PADDED without a Pad Length octet')
-  connectionError(t, raw(FrameType.DATA, Flag.PADDED, 1, [3, 0, 0]), H2ErrorCode.PROTOCOL_ERROR, 'padding longer than the rest')
-  connectionError(t, raw(FrameType.DATA, Flag.PADDED, 1, [1]), H2ErrorCode.PROTOCOL_ERROR, 'padding of 1 with nothing left')
-  const [only] = accepted(t, raw(FrameType.DATA, Flag.PADDED, 1, [2, 0, 0]), 'padding filling the frame')
+  connectionError(t, rawFrame(FrameType.DATA, 0, 0, [1]), H2ErrorCode.PROTOCOL_ERROR, 'stream 0')
+  connectionError(t, rawFrame(FrameType.DATA, Flag.PADDED, 1, []), H2ErrorCode.FRAME_SIZE_ERROR, 'PADDED without a Pad Length octet')
+  connectionError(t, rawFrame(FrameType.DATA, Flag.PADDED, 1, [3, 0, 0]), H2ErrorCode.PROTOCOL_ERROR, 'padding longer than the rest')
+  connectionError(t, rawFrame(FrameType.DATA, Flag.PADDED, 1, [1]), H2ErrorCode.PROTOCOL_ERROR, 'padding of 1 with nothing left')
+  const [only] = accepted(t, rawFrame(FrameType.DATA, Flag.PADDED, 1, [2, 0, 0]), 'padding filling the frame')
   t.same(only, { kind: 'data', streamId: 1, flags: Flag.PADDED, data: Buffer.alloc(0), flowControlledLength: 3 })
-  const [undefinedFlags] = accepted(t, raw(FrameType.DATA, 0xf6, 1, [7]), 'undefined flags')
+  const [undefinedFlags] = accepted(t, rawFrame(FrameType.DATA, 0xf6, 1, [7]), 'undefined flags')
   t.same(undefinedFlags, { kind: 'data', streamId: 1, flags: 0xf6, data: Buffer.from([7]), flowControlledLength: 1 }, 'passed through untouched')
-  const [reserved] = accepted(t, raw(FrameType.DATA, 0, 0x80000003, [7]), 'reserved bit set')
+  const [reserved] = accepted(t, rawFrame(FrameType.DATA, 0, 0x80000003, [7]), 'reserved bit set')
   t.match(reserved, { streamId: 3 }, '§4.1 reserved bit ignored')
 })
 
 t.test('§6.2 HEADERS', async (t) => {
   const eh = Flag.END_HEADERS
-  connectionError(t, raw(FrameType.HEADERS, eh, 0, [0x82]), H2ErrorCode.PROTOCOL_ERROR, 'stream 0')
-  connectionError(t, raw(FrameType.HEADERS, eh | Flag.PADDED, 1, []), H2ErrorCode.FRAME_SIZE_ERROR, 'PADDED, empty')
-  connectionError(t, raw(FrameType.HEADERS, eh | Flag.PADDED, 1, [2, 0]), H2ErrorCode.PROTOCOL_ERROR, 'padding too long')
-  connectionError(t, raw(FrameType.HEADERS, eh | Flag.PRIORITY, 1, [0, 0, 0, 0]), H2ErrorCode.FRAME_SIZE_ERROR, 'PRIORITY fields cut')
+  connectionError(t, rawFrame(FrameType.HEADERS, eh, 0, [0x82]), H2ErrorCode.PROTOCOL_ERROR, 'stream 0')
+  connectionError(t, rawFrame(FrameType.HEADERS, eh | Flag.PADDED, 1, []), H2ErrorCode.FRAME_SIZE_ERROR, 'PADDED, empty')
+  connectionError(t, rawFrame(FrameType.HEADERS, eh | Flag.PADDED, 1, [2, 0]), H2ErrorCode.PROTOCOL_ERROR, 'padding too long')
+  connectionError(t, rawFrame(FrameType.HEADERS, eh | Flag.PRIORITY, 1, [0, 0, 0, 0]), H2ErrorCode.FRAME_SIZE_ERROR, 'PRIORITY fields cut')
   connectionError(
     t,
-    raw(FrameType.HEADERS, eh | Flag.PRIORITY | Flag.PADDED, 1, [1, 0, 0, 0, 0, 0]),
+    rawFrame(FrameType.HEADERS, eh | Flag.PRIORITY | Flag.PADDED, 1, [1, 0, 0, 0, 0, 0]),
     H2ErrorCode.PROTOCOL_ERROR,
     'padding eating the priority fields',
   )
-  connectionError(t, raw(FrameType.HEADERS, eh | Flag.PRIORITY | Flag.PADDED, 1, [0, 0, 0, 0]), H2ErrorCode.FRAME_SIZE_ERROR, 'PADDED+PRIORITY too short')
-  const [withPriority] = accepted(t, raw(FrameType.HEADERS, eh | Flag.PRIORITY | Flag.PADDED, 1, [1, 0x80, 0, 0, 3, 9, 0x82, 0]), 'both')
+  connectionError(t, rawFrame(FrameType.HEADERS, eh | Flag.PRIORITY | Flag.PADDED, 1, [0, 0, 0, 0]), H2ErrorCode.FRAME_SIZE_ERROR, 'PADDED+PRIORITY too short')
+  const [withPriority] = accepted(t, rawFrame(FrameType.HEADERS, eh | Flag.PRIORITY | Flag.PADDED, 1, [1, 0x80, 0, 0, 3, 9, 0x82, 0]), 'both')
   t.same(withPriority, {
     kind: 'headers',
     streamId: 1,
@@ -316,58 +308,58 @@ t.test('§6.2 HEADERS', async (t) => {
     fragment: Buffer.from([0x82]),
     priority: { streamDependency: 3, weight: 10, exclusive: true },
   })
-  const [empty] = accepted(t, raw(FrameType.HEADERS, eh, 1, []), 'empty fragment')
+  const [empty] = accepted(t, rawFrame(FrameType.HEADERS, eh, 1, []), 'empty fragment')
   t.match(empty, { kind: 'headers', fragment: Buffer.alloc(0) })
 })
 
 t.test('§6.3 PRIORITY: stream 0 is a connection error, a wrong length a stream error', async (t) => {
-  connectionError(t, raw(FrameType.PRIORITY, 0, 0, [0, 0, 0, 1, 0]), H2ErrorCode.PROTOCOL_ERROR, 'stream 0')
-  const records = accepted(t, Buffer.concat([raw(FrameType.PRIORITY, 0, 5, [0, 0, 0, 1]), encodePing(Buffer.alloc(8))]), 'length 4')
+  connectionError(t, rawFrame(FrameType.PRIORITY, 0, 0, [0, 0, 0, 1, 0]), H2ErrorCode.PROTOCOL_ERROR, 'stream 0')
+  const records = accepted(t, Buffer.concat([rawFrame(FrameType.PRIORITY, 0, 5, [0, 0, 0, 1]), encodePing(Buffer.alloc(8))]), 'length 4')
   t.same(records, [
     { kind: 'stream_error', streamId: 5, h2Code: H2ErrorCode.FRAME_SIZE_ERROR, h2CodeName: 'FRAME_SIZE_ERROR' },
     { kind: 'ping', ack: false, opaque: Buffer.alloc(8) },
   ], 'reported on stream 5, and reading goes on')
-  const [long] = accepted(t, raw(FrameType.PRIORITY, 0, 5, [0, 0, 0, 1, 0, 0]), 'length 6')
+  const [long] = accepted(t, rawFrame(FrameType.PRIORITY, 0, 5, [0, 0, 0, 1, 0, 0]), 'length 6')
   t.match(long, { kind: 'stream_error', streamId: 5 })
 })
 
 t.test('§6.4 RST_STREAM', async (t) => {
-  connectionError(t, raw(FrameType.RST_STREAM, 0, 0, u32(8)), H2ErrorCode.PROTOCOL_ERROR, 'stream 0')
-  connectionError(t, raw(FrameType.RST_STREAM, 0, 1, [0, 0, 8]), H2ErrorCode.FRAME_SIZE_ERROR, 'length 3')
-  connectionError(t, raw(FrameType.RST_STREAM, 0, 1, [0, 0, 0, 8, 0]), H2ErrorCode.FRAME_SIZE_ERROR, 'length 5')
-  const [rst] = accepted(t, raw(FrameType.RST_STREAM, 0, 1, u32(0xffffffff)), 'unknown error code')
+  connectionError(t, rawFrame(FrameType.RST_STREAM, 0, 0, u32(8)), H2ErrorCode.PROTOCOL_ERROR, 'stream 0')
+  connectionError(t, rawFrame(FrameType.RST_STREAM, 0, 1, [0, 0, 8]), H2ErrorCode.FRAME_SIZE_ERROR, 'length 3')
+  connectionError(t, rawFrame(FrameType.RST_STREAM, 0, 1, [0, 0, 0, 8, 0]), H2ErrorCode.FRAME_SIZE_ERROR, 'length 5')
+  const [rst] = accepted(t, rawFrame(FrameType.RST_STREAM, 0, 1, u32(0xffffffff)), 'unknown error code')
   t.same(rst, { kind: 'rst_stream', streamId: 1, errorCode: 0xffffffff }, '§7: unknown codes are passed on')
 })
 
 t.test('§6.5 SETTINGS', async (t) => {
-  connectionError(t, raw(FrameType.SETTINGS, 0, 1, []), H2ErrorCode.PROTOCOL_ERROR, 'stream 1')
-  connectionError(t, raw(FrameType.SETTINGS, Flag.ACK, 0, setting(1, 0)), H2ErrorCode.FRAME_SIZE_ERROR, 'ACK with payload')
-  connectionError(t, raw(FrameType.SETTINGS, 0, 0, [0, 1, 0, 0, 0]), H2ErrorCode.FRAME_SIZE_ERROR, 'length 5')
-  connectionError(t, raw(FrameType.SETTINGS, 0, 0, [...setting(1, 0), 0]), H2ErrorCode.FRAME_SIZE_ERROR, 'length 7')
-  connectionError(t, raw(FrameType.SETTINGS, 0, 0, setting(SettingsId.ENABLE_PUSH, 2)), H2ErrorCode.PROTOCOL_ERROR, 'ENABLE_PUSH 2')
+  connectionError(t, rawFrame(FrameType.SETTINGS, 0, 1, []), H2ErrorCode.PROTOCOL_ERROR, 'stream 1')
+  connectionError(t, rawFrame(FrameType.SETTINGS, Flag.ACK, 0, setting(1, 0)), H2ErrorCode.FRAME_SIZE_ERROR, 'ACK with payload')
+  connectionError(t, rawFrame(FrameType.SETTINGS, 0, 0, [0, 1, 0, 0, 0]), H2ErrorCode.FRAME_SIZE_ERROR, 'length 5')
+  connectionError(t, rawFrame(FrameType.SETTINGS, 0, 0, [...setting(1, 0), 0]), H2ErrorCode.FRAME_SIZE_ERROR, 'length 7')
+  connectionError(t, rawFrame(FrameType.SETTINGS, 0, 0, setting(SettingsId.ENABLE_PUSH, 2)), H2ErrorCode.PROTOCOL_ERROR, 'ENABLE_PUSH 2')
   connectionError(
     t,
-    raw(FrameType.SETTINGS, 0, 0, setting(SettingsId.INITIAL_WINDOW_SIZE, 2 ** 31)),
+    rawFrame(FrameType.SETTINGS, 0, 0, setting(SettingsId.INITIAL_WINDOW_SIZE, 2 ** 31)),
     H2ErrorCode.FLOW_CONTROL_ERROR,
     'INITIAL_WINDOW_SIZE 2^31',
   )
-  connectionError(t, raw(FrameType.SETTINGS, 0, 0, setting(SettingsId.MAX_FRAME_SIZE, 16383)), H2ErrorCode.PROTOCOL_ERROR, 'MAX_FRAME_SIZE 16383')
-  connectionError(t, raw(FrameType.SETTINGS, 0, 0, setting(SettingsId.MAX_FRAME_SIZE, 2 ** 24)), H2ErrorCode.PROTOCOL_ERROR, 'MAX_FRAME_SIZE 2^24')
+  connectionError(t, rawFrame(FrameType.SETTINGS, 0, 0, setting(SettingsId.MAX_FRAME_SIZE, 16383)), H2ErrorCode.PROTOCOL_ERROR, 'MAX_FRAME_SIZE 16383')
+  connectionError(t, rawFrame(FrameType.SETTINGS, 0, 0, setting(SettingsId.MAX_FRAME_SIZE, 2 ** 24)), H2ErrorCode.PROTOCOL_ERROR, 'MAX_FRAME_SIZE 2^24')
   connectionError(
     t,
-    raw(FrameType.SETTINGS, 0, 0, setting(SettingsId.ENABLE_CONNECT_PROTOCOL, 2)),
+    rawFrame(FrameType.SETTINGS, 0, 0, setting(SettingsId.ENABLE_CONNECT_PROTOCOL, 2)),
     H2ErrorCode.PROTOCOL_ERROR,
     'ENABLE_CONNECT_PROTOCOL 2 (RFC 8441 §3)',
   )
   connectionError(
     t,
-    raw(FrameType.SETTINGS, 0, 0, setting(SettingsId.NO_RFC7540_PRIORITIES, 2)),
+    rawFrame(FrameType.SETTINGS, 0, 0, setting(SettingsId.NO_RFC7540_PRIORITIES, 2)),
     H2ErrorCode.PROTOCOL_ERROR,
     'NO_RFC7540_PRIORITIES 2 (RFC 9218 §2.1)',
   )
   const [limits] = accepted(
     t,
-    raw(FrameType.SETTINGS, 0, 0, [
+    rawFrame(FrameType.SETTINGS, 0, 0, [
       ...setting(SettingsId.ENABLE_PUSH, 1),
       ...setting(0x7, 99), // unassigned: ignored
       ...setting(SettingsId.INITIAL_WINDOW_SIZE, 2 ** 31 - 1),
@@ -393,40 +385,40 @@ t.test('§6.5 SETTINGS', async (t) => {
 
 t.test('§6.6 PUSH_PROMISE', async (t) => {
   const eh = Flag.END_HEADERS
-  connectionError(t, raw(FrameType.PUSH_PROMISE, eh, 0, u32(2)), H2ErrorCode.PROTOCOL_ERROR, 'stream 0')
-  connectionError(t, raw(FrameType.PUSH_PROMISE, eh, 1, [0, 0, 2]), H2ErrorCode.FRAME_SIZE_ERROR, 'promised id cut')
-  connectionError(t, raw(FrameType.PUSH_PROMISE, eh | Flag.PADDED, 1, [0, 0, 0, 2]), H2ErrorCode.FRAME_SIZE_ERROR, 'PADDED, too short')
-  connectionError(t, raw(FrameType.PUSH_PROMISE, eh | Flag.PADDED, 1, [1, ...u32(2)]), H2ErrorCode.PROTOCOL_ERROR, 'padding too long')
-  connectionError(t, raw(FrameType.PUSH_PROMISE, eh, 1, u32(0)), H2ErrorCode.PROTOCOL_ERROR, 'promised stream 0')
-  connectionError(t, raw(FrameType.PUSH_PROMISE, eh, 1, u32(3)), H2ErrorCode.PROTOCOL_ERROR, 'promised odd stream')
-  const [pp] = accepted(t, raw(FrameType.PUSH_PROMISE, eh, 1, [...u32(0x80000004), 0x82]), 'reserved bit on the promised id')
+  connectionError(t, rawFrame(FrameType.PUSH_PROMISE, eh, 0, u32(2)), H2ErrorCode.PROTOCOL_ERROR, 'stream 0')
+  connectionError(t, rawFrame(FrameType.PUSH_PROMISE, eh, 1, [0, 0, 2]), H2ErrorCode.FRAME_SIZE_ERROR, 'promised id cut')
+  connectionError(t, rawFrame(FrameType.PUSH_PROMISE, eh | Flag.PADDED, 1, [0, 0, 0, 2]), H2ErrorCode.FRAME_SIZE_ERROR, 'PADDED, too short')
+  connectionError(t, rawFrame(FrameType.PUSH_PROMISE, eh | Flag.PADDED, 1, [1, ...u32(2)]), H2ErrorCode.PROTOCOL_ERROR, 'padding too long')
+  connectionError(t, rawFrame(FrameType.PUSH_PROMISE, eh, 1, u32(0)), H2ErrorCode.PROTOCOL_ERROR, 'promised stream 0')
+  connectionError(t, rawFrame(FrameType.PUSH_PROMISE, eh, 1, u32(3)), H2ErrorCode.PROTOCOL_ERROR, 'promised odd stream')
+  const [pp] = accepted(t, rawFrame(FrameType.PUSH_PROMISE, eh, 1, [...u32(0x80000004), 0x82]), 'reserved bit on the promised id')
   t.same(pp, { kind: 'push_promise', streamId: 1, flags: eh, promisedStreamId: 4, fragment: Buffer.from([0x82]) })
 })
 
 t.test('§6.7 PING', async (t) => {
-  connectionError(t, raw(FrameType.PING, 0, 1, Buffer.alloc(8)), H2ErrorCode.PROTOCOL_ERROR, 'stream 1')
-  connectionError(t, raw(FrameType.PING, 0, 0, Buffer.alloc(7)), H2ErrorCode.FRAME_SIZE_ERROR, 'length 7')
-  connectionError(t, raw(FrameType.PING, Flag.ACK, 0, Buffer.alloc(9)), H2ErrorCode.FRAME_SIZE_ERROR, 'length 9')
+  connectionError(t, rawFrame(FrameType.PING, 0, 1, Buffer.alloc(8)), H2ErrorCode.PROTOCOL_ERROR, 'stream 1')
+  connectionError(t, rawFrame(FrameType.PING, 0, 0, Buffer.alloc(7)), H2ErrorCode.FRAME_SIZE_ERROR, 'length 7')
+  connectionError(t, rawFrame(FrameType.PING, Flag.ACK, 0, Buffer.alloc(9)), H2ErrorCode.FRAME_SIZE_ERROR, 'length 9')
 })
 
 t.test('§6.8 GOAWAY', async (t) => {
-  connectionError(t, raw(FrameType.GOAWAY, 0, 1, Buffer.alloc(8)), H2ErrorCode.PROTOCOL_ERROR, 'stream 1')
-  connectionError(t, raw(FrameType.GOAWAY, 0, 0, Buffer.alloc(7)), H2ErrorCode.FRAME_SIZE_ERROR, 'length 7')
-  const [goaway] = accepted(t, raw(FrameType.GOAWAY, 0, 0, [...u32(0x80000009), ...u32(2)]), 'reserved bit on last stream id')
+  connectionError(t, rawFrame(FrameType.GOAWAY, 0, 1, Buffer.alloc(8)), H2ErrorCode.PROTOCOL_ERROR, 'stream 1')
+  connectionError(t, rawFrame(FrameType.GOAWAY, 0, 0, Buffer.alloc(7)), H2ErrorCode.FRAME_SIZE_ERROR, 'length 7')
+  const [goaway] = accepted(t, rawFrame(FrameType.GOAWAY, 0, 0, [...u32(0x80000009), ...u32(2)]), 'reserved bit on last stream id')
   t.same(goaway, { kind: 'goaway', lastStreamId: 9, errorCode: 2, debugData: Buffer.alloc(0) })
 })
 
 t.test('§6.9 WINDOW_UPDATE', async (t) => {
-  connectionError(t, raw(FrameType.WINDOW_UPDATE, 0, 0, [0, 0, 1]), H2ErrorCode.FRAME_SIZE_ERROR, 'length 3 on the connection')
-  connectionError(t, raw(FrameType.WINDOW_UPDATE, 0, 7, [0, 0, 0, 1, 0]), H2ErrorCode.FRAME_SIZE_ERROR, 'length 5 on a stream')
-  connectionError(t, raw(FrameType.WINDOW_UPDATE, 0, 0, u32(0)), H2ErrorCode.PROTOCOL_ERROR, 'increment 0 on the connection')
-  connectionError(t, raw(FrameType.WINDOW_UPDATE, 0, 0, u32(0x80000000)), H2ErrorCode.PROTOCOL_ERROR, 'only the reserved bit set')
-  const records = accepted(t, Buffer.concat([raw(FrameType.WINDOW_UPDATE, 0, 7, u32(0)), encodeWindowUpdate(7, 5)]), 'increment 0 on a stream')
+  connectionError(t, rawFrame(FrameType.WINDOW_UPDATE, 0, 0, [0, 0, 1]), H2ErrorCode.FRAME_SIZE_ERROR, 'length 3 on the connection')
+  connectionError(t, rawFrame(FrameType.WINDOW_UPDATE, 0, 7, [0, 0, 0, 1, 0]), H2ErrorCode.FRAME_SIZE_ERROR, 'length 5 on a stream')
+  connectionError(t, rawFrame(FrameType.WINDOW_UPDATE, 0, 0, u32(0)), H2ErrorCode.PROTOCOL_ERROR, 'increment 0 on the connection')
+  connectionError(t, rawFrame(FrameType.WINDOW_UPDATE, 0, 0, u32(0x80000000)), H2ErrorCode.PROTOCOL_ERROR, 'only the reserved bit set')
+  const records = accepted(t, Buffer.concat([rawFrame(FrameType.WINDOW_UPDATE, 0, 7, u32(0)), encodeWindowUpdate(7, 5)]), 'increment 0 on a stream')
   t.same(records, [
     { kind: 'stream_error', streamId: 7, h2Code: H2ErrorCode.PROTOCOL_ERROR, h2CodeName: 'PROTOCOL_ERROR' },
     { kind: 'window_update', streamId: 7, increment: 5 },
   ], 'a stream error on stream 7, then reading goes on')
-  const [reserved] = accepted(t, raw(FrameType.WINDOW_UPDATE, 0, 0, u32(0x80000001)), 'reserved bit')
+  const [reserved] = accepted(t, rawFrame(FrameType.WINDOW_UPDATE, 0, 0, u32(0x80000001)), 'reserved bit')
   t.same(reserved, { kind: 'window_update', streamId: 0, increment: 1 })
 })
 
@@ -448,7 +440,7 @@ t.test('§6.10 CONTINUATION sequencing', async (t) => {
   connectionError(t, Buffer.concat([open, encodeContinuation(3, Buffer.from('b'))]), H2ErrorCode.PROTOCOL_ERROR, 'on another stream')
   connectionError(t, Buffer.concat([open, encodePing(Buffer.alloc(8))]), H2ErrorCode.PROTOCOL_ERROR, 'a PING inside the block')
   connectionError(t, Buffer.concat([open, encodePriority(1, { streamDependency: 0, weight: 1, exclusive: false })]), H2ErrorCode.PROTOCOL_ERROR, 'PRIORITY inside')
-  connectionError(t, Buffer.concat([open, raw(0xbb, 0, 1, [])]), H2ErrorCode.PROTOCOL_ERROR, 'an unknown frame inside')
+  connectionError(t, Buffer.concat([open, rawFrame(0xbb, 0, 1, [])]), H2ErrorCode.PROTOCOL_ERROR, 'an unknown frame inside')
   connectionError(t, Buffer.concat([encodeData(1, Buffer.alloc(1)), encodeContinuation(1, Buffer.from('b'))]), H2ErrorCode.PROTOCOL_ERROR, 'after DATA')
   connectionError(
     t,
@@ -468,7 +460,7 @@ t.test('§6.10 CONTINUATION sequencing', async (t) => {
 })
 
 t.test('§4.1 unknown frame types are passed to onUnknown and otherwise ignored', async (t) => {
-  const records = accepted(t, Buffer.concat([raw(0x0a, 0, 0, []), raw(0xff, 0x5a, 0x80000009, [9, 9]), encodePing(Buffer.alloc(8))]), 'unknown types')
+  const records = accepted(t, Buffer.concat([rawFrame(0x0a, 0, 0, []), rawFrame(0xff, 0x5a, 0x80000009, [9, 9]), encodePing(Buffer.alloc(8))]), 'unknown types')
   t.same(records, [
     { kind: 'unknown', type: 0x0a, flags: 0, streamId: 0, payload: Buffer.alloc(0) },
     { kind: 'unknown', type: 0xff, flags: 0x5a, streamId: 9, payload: Buffer.from([9, 9]) },
@@ -479,7 +471,7 @@ t.test('§4.1 unknown frame types are passed to onUnknown and otherwise ignored'
 t.test('after a connection error the reader stays failed', async (t) => {
   const recorder = new FrameRecorder()
   const reader = new FrameReader(recorder)
-  const bad = Buffer.concat([raw(FrameType.PING, 0, 0, Buffer.alloc(7)), encodePing(Buffer.alloc(8))])
+  const bad = Buffer.concat([rawFrame(FrameType.PING, 0, 0, Buffer.alloc(7)), encodePing(Buffer.alloc(8))])
   let first: unknown
   try {
     reader.push(bad)
@@ -521,7 +513,7 @@ const frameArb = fc.record({
 })
 
 function serialize(frames: Array<{ type: number; flags: number; streamId: number; payload: Uint8Array }>): Buffer {
-  return Buffer.concat(frames.map((f) => raw(f.type, f.flags, f.streamId, f.payload)))
+  return Buffer.concat(frames.map((f) => rawFrame(f.type, f.flags, f.streamId, f.payload)))
 }
 
 function onlyProtocolErrors(error: unknown): boolean {

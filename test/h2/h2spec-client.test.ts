@@ -19,7 +19,8 @@ import type { H2ProtocolError, WirepoolError } from '../../src/errors.js'
 import { Flag, FrameType, H2ErrorCode, SettingsId, h2ErrorName } from '../../src/h2/frame.js'
 import { openExchange, within } from './peer/client.js'
 import type { Exchange } from './peer/client.js'
-import { FakeH2Server, describeFrame, rawFrame } from './peer/fake-server.js'
+import { rawFrame } from '../support/h2-frames.js'
+import { FakeH2Server, describeFrame } from './peer/fake-server.js'
 import type { PeerFrame } from './peer/fake-server.js'
 
 const CASES = new URL('../../../shared/corpus/h2spec-client-cases/cases.json', import.meta.url)

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
+import type { ServerHttp2Stream } from 'node:http2'
 import { Readable } from 'node:stream'
 import t from 'tap'
 import { Collector, connectH2c, h2cServer, makeRequest, send } from './session-helpers.js'
@@ -8,6 +9,20 @@ const MiB = 1024 * 1024
 
 function sha256(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex')
+}
+
+/** The server side of an upload: read the whole body, then answer 200 with `<prefix><octets> <sha256 hex>`. */
+function answerWithDigest(stream: ServerHttp2Stream, prefix = ''): void {
+  const hash = createHash('sha256')
+  let n = 0
+  stream.on('data', (c: Buffer) => {
+    n += c.length
+    hash.update(c)
+  })
+  stream.on('end', () => {
+    stream.respond({ ':status': 200 })
+    stream.end(`${prefix}${n} ${hash.digest('hex')}`)
+  })
 }
 
 t.test('16 MiB download arrives intact', async (t) => {
@@ -24,18 +39,7 @@ t.test('16 MiB download arrives intact', async (t) => {
 
 t.test('16 MiB upload (Uint8Array) arrives intact', async (t) => {
   const payload = randomBytes(16 * MiB)
-  const peer = await h2cServer(t, (stream) => {
-    const hash = createHash('sha256')
-    let n = 0
-    stream.on('data', (c: Buffer) => {
-      n += c.length
-      hash.update(c)
-    })
-    stream.on('end', () => {
-      stream.respond({ ':status': 200 })
-      stream.end(`${n} ${hash.digest('hex')}`)
-    })
-  })
+  const peer = await h2cServer(t, (stream) => answerWithDigest(stream))
   const conn = await connectH2c(t, peer.port)
   const res = await send(conn, { method: 'PUT', body: payload, bodyLength: payload.length }).done
   t.equal(res.body.toString(), `${payload.length} ${sha256(payload)}`)
@@ -44,18 +48,7 @@ t.test('16 MiB upload (Uint8Array) arrives intact', async (t) => {
 t.test('16 MiB streamed upload (Readable, unknown length) and two uploads interleave fairly', async (t) => {
   const a = randomBytes(16 * MiB)
   const b = randomBytes(4 * MiB)
-  const peer = await h2cServer(t, (stream, headers) => {
-    const hash = createHash('sha256')
-    let n = 0
-    stream.on('data', (c: Buffer) => {
-      n += c.length
-      hash.update(c)
-    })
-    stream.on('end', () => {
-      stream.respond({ ':status': 200 })
-      stream.end(`${String(headers['content-length'])} ${n} ${hash.digest('hex')}`)
-    })
-  })
+  const peer = await h2cServer(t, (stream, headers) => answerWithDigest(stream, `${String(headers['content-length'])} `))
   const conn = await connectH2c(t, peer.port)
   function chunks(buf: Buffer, size: number): Readable {
     let at = 0
@@ -227,16 +220,7 @@ t.test('peer shrinks INITIAL_WINDOW_SIZE mid-upload: negative window recovers (R
   await acked
   t.equal(conn.peerSettings.initialWindowSize, 1000)
   // Now read everything: node's WINDOW_UPDATEs bring the window back above zero.
-  const hash = createHash('sha256')
-  let n = 0
-  stream.on('data', (chunk: Buffer) => {
-    n += chunk.length
-    hash.update(chunk)
-  })
-  stream.on('end', () => {
-    stream.respond({ ':status': 200 })
-    stream.end(`${n} ${hash.digest('hex')}`)
-  })
+  answerWithDigest(stream)
   stream.resume()
   const res = await c.done
   t.equal(res.body.toString(), `${payload.length} ${sha256(payload)}`)

@@ -6,13 +6,14 @@
 import { once } from 'node:events'
 import * as http2 from 'node:http2'
 import * as net from 'node:net'
-import type { AddressInfo } from 'node:net'
 import * as tls from 'node:tls'
 import type { DispatchHandler, DispatchRequest, HeaderRecord } from '../../src/dispatch.js'
 import type { WirepoolError } from '../../src/errors.js'
 import { CLIENT_PREFACE, FrameReader } from '../../src/h2/frame.js'
 import { H2Connection, type H2ConnectionOptions } from '../../src/h2/session.js'
 import { FrameRecorder, type FrameRecord } from './frame-recorder.js'
+import { dispatchRequest } from '../support/requests.js'
+import { listenLoopback } from '../support/servers.js'
 
 export interface Teardown {
   teardown(fn: () => unknown): void
@@ -38,13 +39,7 @@ async function listen<S extends http2.Http2Server | http2.Http2SecureServer>(t: 
     session.on('error', () => {})
   })
   server.on('sessionError', () => {})
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const port = (server.address() as AddressInfo).port
-  t.teardown(async () => {
-    for (const session of live) session.destroy()
-    await new Promise<void>((resolve) => server.close(() => resolve()))
-  })
+  const port = await listenLoopback(t, server, () => live)
   return { server, port, origin: `${scheme}://127.0.0.1:${port}`, sessions: () => count, live }
 }
 
@@ -88,21 +83,9 @@ export async function connectH2s(t: Teardown, port: number, ca: string, options:
   return conn
 }
 
+/** A GET / without a body (null) and without timeouts; override what the test is about. */
 export function makeRequest(overrides: Partial<DispatchRequest> = {}): DispatchRequest {
-  return {
-    method: 'GET',
-    path: '/',
-    authority: 'localhost',
-    headers: [],
-    body: null,
-    bodyLength: 0,
-    idempotent: true,
-    expectContinue: false,
-    headersTimeout: 0,
-    bodyTimeout: 0,
-    upgrade: undefined,
-    ...overrides,
-  }
+  return dispatchRequest({ body: null, ...overrides })
 }
 
 export interface Collected {
@@ -242,13 +225,7 @@ export async function rawPeer(t: Teardown, onConnection: (socket: net.Socket, pe
     })
     onConnection(socket, peer)
   })
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  peer.port = (server.address() as AddressInfo).port
-  t.teardown(async () => {
-    current?.destroy()
-    await new Promise<void>((resolve) => server.close(() => resolve()))
-  })
+  peer.port = await listenLoopback(t, server, () => (current === undefined ? [] : [current]))
   return peer
 }
 

@@ -21,9 +21,9 @@ import {
   encodeSettings,
   encodeSettingsAck,
   encodeWindowUpdate,
-  writeFrameHeader,
 } from '../../src/h2/frame.js'
 import { HpackEncoder } from '../../src/h2/hpack.js'
+import { rawFrame } from '../support/h2-frames.js'
 import type { FrameRecord } from './frame-recorder.js'
 import { Collector, closeOf, connectH2c, makeRequest, rawPeer, send, type RawPeer } from './session-helpers.js'
 
@@ -276,9 +276,7 @@ t.test('stream-level violations: RST_STREAM with the right code', async (t) => {
     [
       'a PRIORITY frame of the wrong size',
       (s, id) => {
-        const frame = Buffer.alloc(9 + 4)
-        writeFrameHeader(frame, 0, 4, FrameType.PRIORITY, 0, id)
-        s.socket.write(frame)
+        s.socket.write(rawFrame(FrameType.PRIORITY, 0, id, new Uint8Array(4)))
       },
       H2ErrorCode.FRAME_SIZE_ERROR,
     ],
@@ -313,9 +311,7 @@ t.test('peer PING is answered with the same payload; unknown PING ACKs and PRIOR
   const socket = peer.socket()
   socket.write(encodePing(payload))
   socket.write(encodePing(Buffer.from('zzzzzzzz'), true))
-  const priority = Buffer.alloc(9 + 5)
-  writeFrameHeader(priority, 0, 5, FrameType.PRIORITY, 0, 1)
-  socket.write(priority)
+  socket.write(rawFrame(FrameType.PRIORITY, 0, 1, new Uint8Array(5)))
   const ack = (await peer.waitFor((f) => f.kind === 'ping' && f.ack)) as { opaque: Buffer }
   t.same(ack.opaque, payload)
   t.equal((await send(conn).done).status, 200)
@@ -425,9 +421,7 @@ t.test('a bad PRIORITY frame on a stream never opened is reset; the connection l
   const peer = await scripted(t, (s, id) => s.headers(id, [':status', '200'], true))
   const conn = await connectH2c(t, peer.port)
   await peer.waitFor((f) => f.kind === 'settings' && f.ack)
-  const frame = Buffer.alloc(9 + 4)
-  writeFrameHeader(frame, 0, 4, FrameType.PRIORITY, 0, 41)
-  peer.socket().write(frame)
+  peer.socket().write(rawFrame(FrameType.PRIORITY, 0, 41, new Uint8Array(4)))
   const rst = (await peer.waitFor(isRst(41))) as { errorCode: number }
   t.equal(rst.errorCode, H2ErrorCode.FRAME_SIZE_ERROR)
   t.equal((await send(conn).done).status, 200)

@@ -6,9 +6,9 @@ import t from 'tap'
 import { createHash } from 'node:crypto'
 import { once } from 'node:events'
 import http2 from 'node:http2'
-import type { AddressInfo } from 'node:net'
 import { Agent, Pool } from '../../src/index.js'
 import { makeCertificates } from '../support/certs.js'
+import { listenLoopback } from '../support/servers.js'
 
 interface H2Server {
   server: http2.Http2Server | http2.Http2SecureServer
@@ -34,13 +34,7 @@ async function listen(t: { teardown(fn: () => unknown): void }, server: http2.Ht
     maxConcurrent = Math.max(maxConcurrent, concurrent)
     stream.on('close', () => concurrent--)
   })
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const port = (server.address() as AddressInfo).port
-  t.teardown(async () => {
-    for (const s of sessions) s.destroy()
-    await new Promise<void>((resolve) => server.close(() => resolve()))
-  })
+  const port = await listenLoopback(t, server, () => sessions)
   const result = { server, origin: `${scheme}://127.0.0.1:${port}`, sessions: () => total, maxConcurrent: 0 }
   Object.defineProperty(result, 'maxConcurrent', { get: () => maxConcurrent })
   return result

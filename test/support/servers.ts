@@ -22,6 +22,23 @@ export interface Listening<S> {
   connections: () => number
 }
 
+/**
+ * Listen on a free 127.0.0.1 port; resolves with the port. The test's teardown destroys what
+ * `open()` lists at that time (the server-side sockets, sessions or peers a close() would wait
+ * for), then closes the server.
+ */
+export async function listenLoopback(t: Teardown, server: net.Server, open: () => Iterable<{ destroy(): void }>): Promise<number> {
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const port = (server.address() as AddressInfo).port
+  t.teardown(async () => {
+    for (const item of open()) item.destroy()
+    if ('closeAllConnections' in server) (server as unknown as http.Server).closeAllConnections()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+  })
+  return port
+}
+
 async function listen<S extends net.Server>(t: Teardown, server: S, scheme: string): Promise<Listening<S>> {
   const sockets = new Set<net.Socket>()
   let accepted = 0
@@ -31,14 +48,7 @@ async function listen<S extends net.Server>(t: Teardown, server: S, scheme: stri
     sockets.add(socket)
     socket.on('close', () => sockets.delete(socket))
   })
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const port = (server.address() as AddressInfo).port
-  t.teardown(async () => {
-    for (const socket of sockets) socket.destroy()
-    if ('closeAllConnections' in server) (server as unknown as http.Server).closeAllConnections()
-    await new Promise<void>((resolve) => server.close(() => resolve()))
-  })
+  const port = await listenLoopback(t, server, () => sockets)
   return { server, port, origin: `${scheme}://127.0.0.1:${port}`, sockets, connections: () => accepted }
 }
 
@@ -72,6 +82,13 @@ export function onRequestHeads(socket: net.Socket, onRequest: (head: string, ind
       onRequest(head, index++)
     }
   })
+}
+
+/** A request body (or any byte stream read with `for await`) as UTF-8 text. */
+export async function readAll(stream: AsyncIterable<Buffer>): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const chunk of stream) chunks.push(chunk)
+  return Buffer.concat(chunks).toString('utf8')
 }
 
 /** A port that was just bound and released: connecting to it is refused. */

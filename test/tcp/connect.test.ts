@@ -9,6 +9,7 @@ import {
   ErrorCode,
   InvalidArgumentError,
 } from '../../src/errors.js'
+import { closedPort } from '../support/servers.js'
 
 
 interface Listening {
@@ -40,16 +41,6 @@ async function listen(t: Test, host = '127.0.0.1'): Promise<Listening> {
       return socket
     },
   }
-}
-
-/** A port that was bound a moment ago and is now closed: connecting to it is refused. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as net.AddressInfo
-  server.close()
-  await once(server, 'close')
-  return port
 }
 
 /**

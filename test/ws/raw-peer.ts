@@ -5,10 +5,9 @@
  * masked frames back with a small server-side reader (our FrameDecoder is client-side and
  * rightly rejects masked frames).
  */
-import { once } from 'node:events'
 import * as net from 'node:net'
-import type { AddressInfo } from 'node:net'
 import { acceptFor } from '../../src/ws/handshake.js'
+import { listenLoopback } from '../support/servers.js'
 
 interface Teardown {
   teardown(fn: () => unknown): void
@@ -200,13 +199,7 @@ export async function startRawPeer(t: Teardown): Promise<RawPeer> {
     }
     socket.on('data', onData)
   })
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const port = (server.address() as AddressInfo).port
-  t.teardown(async () => {
-    for (const s of sockets) s.destroy()
-    await new Promise<void>((resolve) => server.close(() => resolve()))
-  })
+  const port = await listenLoopback(t, server, () => sockets)
   return {
     port,
     url: `ws://127.0.0.1:${port}`,

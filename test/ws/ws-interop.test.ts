@@ -106,7 +106,8 @@ async function handshake(socket: net.Socket, port: number): Promise<Buffer> {
   return received.subarray(end + 4)
 }
 
-t.test('our frames against a ws server, its echoes through our decoder', async (t) => {
+/** A raw client socket to a fresh echo server, past the handshake; what the server sends goes through our decoder into the inbox. */
+async function openSession(t: { teardown(fn: () => unknown): void }): Promise<{ socket: net.Socket; inbox: Inbox; errors: Error[] }> {
   const { port, errors } = await startEchoServer(t)
   const socket = net.connect(port, '127.0.0.1')
   t.teardown(() => socket.destroy())
@@ -115,6 +116,11 @@ t.test('our frames against a ws server, its echoes through our decoder', async (
   const inbox = new Inbox()
   socket.on('data', (chunk: Buffer) => inbox.decoder.push(chunk))
   if (rest.length > 0) inbox.decoder.push(rest)
+  return { socket, inbox, errors }
+}
+
+t.test('our frames against a ws server, its echoes through our decoder', async (t) => {
+  const { socket, inbox, errors } = await openSession(t)
 
   const send = (frame: Buffer) => socket.write(frame)
 
@@ -180,14 +186,7 @@ t.test('our frames against a ws server, its echoes through our decoder', async (
 })
 
 t.test('ws reports our empty close as 1005 and answers with an empty close', async (t) => {
-  const { port, errors } = await startEchoServer(t)
-  const socket = net.connect(port, '127.0.0.1')
-  t.teardown(() => socket.destroy())
-  await once(socket, 'connect')
-  const rest = await handshake(socket, port)
-  const inbox = new Inbox()
-  socket.on('data', (chunk: Buffer) => inbox.decoder.push(chunk))
-  if (rest.length > 0) inbox.decoder.push(rest)
+  const { socket, inbox, errors } = await openSession(t)
   const ended = once(socket, 'end')
   socket.write(encodeClose())
   t.same(await inbox.next(), { kind: 'close', code: 1005, reason: '' })

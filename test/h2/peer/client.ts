@@ -6,9 +6,9 @@
 import { once } from 'node:events'
 import * as net from 'node:net'
 import type { DispatchRequest } from '../../../src/dispatch.js'
-import type { WirepoolError } from '../../../src/errors.js'
 import { H2Connection } from '../../../src/h2/session.js'
 import type { SettingsEntry } from '../../../src/h2/frame.js'
+import { watchConnection, type Watched } from '../../support/lifecycle.js'
 import { collect, req } from '../../h1/connection-helpers.js'
 import type { CollectOptions, Collected } from '../../h1/connection-helpers.js'
 import type { FakeH2Server, H2Peer } from './fake-server.js'
@@ -19,16 +19,12 @@ interface Teardown {
 
 export type H2ConnectionOptions = ConstructorParameters<typeof H2Connection>[1]
 
-export interface H2Client {
+export interface H2Client extends Watched {
   conn: H2Connection
   /** The client's socket (to watch `writableLength`, `bytesRead`, `destroyed`). */
   socket: net.Socket
   /** The server side of the same connection. */
   peer: H2Peer
-  /** Resolves with the error carried by the connection's 'close' event. */
-  closed: Promise<WirepoolError | undefined>
-  /** Lifecycle events in order: `free`, `draining:<reason>`, `close`. */
-  events: string[]
 }
 
 /** Connect to `server`, wrap the socket in an H2Connection, and pair it with its H2Peer. */
@@ -36,20 +32,7 @@ export async function openH2(t: Teardown, server: FakeH2Server, options: Partial
   const socket = net.connect({ port: server.port, host: '127.0.0.1', noDelay: true })
   const [peer] = await Promise.all([server.accept(), once(socket, 'connect')])
   const conn = new H2Connection(socket, { id: 1, origin: server.origin, tlsResumed: null, ...options } as H2ConnectionOptions)
-  const events: string[] = []
-  conn.on('free', () => events.push('free'))
-  conn.on('draining', (reason) => events.push(`draining:${reason}`))
-  const closed = new Promise<WirepoolError | undefined>((resolve) =>
-    conn.on('close', (err) => {
-      events.push('close')
-      resolve(err)
-    }),
-  )
-  t.teardown(() => {
-    conn.destroy()
-    socket.destroy()
-  })
-  return { conn, socket, peer, closed, events }
+  return { conn, socket, peer, ...watchConnection(t, conn, socket) }
 }
 
 /** Dispatch a request (a GET / by default) with a recording handler. */

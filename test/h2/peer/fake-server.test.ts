@@ -7,7 +7,8 @@ import * as http2 from 'node:http2'
 import * as net from 'node:net'
 import t from 'tap'
 import { CLIENT_PREFACE, FrameType, H2ErrorCode, SettingsId } from '../../../src/h2/frame.js'
-import { FakeH2Server, describeFrame, rawFrame } from './fake-server.js'
+import { rawFrame } from '../../support/h2-frames.js'
+import { FakeH2Server, describeFrame } from './fake-server.js'
 
 interface Teardown {
   teardown(fn: () => unknown): void

@@ -5,15 +5,14 @@
  * preface (RFC 9113 §3.4), decodes every frame the client sends with our own FrameReader (so a
  * malformed client frame fails the test) and every header block with an HpackDecoder, and
  * writes whatever the script asks — well-formed frames through the frame.ts encoders, or any
- * bytes at all through `writeRaw` / `rawFrame` for the frames those encoders refuse to build.
+ * bytes at all through `writeRaw` / `rawFrame` (test/support/h2-frames.ts) for the frames those
+ * encoders refuse to build.
  *
  * Every wait is bounded: it settles on the awaited frame, or rejects when the connection
  * closes or `timeoutMs` passes, with a message listing what arrived instead. Nothing here
  * sleeps: timers only bound a wait that an event normally ends.
  */
-import { once } from 'node:events'
 import * as net from 'node:net'
-import type { AddressInfo } from 'node:net'
 import {
   CLIENT_PREFACE,
   FRAME_HEADER_LENGTH,
@@ -31,10 +30,10 @@ import {
   encodeSettingsAck,
   encodeWindowUpdate,
   h2ErrorName,
-  writeFrameHeader,
 } from '../../../src/h2/frame.js'
 import type { DataOptions, HeadersOptions, Priority, SettingsEntry } from '../../../src/h2/frame.js'
 import { HpackDecoder, HpackEncoder } from '../../../src/h2/hpack.js'
+import { listenLoopback } from '../../support/servers.js'
 import { FrameRecorder } from '../frame-recorder.js'
 import type { FrameRecord } from '../frame-recorder.js'
 
@@ -64,15 +63,6 @@ export interface PeerOptions {
   recordData?: boolean
   /** Keep every frame in `received` (default true); floods turn it off to bound the test's memory. */
   recordHistory?: boolean
-}
-
-/** A frame header plus payload with any values at all, for frames the encoders refuse to build. */
-export function rawFrame(type: number, flags: number, streamId: number, payload: Uint8Array = new Uint8Array(0)): Buffer {
-  const frame = Buffer.alloc(FRAME_HEADER_LENGTH + payload.length)
-  // writeFrameHeader writes the 32-bit stream field as given: the reserved bit can be set too.
-  writeFrameHeader(frame, 0, payload.length, type, flags, streamId >>> 0)
-  frame.set(payload, FRAME_HEADER_LENGTH)
-  return frame
 }
 
 /** Describe a frame in one short line, for failure messages. */
@@ -563,13 +553,7 @@ export class FakeH2Server {
   /** Listen on 127.0.0.1 on a free port; the test's teardown closes the server and every peer. */
   static async start(t: Teardown, options: PeerOptions = {}): Promise<FakeH2Server> {
     const fake = new FakeH2Server(options)
-    fake.server.listen(0, '127.0.0.1')
-    await once(fake.server, 'listening')
-    fake.#port = (fake.server.address() as AddressInfo).port
-    t.teardown(async () => {
-      for (const peer of fake.peers) peer.destroy()
-      await new Promise<void>((resolve) => fake.server.close(() => resolve()))
-    })
+    fake.#port = await listenLoopback(t, fake.server, () => fake.peers)
     return fake
   }
 

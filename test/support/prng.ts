@@ -1,0 +1,14 @@
+/**
+ * mulberry32: a small seeded PRNG, so fuzz inputs are the same on every run and a failing
+ * case can be replayed from its seed. Returns floats in [0, 1).
+ */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let x = a
+    x = Math.imul(x ^ (x >>> 15), x | 1)
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
+  }
+}
