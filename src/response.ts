@@ -15,10 +15,17 @@ export class ResponseBody extends Readable {
 
   constructor(highWaterMark = 64 * 1024) {
     super({ highWaterMark })
-    // A body nobody reads must not crash the process when its connection fails: the error
-    // is kept (`errored`) and thrown to whoever consumes the body later (text(), for await,
-    // pipeline), and `trailers` rejects with it.
-    this.on('error', noop)
+  }
+
+  /**
+   * @internal Fail the body. One nobody listens to must not crash the process: the error is
+   * kept (`errored`) and thrown to whoever consumes the body later (text(), for await,
+   * pipeline), and `trailers` rejects with it. (The guard listener is added here, on the
+   * failure path, not for every response.)
+   */
+  _fail(err: Error): void {
+    if (this.listenerCount('error') === 0) this.on('error', noop)
+    this.destroy(err)
   }
 
   /** @internal wired by the request handler */
@@ -76,10 +83,87 @@ export interface Response {
   protocol: Protocol
   body: ResponseBody
   /** Resolves with the trailer fields (empty when none) once the body has ended. */
-  trailers: Promise<HeaderRecord>
+  readonly trailers: Promise<HeaderRecord>
   connection: ConnectionInfo
   /** 1xx interim responses received before this one (e.g. 103 Early Hints). */
   informational: Array<{ status: number; headers: HeaderRecord }>
+}
+
+/**
+ * The trailers of one response, settled once; its promise is made only when someone asks
+ * for it (most callers never do, and a promise per response is measurable at 100K req/s).
+ */
+class TrailersOutcome {
+  #state: 0 | 1 | 2 = 0 // pending, resolved, rejected
+  #value: HeaderRecord | WirepoolError | undefined
+  #promise: Promise<HeaderRecord> | undefined
+  #resolve: ((t: HeaderRecord) => void) | undefined
+  #reject: ((e: WirepoolError) => void) | undefined
+
+  get promise(): Promise<HeaderRecord> {
+    if (this.#promise === undefined) {
+      if (this.#state === 1) this.#promise = Promise.resolve(this.#value as HeaderRecord)
+      else if (this.#state === 2) this.#promise = Promise.reject(this.#value as WirepoolError)
+      else {
+        this.#promise = new Promise<HeaderRecord>((resolve, reject) => {
+          this.#resolve = resolve
+          this.#reject = reject
+        })
+      }
+      // Marked handled: asking for trailers without awaiting them must not raise an
+      // unhandled rejection; awaiting still throws.
+      this.#promise.catch(noop)
+    }
+    return this.#promise
+  }
+
+  resolve(trailers: HeaderRecord): void {
+    if (this.#state !== 0) return
+    this.#state = 1
+    this.#value = trailers
+    this.#resolve?.(trailers)
+  }
+
+  reject(err: WirepoolError): void {
+    if (this.#state !== 0) return
+    this.#state = 2
+    this.#value = err
+    this.#reject?.(err)
+  }
+}
+
+class WirepoolResponse implements Response {
+  status: number
+  statusText: string
+  headers: HeaderRecord
+  protocol: Protocol
+  body: ResponseBody
+  connection: ConnectionInfo
+  informational: Array<{ status: number; headers: HeaderRecord }>
+  readonly #trailers: TrailersOutcome
+
+  constructor(
+    status: number,
+    statusText: string,
+    headers: HeaderRecord,
+    body: ResponseBody,
+    connection: ConnectionInfo,
+    informational: Array<{ status: number; headers: HeaderRecord }>,
+    trailers: TrailersOutcome,
+  ) {
+    this.status = status
+    this.statusText = statusText
+    this.headers = headers
+    this.protocol = connection.protocol
+    this.body = body
+    this.connection = connection
+    this.informational = informational
+    this.#trailers = trailers
+  }
+
+  get trailers(): Promise<HeaderRecord> {
+    return this.#trailers.promise
+  }
 }
 
 /**
@@ -102,16 +186,15 @@ export class ResponseCollector implements DispatchHandler {
   // connection, and must not keep the Response (and so the body) alive through them.
   #resolve: (res: Response) => void
   #reject: (err: WirepoolError) => void
-  #resolveTrailers!: (t: HeaderRecord) => void
-  #rejectTrailers!: (err: WirepoolError) => void
+  readonly #trailersOutcome = new TrailersOutcome()
   /** Held strongly until its first backpressure, weakly after (see releaseOnCollect). */
   #strongBody: ResponseBody | undefined
   #weakBody: WeakRef<ResponseBody> | undefined
   #release: Release | undefined
   #abort: ((reason?: Error) => void) | undefined
   #info: ConnectionInfo | undefined
-  #informational: Array<{ status: number; headers: HeaderRecord }> = []
-  #trailers: HeaderRecord = {}
+  #informational: Array<{ status: number; headers: HeaderRecord }> | undefined
+  #trailers: HeaderRecord | undefined
   /** Decoded-size bound when decompressing, or -1 when bodies are delivered as sent. */
   readonly #maxDecompressedSize: number
   #decoder: Decoder | null = null
@@ -135,7 +218,7 @@ export class ResponseCollector implements DispatchHandler {
   }
 
   onInformational(status: number, headers: HeaderRecord): void {
-    this.#informational.push({ status, headers })
+    ;(this.#informational ??= []).push({ status, headers })
   }
 
   onHeaders(status: number, headers: HeaderRecord, resume: () => void, statusText: string): boolean {
@@ -153,25 +236,9 @@ export class ResponseCollector implements DispatchHandler {
       decoder.output.on('end', () => this.#finish())
       body._attach(() => decoder.output.resume(), this.#abort)
     }
-    const trailers = new Promise<HeaderRecord>((resolve, reject) => {
-      this.#resolveTrailers = resolve
-      this.#rejectTrailers = reject
-    })
-    // Marked handled: a caller who never looks at trailers must not see an unhandled rejection.
-    trailers.catch(() => {})
-    const info = this.#info as ConnectionInfo
     const resolve = this.#resolve
     this.#settled()
-    resolve({
-      status,
-      statusText,
-      headers,
-      protocol: info.protocol,
-      body,
-      trailers,
-      connection: info,
-      informational: this.#informational,
-    })
+    resolve(new WirepoolResponse(status, statusText, headers, body, this.#info as ConnectionInfo, this.#informational ?? [], this.#trailersOutcome))
     return true
   }
 
@@ -238,7 +305,7 @@ export class ResponseCollector implements DispatchHandler {
     if (body === undefined || body.destroyed) return
     body._markEnded()
     body.push(null)
-    this.#resolveTrailers(this.#trailers)
+    this.#trailersOutcome.resolve(this.#trailers ?? {})
   }
 
   onTrailers(trailers: HeaderRecord): void {
@@ -269,9 +336,9 @@ export class ResponseCollector implements DispatchHandler {
     this.#unregister()
     const body = this.#peekBody()
     if (body === undefined || body.destroyed) return
-    this.#rejectTrailers(err)
+    this.#trailersOutcome.reject(err)
     body._markEnded()
-    body.destroy(err)
+    body._fail(err)
     this.#decoder?.input.destroy()
   }
 }
