@@ -24,7 +24,7 @@ import { openConnection, type OpenedConnection } from './connector.js'
 import type { PeerCertificateInfo } from '../tls/connect.js'
 import { parseOrigin, type Origin } from './origin.js'
 import { backoffDelay, parseRetryAfter } from './retry.js'
-import { PoolFigures, renderPrometheus, type OriginStats } from './stats.js'
+import { PoolFigures, renderPrometheus, type OriginStats, type WebSocketFigures } from './stats.js'
 
 export type ConnectionState = 'connecting' | 'idle' | 'busy' | 'draining' | 'closed'
 
@@ -80,6 +80,8 @@ interface ConnectionRecord {
   tcpMs: number
   tlsMs: number
   certificate: PeerCertificateInfo | null
+  /** Settles `#openConnection`'s promise once the record leaves `connecting`. */
+  ready: { resolve: () => void; reject: (err: Error) => void } | undefined
   idleTimer: NodeJS.Timeout | undefined
   ageTimer: NodeJS.Timeout | undefined
   /** Aborts an in-progress connect when the pool is destroyed. */
@@ -469,6 +471,7 @@ export class Pool extends EventEmitter<PoolEvents> {
       tcpMs: 0,
       tlsMs: 0,
       certificate: null,
+      ready: undefined,
       idleTimer: undefined,
       ageTimer: undefined,
       connectAbort: new AbortController(),
@@ -486,7 +489,15 @@ export class Pool extends EventEmitter<PoolEvents> {
       signal: (rec.connectAbort as AbortController).signal,
       h1Only,
     }).then(
-      (opened) => this.#onConnected(rec, opened, performance.now() - started),
+      (opened) => {
+        this.#onConnected(rec, opened, performance.now() - started)
+        if (rec.state !== 'connecting') return undefined
+        // Connected but not ready (HTTP/2 waits for the peer's SETTINGS): warm-up callers
+        // get a connection that can take requests, so wait for the record to move on.
+        return new Promise<void>((resolve, reject) => {
+          rec.ready = { resolve, reject }
+        })
+      },
       (err: unknown) => {
         const error = toWirepoolError(err, this.origin)
         this.#onConnectFailed(rec, error, reason)
@@ -601,7 +612,7 @@ export class Pool extends EventEmitter<PoolEvents> {
   #checkCertificate(cert: PeerCertificateInfo): void {
     this.#certificate = cert
     const left = daysLeft(cert.validTo, Date.now())
-    const key = `${cert.spkiPin} ${cert.validTo.getTime()}`
+    const key = `${cert.subject} ${cert.issuer} ${cert.validTo.getTime()}`
     if (left >= this.#options.certificateExpiryWarningDays || this.#warnedCertificates.has(key)) return
     this.#warnedCertificates.add(key)
     const event: CertificateExpiringEvent = { origin: this.origin, subject: cert.subject, issuer: cert.issuer, validTo: cert.validTo, daysLeft: left }
@@ -652,6 +663,12 @@ export class Pool extends EventEmitter<PoolEvents> {
     const from = rec.state
     if (from === to) return
     rec.state = to
+    if (from === 'connecting' && rec.ready !== undefined) {
+      const ready = rec.ready
+      rec.ready = undefined
+      if (to === 'closed') ready.reject(new SocketClosedError(`connection closed before it was ready (${reason})`, { origin: this.origin, responseStarted: false }))
+      else ready.resolve()
+    }
     if (from === 'idle') {
       const i = this.#idle.indexOf(rec)
       if (i !== -1) this.#idle.splice(i, 1)
@@ -662,8 +679,12 @@ export class Pool extends EventEmitter<PoolEvents> {
     }
     if (to === 'idle') {
       this.#idle.push(rec)
-      rec.idleTimer = setTimeout(() => this.#retire(rec, 'idle-timeout'), this.#idleTimeoutFor(rec))
-      rec.idleTimer.unref()
+      const idleMs = this.#idleTimeoutFor(rec)
+      // keepAliveTimeout 0 disables idle eviction, as 0 disables the other timeouts.
+      if (idleMs > 0) {
+        rec.idleTimer = setTimeout(() => this.#retire(rec, 'idle-timeout'), idleMs)
+        rec.idleTimer.unref()
+      }
     }
     if (to === 'closed') {
       if (rec.ageTimer !== undefined) clearTimeout(rec.ageTimer)
@@ -679,8 +700,10 @@ export class Pool extends EventEmitter<PoolEvents> {
     const configured = this.#options.keepAliveTimeout
     const hint = (rec.conn as { idleTimeoutHint?: number | undefined } | undefined)?.idleTimeoutHint
     if (hint === undefined) return configured
-    // Close a second before the server would, so a request never races the server's close.
-    return Math.min(configured, Math.max(hint - 1000, hint / 2))
+    // Close a second before the server would, so a request never races the server's close
+    // (at least 1 ms: a hint never disables eviction, even when the option does).
+    const hinted = Math.max(1, hint - 1000, hint / 2)
+    return configured === 0 ? hinted : Math.min(configured, hinted)
   }
 
   #publishConnection(rec: ConnectionRecord, from: ConnectionState | undefined, to: ConnectionState, reason: string): void {
@@ -766,6 +789,11 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.#figures.upgradesTotal++
     this.#upgradedOpen++
     socket.once('close', () => this.#upgradedOpen--)
+  }
+
+  /** @internal The figures a WebSocket to this origin reports into. */
+  _webSocketFigures(): WebSocketFigures {
+    return this.#figures.webSockets
   }
 
   /** @internal The discarded response of a status retry has been read in full. */

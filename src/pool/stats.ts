@@ -42,9 +42,49 @@ export interface OriginStats {
   /** Sockets handed over by a 101 (WebSocket) and still open; and all ever handed over. */
   upgradedOpen: number
   upgradesTotal: number
+  /** WebSockets of this origin (over HTTP/1.1 upgrades and RFC 8441 HTTP/2 streams). */
+  webSockets: WebSocketCounts
   /** DNS + TCP connect and TLS handshake times of new connections. */
   tcpConnectMs: PercentileSummary
   tlsHandshakeMs: PercentileSummary
+}
+
+export interface WebSocketCounts {
+  open: number
+  opened: number
+  messagesIn: number
+  messagesOut: number
+  /** Payload bytes of whole messages (after decompression in, before compression out). */
+  bytesIn: number
+  bytesOut: number
+  /** Closes by the code the close event reported (1000, 1006, …). */
+  closes: Record<string, number>
+}
+
+/** @internal What a WebSocket reports into its origin's figures. */
+export class WebSocketFigures implements WebSocketCounts {
+  open = 0
+  opened = 0
+  messagesIn = 0
+  messagesOut = 0
+  bytesIn = 0
+  bytesOut = 0
+  closes: Record<string, number> = {}
+
+  onOpen(): void {
+    this.open++
+    this.opened++
+  }
+
+  onClose(code: number, wasOpen: boolean): void {
+    if (wasOpen) this.open--
+    this.closes[code] = (this.closes[code] ?? 0) + 1
+  }
+
+  snapshot(): WebSocketCounts {
+    const { open, opened, messagesIn, messagesOut, bytesIn, bytesOut } = this
+    return { open, opened, messagesIn, messagesOut, bytesIn, bytesOut, closes: { ...this.closes } }
+  }
 }
 
 export class PoolFigures {
@@ -63,6 +103,7 @@ export class PoolFigures {
   readonly tlsHandshake = new Histogram()
   certificateDaysLeft: number | null = null
   upgradesTotal = 0
+  readonly webSockets = new WebSocketFigures()
   readonly errors: Record<string, number> = {}
 
   onDispatch(reused: boolean, waitedMs: number, atLimit: boolean, protocol: Protocol | undefined): void {
@@ -115,6 +156,7 @@ export class PoolFigures {
       certificateDaysLeft,
       upgradedOpen,
       upgradesTotal: this.upgradesTotal,
+      webSockets: this.webSockets.snapshot(),
       tcpConnectMs: this.tcpConnect.summary(),
       tlsHandshakeMs: this.tlsHandshake.summary(),
     }
@@ -204,6 +246,21 @@ export function renderPrometheus(all: OriginFigures[]): string {
   for (const [name, help, pick] of gauges) {
     family(out, name, 'gauge', help)
     for (const { origin, stats } of all) out.push(`${name}{${o(origin)}} ${num(pick(stats))}`)
+  }
+  const ws: Array<[string, 'gauge' | 'counter', string, (w: WebSocketCounts) => number]> = [
+    ['wirepool_websockets_open', 'gauge', 'WebSockets open.', (w) => w.open],
+    ['wirepool_websocket_messages_in_total', 'counter', 'WebSocket messages received.', (w) => w.messagesIn],
+    ['wirepool_websocket_messages_out_total', 'counter', 'WebSocket messages sent.', (w) => w.messagesOut],
+    ['wirepool_websocket_bytes_in_total', 'counter', 'WebSocket message payload bytes received.', (w) => w.bytesIn],
+    ['wirepool_websocket_bytes_out_total', 'counter', 'WebSocket message payload bytes sent.', (w) => w.bytesOut],
+  ]
+  for (const [name, type, help, pick] of ws) {
+    family(out, name, type, help)
+    for (const { origin, stats } of all) out.push(`${name}{${o(origin)}} ${pick(stats.webSockets)}`)
+  }
+  family(out, 'wirepool_websocket_closes_total', 'counter', 'WebSocket closes by close code.')
+  for (const { origin, stats } of all) {
+    for (const [code, n] of Object.entries(stats.webSockets.closes)) out.push(`wirepool_websocket_closes_total{${o(origin)},code="${label(code)}"} ${n}`)
   }
   family(out, 'wirepool_errors_total', 'counter', 'Failures by kind and error code.')
   for (const { origin, stats } of all) {

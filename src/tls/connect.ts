@@ -48,8 +48,8 @@ export interface PeerCertificateInfo {
   subject: string
   issuer: string
   validTo: Date
-  /** 'sha256/<base64 SPKI>' */
-  spkiPin: string
+  /** 'sha256/<base64 SPKI>', computed only when pins are configured (it costs a certificate parse). */
+  spkiPin: string | undefined
 }
 
 export interface TlsConnection {
@@ -81,7 +81,7 @@ function distinguishedName(name: tls.Certificate | undefined): string {
     .join(', ')
 }
 
-function certificateInfo(socket: tls.TLSSocket): PeerCertificateInfo | null {
+function certificateInfo(socket: tls.TLSSocket, withPin: boolean): PeerCertificateInfo | null {
   // The legacy object, not getPeerX509Certificate(): on Node 20 calling the latter first
   // leaves later getPeerCertificate() calls without `pubkey`, which callers may rely on.
   // `pubkey` there is the raw key (an EC point for ECDSA), not the SPKI, so the pin is
@@ -92,7 +92,7 @@ function certificateInfo(socket: tls.TLSSocket): PeerCertificateInfo | null {
     subject: distinguishedName(cert.subject),
     issuer: distinguishedName(cert.issuer),
     validTo: new Date(cert.valid_to),
-    spkiPin: spkiPinOf(new X509Certificate(cert.raw)),
+    spkiPin: withPin ? spkiPinOf(new X509Certificate(cert.raw)) : undefined,
   }
 }
 
@@ -215,12 +215,12 @@ function handshake(
       tlsSocket?.off('secureConnect', onSecureConnect)
       tlsSocket?.off('error', onError)
       if (next === 'connected' && tlsSocket !== undefined) {
-        const certificate = certificateInfo(tlsSocket)
         const pins = opts.pins
+        const certificate = certificateInfo(tlsSocket, pins !== undefined)
         // A resumed TLS 1.3 session carries no certificate; resumption proves the peer holds
         // the keys of a session we only cached after its certificate passed these pins.
         const resumedOurs = cachedSession !== undefined && tlsSocket.isSessionReused()
-        const pinned = certificate === null ? resumedOurs : pins?.includes(certificate.spkiPin) === true
+        const pinned = certificate === null ? resumedOurs : certificate.spkiPin !== undefined && pins?.includes(certificate.spkiPin) === true
         if (pins !== undefined && !pinned) {
           // Checked before the connection is handed out: no request byte is ever sent to an
           // unpinned key. The session is forgotten too, so a resumption cannot skip this.

@@ -18,6 +18,7 @@
  */
 import type { Duplex } from 'node:stream'
 import { getDefaultAgent, type Agent } from '../pool/agent.js'
+import type { WebSocketFigures } from '../pool/stats.js'
 import type { DispatchHandler, HeaderRecord, Protocol } from '../dispatch.js'
 import { InvalidArgumentError, SocketClosedError, WirepoolError, WsHandshakeError, WsProtocolError, toWirepoolError } from '../errors.js'
 import { PerMessageDeflate } from './deflate.js'
@@ -170,6 +171,8 @@ export class WebSocket extends EventTarget {
   #transport: Protocol | undefined
 
   readonly #agent: Agent
+  readonly #figures: WebSocketFigures
+  #counted = false
   readonly #httpUrl: URL
   readonly #key = generateKey()
   readonly #protocols: string[]
@@ -228,6 +231,8 @@ export class WebSocket extends EventTarget {
     this.#origin = `${ws.protocol}//${ws.host}`
     this.#httpUrl = http
     this.#agent = options.agent ?? getDefaultAgent()
+    // The origin's stats()/metrics() count this WebSocket's messages, bytes and close code.
+    this.#figures = this.#agent.pool(this.#httpUrl.origin)._webSocketFigures()
     this.#protocols = normalizeProtocols(options.protocols)
     this.#deflateOptions = resolveDeflateOptions(options.perMessageDeflate)
     this.#maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD
@@ -379,6 +384,8 @@ export class WebSocket extends EventTarget {
     const opcode: DataOpcode = text ? Opcode.TEXT : Opcode.BINARY
     const item: Outgoing = { kind: 'data', opcode, size, frames: undefined, resolve, reject }
     this.#outgoing.push(item)
+    this.#figures.messagesOut++
+    this.#figures.bytesOut += size
     this.#bufferedAmount += size
     if (payload instanceof Promise) {
       payload.then(
@@ -669,6 +676,8 @@ export class WebSocket extends EventTarget {
     else if (this.#binaryType === 'nodebuffer') data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     else if (this.#binaryType === 'arraybuffer') data = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
     else data = new Blob([bytes])
+    this.#figures.messagesIn++
+    this.#figures.bytesIn += bytes.byteLength
     this.dispatchEvent(new MessageEvent('message', { data, origin: this.#origin }))
   }
 
@@ -839,6 +848,8 @@ export class WebSocket extends EventTarget {
       this.#handshakeTimer = undefined
     }
     if (next === State.OPEN) {
+      this.#counted = true
+      this.#figures.onOpen()
       this.#startHeartbeat()
       this.dispatchEvent(new Event('open'))
       return
@@ -869,6 +880,7 @@ export class WebSocket extends EventTarget {
     // #closeCode is the server's code after a clean close, the code we failed the
     // connection with after a protocol error (1002/1007/1009…), and otherwise still 1006
     // (a drop, a timeout, a missed heartbeat).
+    this.#figures.onClose(this.#closeCode, this.#counted)
     this.#dispatchError()
     this.dispatchEvent(new CloseEvent('close', { code: this.#closeCode, reason: clean ? this.#closeReason : '', wasClean: clean }))
   }

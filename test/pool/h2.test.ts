@@ -152,3 +152,14 @@ t.test('16 MiB up and down intact, trailers', async (t) => {
   t.equal(createHash('sha256').update(got).digest('hex'), sum)
   t.same(await down.trailers, { 'x-checksum': sum })
 })
+
+t.test('pool.connect(n) resolves once HTTP/2 connections are ready to take streams', async (t) => {
+  const srv = await listen(t, http2.createServer(), 'http')
+  srv.server.on('stream', (stream) => respond(stream, 'x'))
+  const pool = new Pool(srv.origin, { h2c: true })
+  t.teardown(() => pool.destroy())
+  await pool.connect(1)
+  const [record] = pool.connections()
+  t.equal(record?.state, 'idle', 'ready: the peer SETTINGS arrived')
+  t.equal(record?.protocol, 'h2')
+})

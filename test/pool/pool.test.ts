@@ -379,3 +379,18 @@ t.test('Agent routes by origin and validates its input', async (t) => {
   const e3 = (await agent.request({ url: `${a.origin}/` }).catch((e: unknown) => e)) as WirepoolError
   t.equal(e3.code, 'WP_POOL_CLOSED')
 })
+
+t.test('keepAliveTimeout 0 disables idle eviction', async (t) => {
+  const srv = await httpServer(t, (_req, res) => res.end('x'))
+  const pool = new Pool(srv.origin, { keepAliveTimeout: 0 })
+  t.teardown(() => pool.destroy())
+  const events: ConnectionEvent[] = []
+  pool.on('connection', (e) => events.push(e))
+  await (await pool.request({ path: '/' })).body.text()
+  // A second request after a full turn of the event loop still finds the socket.
+  await new Promise((r) => setImmediate(r))
+  const res = await pool.request({ path: '/' })
+  await res.body.text()
+  t.equal(res.connection.reused, true)
+  t.notOk(events.some((e) => e.reason === 'idle-timeout'))
+})
