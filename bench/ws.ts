@@ -21,8 +21,6 @@ import type { AddressInfo } from 'node:net'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { WebSocketServer, WebSocket as WsClient } from 'ws'
-import { Agent } from '../src/pool/agent.js'
-import { WebSocket } from '../src/ws/websocket.js'
 import { canPin, killChildren, pinned, runChild, startChild } from './children.js'
 import { formatNumber, formatRatio, formatTable, median, ratio } from './table.js'
 
@@ -71,6 +69,9 @@ async function openClient(contender: Contender, url: string): Promise<Client> {
       },
     }
   }
+  // The compiled dist/ is measured (as users run it), not the sources through tsx, whose
+  // import bindings cost a getter call on every access (bench/h1-client.ts does the same).
+  const { Agent, WebSocket } = (await import(new URL('../dist/index.js', import.meta.url).href)) as typeof import('../src/index.js')
   const agent = new Agent()
   const ws = new WebSocket(url, { agent })
   ws.binaryType = 'nodebuffer'

@@ -48,7 +48,16 @@ async function listen<S extends net.Server>(t: Teardown, server: S, scheme: stri
     sockets.add(socket)
     socket.on('close', () => sockets.delete(socket))
   })
-  const port = await listenLoopback(t, server, () => sockets)
+  // Raw TCP sockets too: one still in its TLS handshake when a test ends would otherwise
+  // keep server.close() from ever calling back.
+  const raw = new Set<net.Socket>()
+  if (scheme === 'https') {
+    server.on('connection', (socket: net.Socket) => {
+      raw.add(socket)
+      socket.on('close', () => raw.delete(socket))
+    })
+  }
+  const port = await listenLoopback(t, server, () => [...sockets, ...raw])
   return { server, port, origin: `${scheme}://127.0.0.1:${port}`, sockets, connections: () => accepted }
 }
 

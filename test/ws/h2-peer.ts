@@ -131,8 +131,16 @@ export async function h2WsServer(t: Teardown, options: H2WsOptions = {}): Promis
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
   const port = (server.address() as AddressInfo).port
+  // Every raw connection, sessions or not (one may still be in its TLS handshake when the
+  // test ends): server.close() only calls back once all of them are gone.
+  const raw = new Set<import('node:net').Socket>()
+  server.on('connection', (socket: import('node:net').Socket) => {
+    raw.add(socket)
+    socket.on('close', () => raw.delete(socket))
+  })
   t.teardown(async () => {
     for (const session of live) session.destroy()
+    for (const socket of raw) socket.destroy()
     await new Promise<void>((resolve) => server.close(() => resolve()))
   })
   return {
