@@ -10,7 +10,9 @@
  */
 import { readFile } from 'node:fs/promises'
 import * as undici from 'undici'
-import { WirepoolDispatcher } from '../src/adapters/undici.js'
+// The compiled dist/ is measured (as users run it), not the sources through tsx, whose
+// import bindings cost a getter call on every access (bench/h1-client.ts does the same).
+const { WirepoolDispatcher } = (await import(new URL('../dist/adapters/undici.js', import.meta.url).href)) as typeof import('../src/adapters/undici.js')
 import { ADAPTER_CASES, ADAPTER_CONNECTIONS, ADAPTER_CONCURRENCY, type AdapterBackend, type AdapterCase } from './adapters-cases.js'
 import { drive, runContender, seconds, type Client } from './closed-loop.js'
 

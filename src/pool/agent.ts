@@ -13,6 +13,9 @@ import { parseOrigin, splitUrl } from './origin.js'
 import { Pool, type PoolEvents } from './pool.js'
 import { renderPrometheus, type OriginStats } from './stats.js'
 
+/** How many distinct origin spellings the lookup cache keeps. */
+const MAX_ORIGIN_SPELLINGS = 1024
+
 export interface AgentStats {
   origins: Record<string, OriginStats>
 }
@@ -20,6 +23,8 @@ export interface AgentStats {
 export class Agent extends EventEmitter<PoolEvents> {
   #options: AgentOptions
   readonly #pools = new Map<string, Pool>()
+  /** Origin strings as callers spell them → their pool (a cache in front of URL parsing). */
+  readonly #poolsByInput = new Map<string, Pool>()
   readonly #sessionCache: TlsSessionCache | null
   #closed = false
 
@@ -34,6 +39,12 @@ export class Agent extends EventEmitter<PoolEvents> {
   /** The pool for an origin (`scheme://host:port`), created on first use. */
   pool(origin: string | URL): Pool {
     if (this.#closed) throw new PoolClosedError('agent is closed')
+    // Requests name their origin as a string, the same one again and again: skip the URL
+    // parse for a string seen before (bounded, so arbitrary inputs cannot grow it).
+    if (typeof origin === 'string') {
+      const known = this.#poolsByInput.get(origin)
+      if (known !== undefined) return known
+    }
     const key = parseOrigin(origin).origin
     let pool = this.#pools.get(key)
     if (pool === undefined) {
@@ -49,6 +60,7 @@ export class Agent extends EventEmitter<PoolEvents> {
       })
       this.#pools.set(key, pool)
     }
+    if (typeof origin === 'string' && this.#poolsByInput.size < MAX_ORIGIN_SPELLINGS) this.#poolsByInput.set(origin, pool)
     return pool
   }
 
