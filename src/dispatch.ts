@@ -131,6 +131,8 @@ export interface PoolConnection extends EventEmitter<ConnectionEvents> {
    * waits for the real limit (a `free` event follows) before opening another connection.
    */
   readonly capacityKnown?: boolean
+  /** Round trip of the newest answered PING, ms, for protocols that have one (HTTP/2). */
+  readonly rttMs?: number | undefined
   /**
    * Requests with `upgrade` may go on this multiplexed connection as streams: an HTTP/2 peer
    * that sent SETTINGS_ENABLE_CONNECT_PROTOCOL=1 (RFC 8441 §3). Absent or false on an

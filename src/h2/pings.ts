@@ -37,6 +37,8 @@ export class PingTracker {
   #bdpStart = -1
   /** Round trip of the BDP probe last acknowledged. */
   bdpRtt = 0
+  /** The round trip of the newest PING of any kind that was answered, ms (undefined before one). */
+  lastRtt: number | undefined
 
   /** The keep-alive probe sent last has not been answered yet. */
   get keepAliveOutstanding(): boolean {
@@ -74,6 +76,7 @@ export class PingTracker {
     const kind = readU32(opaque, 0)
     if (kind === KIND_BDP && this.#bdpStart >= 0) {
       this.bdpRtt = now - this.#bdpStart
+      this.lastRtt = this.bdpRtt
       this.#bdpStart = -1
       return PingAck.BDP
     }
@@ -82,7 +85,8 @@ export class PingTracker {
     if (pending === undefined) return PingAck.UNKNOWN
     this.#pending.delete(counter)
     if (counter === this.#keepAlive) this.#keepAlive = -1
-    pending.resolve(now - pending.start)
+    this.lastRtt = now - pending.start
+    pending.resolve(this.lastRtt)
     return PingAck.USER
   }
 

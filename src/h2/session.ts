@@ -279,6 +279,11 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     return free > 0 ? free : 0
   }
 
+  /** Round trip of the newest answered PING (BDP probe, keep-alive or ping()), ms. */
+  get rttMs(): number | undefined {
+    return this.#pings.lastRtt
+  }
+
   /** False until the peer's SETTINGS arrive: `capacity` is then only the assumed 100 (§6.5.2). */
   get capacityKnown(): boolean {
     return this.#peer.received > 0

@@ -80,6 +80,8 @@ interface ConnectionRecord {
   tcpMs: number
   tlsMs: number
   certificate: PeerCertificateInfo | null
+  /** What first retired it (the →draining transition's reason), for the closed-by-reason figures. */
+  retireReason: string | undefined
   /** Settles `#openConnection`'s promise once the record leaves `connecting`. */
   ready: { resolve: () => void; reject: (err: Error) => void } | undefined
   idleTimer: NodeJS.Timeout | undefined
@@ -264,14 +266,21 @@ export class Pool extends EventEmitter<PoolEvents> {
     const counts = { connecting: 0, idle: 0, busy: 0, draining: 0, total: 0 }
     const protocols: Record<string, number> = { 'http/1.1': 0, h2: 0 }
     let streamsOpen = 0
+    let rttSum = 0
+    let rttCount = 0
     for (const rec of this.#records) {
+      const rtt = rec.conn?.rttMs
+      if (rtt !== undefined) {
+        rttSum += rtt
+        rttCount++
+      }
       counts[rec.state as Exclude<ConnectionState, 'closed'>]++
       counts.total++
       if (rec.protocol !== undefined) protocols[rec.protocol] = (protocols[rec.protocol] ?? 0) + 1
       if (rec.conn !== undefined) streamsOpen += rec.conn.inFlight
     }
     const cert = this.#certificate
-    return this.#figures.snapshot(counts, this.#queue.length, streamsOpen, protocols, cert === null ? null : daysLeft(cert.validTo, Date.now()), this.#upgradedOpen)
+    return this.#figures.snapshot(counts, this.#queue.length, streamsOpen, protocols, cert === null ? null : daysLeft(cert.validTo, Date.now()), this.#upgradedOpen, rttCount === 0 ? null : Math.round((rttSum / rttCount) * 1000) / 1000)
   }
 
   /** Prometheus text exposition (format 0.0.4) of this origin's figures. */
@@ -471,6 +480,7 @@ export class Pool extends EventEmitter<PoolEvents> {
       tcpMs: 0,
       tlsMs: 0,
       certificate: null,
+      retireReason: undefined,
       ready: undefined,
       idleTimer: undefined,
       ageTimer: undefined,
@@ -686,7 +696,10 @@ export class Pool extends EventEmitter<PoolEvents> {
         rec.idleTimer.unref()
       }
     }
+    if (to === 'draining') rec.retireReason ??= reason
     if (to === 'closed') {
+      const why = rec.retireReason ?? reason
+      this.#figures.closedByReason[why] = (this.#figures.closedByReason[why] ?? 0) + 1
       if (rec.ageTimer !== undefined) clearTimeout(rec.ageTimer)
       this.#records.delete(rec)
       this.#figures.connectionsClosed++

@@ -39,6 +39,10 @@ export interface OriginStats {
   errors: Record<string, number>
   /** Days until the newest peer certificate seen expires (null for cleartext origins). */
   certificateDaysLeft: number | null
+  /** Mean PING round trip over the live connections that measured one (HTTP/2), ms; null when none did. */
+  pingRttMs: number | null
+  /** Connections closed, by why: what retired them (idle-timeout, max-age, max-requests, pool-closing…), else how they ended (closed by the peer, error:<code>, connect-failed:<code>). */
+  closedByReason: Record<string, number>
   /** Sockets handed over by a 101 (WebSocket) and still open; and all ever handed over. */
   upgradedOpen: number
   upgradesTotal: number
@@ -103,6 +107,7 @@ export class PoolFigures {
   readonly tlsHandshake = new Histogram()
   certificateDaysLeft: number | null = null
   upgradesTotal = 0
+  readonly closedByReason: Record<string, number> = {}
   readonly webSockets = new WebSocketFigures()
   readonly errors: Record<string, number> = {}
 
@@ -135,6 +140,7 @@ export class PoolFigures {
     protocols: Record<string, number>,
     certificateDaysLeft: number | null,
     upgradedOpen: number,
+    pingRttMs: number | null,
   ): OriginStats {
     this.certificateDaysLeft = certificateDaysLeft
     return {
@@ -154,6 +160,8 @@ export class PoolFigures {
       protocols,
       errors: { ...this.errors },
       certificateDaysLeft,
+      pingRttMs,
+      closedByReason: { ...this.closedByReason },
       upgradedOpen,
       upgradesTotal: this.upgradesTotal,
       webSockets: this.webSockets.snapshot(),
@@ -261,6 +269,16 @@ export function renderPrometheus(all: OriginFigures[]): string {
   family(out, 'wirepool_websocket_closes_total', 'counter', 'WebSocket closes by close code.')
   for (const { origin, stats } of all) {
     for (const [code, n] of Object.entries(stats.webSockets.closes)) out.push(`wirepool_websocket_closes_total{${o(origin)},code="${label(code)}"} ${n}`)
+  }
+  family(out, 'wirepool_connections_closed_by_reason_total', 'counter', 'Connections closed, by what retired or ended them.')
+  for (const { origin, stats } of all) {
+    for (const [reason, n] of Object.entries(stats.closedByReason)) {
+      out.push(`wirepool_connections_closed_by_reason_total{${o(origin)},reason="${label(reason)}"} ${n}`)
+    }
+  }
+  family(out, 'wirepool_ping_rtt_seconds', 'gauge', 'Mean PING round trip of the live HTTP/2 connections.')
+  for (const { origin, stats } of all) {
+    if (stats.pingRttMs !== null) out.push(`wirepool_ping_rtt_seconds{${o(origin)}} ${num(stats.pingRttMs / 1000)}`)
   }
   family(out, 'wirepool_errors_total', 'counter', 'Failures by kind and error code.')
   for (const { origin, stats } of all) {

@@ -111,6 +111,8 @@ t.test('keepAliveTimeout evicts idle connections; a server Keep-Alive hint lower
   const closing = events.find((e) => e.reason === 'idle-timeout')
   t.equal(closing?.from, 'idle', 'an idle connection was retired by the idle timeout')
   t.equal(closing?.to, 'draining')
+  t.same(pool.stats().closedByReason, { 'idle-timeout': 1 }, 'closes are counted by what retired them')
+  t.match(pool.metrics(), `wirepool_connections_closed_by_reason_total{origin="${srv.origin}",reason="idle-timeout"} 1`)
   t.same(
     events.map((e) => `${e.from ?? '-'}>${e.to}`),
     ['->connecting', 'connecting>idle', 'idle>busy', 'busy>idle', 'idle>draining', 'draining>closed'],
