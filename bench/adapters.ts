@@ -17,7 +17,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ADAPTER_CASES, ADAPTER_CONCURRENCY, ADAPTER_CONNECTIONS, type AdapterBackend, type AdapterCase } from './adapters-cases.js'
 import { canPin, pinned, startServerChild } from './children.js'
-import { TSX, readTiming, runBenchmark, runNodeContender, runRounds, summarize, writeResults, type Stoppable, type Summary, type Timing } from './harness.js'
+import { TSX, readSelection, readTiming, runBenchmark, runNodeContender, runRounds, summarize, writeResults, type Stoppable, type Summary, type Timing } from './harness.js'
 import { formatNumber, formatRatio, formatTable, ratio } from './table.js'
 import { makeCertificates } from '../test/support/certs.js'
 
@@ -40,16 +40,8 @@ const BACKENDS: readonly AdapterBackend[] = ['undici', 'wirepool']
 const LABELS: Readonly<Record<AdapterBackend, string>> = { undici: 'undici Agent', wirepool: 'WirepoolDispatcher' }
 
 function readSettings(argv: readonly string[]): Settings {
-  const names = argv.filter((arg) => !arg.startsWith('--'))
-  const unknownFlags = argv.filter((arg) => arg.startsWith('--') && arg !== '--json')
-  if (unknownFlags.length > 0) throw new Error(`unknown option ${unknownFlags.join(' ')}; usage: adapters.ts [--json] [case…]`)
-  const unknown = names.filter((name) => !ADAPTER_CASES.some((c) => c.name === name))
-  if (unknown.length > 0) throw new Error(`unknown case ${unknown.join(', ')}; known: ${ADAPTER_CASES.map((c) => c.name).join(', ')}`)
-  return {
-    ...readTiming(),
-    json: argv.includes('--json'),
-    cases: names.length === 0 ? ADAPTER_CASES : ADAPTER_CASES.filter((c) => names.includes(c.name)),
-  }
+  const { json, selected } = readSelection(argv, ADAPTER_CASES, 'adapters.ts', 'case')
+  return { ...readTiming(), json, cases: selected }
 }
 
 /** Starts the servers the selected cases need, pinned to core 0; registers them for cleanup. */

@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url'
 import { canPin, pinned, startChild } from './children.js'
 import { cTool, type CTool } from './h1-c-tools.js'
 import { BODIES, CONTENDERS, SCENARIOS, type Contender, type RunResult, type Scenario } from './h1-scenarios.js'
-import { TSX, readTiming, runBenchmark, runNodeContender, runRounds, summarize, writeResults, type Stoppable, type Summary } from './harness.js'
+import { TSX, readSelection, readTiming, runBenchmark, serverChoice, runNodeContender, runRounds, summarize, writeResults, type Stoppable, type Summary } from './harness.js'
 import { formatNumber, formatRatio, formatTable, ratio } from './table.js'
 import { HELLO_BODY, startNginx } from '../test-interop/support/nginx.js'
 import { which } from '../test-interop/support/which.js'
@@ -46,25 +46,8 @@ const RESULTS_FILE = fileURLToPath(new URL('./results/h1.json', import.meta.url)
 const LABELS: Readonly<Record<Contender, string>> = { wirepool: 'wirepool', undici: 'undici 7', http: 'node:http Agent', wrk: 'wrk' }
 
 function readSettings(argv: readonly string[]): Settings {
-  const names = argv.filter((arg) => !arg.startsWith('--'))
-  const unknownFlags = argv.filter((arg) => arg.startsWith('--') && arg !== '--json')
-  if (unknownFlags.length > 0) throw new Error(`unknown option ${unknownFlags.join(' ')}; usage: h1.ts [--json] [scenario…]`)
-  const unknown = names.filter((name) => !SCENARIOS.some((s) => s.name === name))
-  if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`)
-  return {
-    ...readTiming(),
-    json: argv.includes('--json'),
-    scenarios: names.length === 0 ? SCENARIOS : SCENARIOS.filter((s) => names.includes(s.name)),
-    server: serverChoice(process.env['BENCH_SERVER']),
-  }
-}
-
-function serverChoice(raw: string | undefined): 'nginx' | 'node' {
-  const installed = which('nginx') !== null
-  if (raw === 'node') return 'node'
-  if (raw === 'nginx' && !installed) throw new Error('BENCH_SERVER=nginx but nginx is not installed')
-  if (raw === undefined || raw === '' || raw === 'nginx') return installed ? 'nginx' : 'node'
-  throw new Error(`BENCH_SERVER must be nginx or node, got ${raw}`)
+  const { json, selected } = readSelection(argv, SCENARIOS, 'h1.ts', 'scenario')
+  return { ...readTiming(), json, scenarios: selected, server: serverChoice(process.env['BENCH_SERVER'], 'nginx') }
 }
 
 async function startNginxServer(): Promise<BenchServer> {

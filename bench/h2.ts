@@ -12,10 +12,9 @@
  *
  * `--json` also writes bench/results/h2.json for the README generator.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdir, writeFile } from 'node:fs/promises'
-import { connect } from 'node:net'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -24,11 +23,12 @@ import { canPin, pinned, runChild, startChild } from './children.js'
 import { parseH2load } from './h1-c-tools.js'
 import { BODIES, type RunResult } from './h1-scenarios.js'
 import { H2_CONTENDERS, H2_SCENARIOS, H2_TARGETS, type H2Contender, type H2NodeContender, type H2Scenario, type H2Target } from './h2-scenarios.js'
-import { TSX, readTiming, runBenchmark, runNodeContender, runRounds, summarize, writeResults, type Stoppable, type Summary, type Timing } from './harness.js'
+import { TSX, readSelection, readTiming, runBenchmark, serverChoice, runNodeContender, runRounds, summarize, writeResults, type Stoppable, type Summary, type Timing } from './harness.js'
 import { formatNumber, formatRatio, formatTable, ratio } from './table.js'
 import { makeCertificates } from '../test/support/certs.js'
 import { fileBytes, freePorts } from '../test-interop/support/nginx.js'
 import { which } from '../test-interop/support/which.js'
+import { acceptsConnections } from '../test-interop/support/nghttpd.js'
 
 interface Settings extends Timing {
   readonly json: boolean
@@ -57,34 +57,14 @@ const CLIENT_SCRIPT = fileURLToPath(new URL('./h2-client.ts', import.meta.url))
 const SERVER_SCRIPT = fileURLToPath(new URL('./h2-server.ts', import.meta.url))
 const RESULTS_FILE = fileURLToPath(new URL('./results/h2.json', import.meta.url))
 const LABELS: Readonly<Record<H2Contender, string>> = { wirepool: 'wirepool', http2: 'node:http2', undici: 'undici 7', h2load: 'h2load' }
-/** Bounds for a server to accept connections; it takes milliseconds when healthy. */
-const READY_ATTEMPTS = 200
-const READY_PAUSE_MS = 25
 /** Another process may grab a probed port before nghttpd binds it: retry with fresh ports. */
 const BIND_ATTEMPTS = 5
 /** Bound for an h2load run beyond its own duration (connect, start-up, exit). */
 const H2LOAD_SLACK_MS = 30_000
 
 function readSettings(argv: readonly string[]): Settings {
-  const names = argv.filter((arg) => !arg.startsWith('--'))
-  const unknownFlags = argv.filter((arg) => arg.startsWith('--') && arg !== '--json')
-  if (unknownFlags.length > 0) throw new Error(`unknown option ${unknownFlags.join(' ')}; usage: h2.ts [--json] [scenario…]`)
-  const unknown = names.filter((name) => !H2_SCENARIOS.some((s) => s.name === name))
-  if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${H2_SCENARIOS.map((s) => s.name).join(', ')}`)
-  return {
-    ...readTiming(),
-    json: argv.includes('--json'),
-    scenarios: names.length === 0 ? H2_SCENARIOS : H2_SCENARIOS.filter((s) => names.includes(s.name)),
-    server: serverChoice(process.env['BENCH_SERVER']),
-  }
-}
-
-function serverChoice(raw: string | undefined): 'nghttpd' | 'node' {
-  const installed = which('nghttpd') !== null
-  if (raw === 'node') return 'node'
-  if (raw === 'nghttpd' && !installed) throw new Error('BENCH_SERVER=nghttpd but nghttpd is not installed')
-  if (raw === undefined || raw === '' || raw === 'nghttpd') return installed ? 'nghttpd' : 'node'
-  throw new Error(`BENCH_SERVER must be nghttpd or node, got ${raw}`)
+  const { json, selected } = readSelection(argv, H2_SCENARIOS, 'h2.ts', 'scenario')
+  return { ...readTiming(), json, scenarios: selected, server: serverChoice(process.env['BENCH_SERVER'], 'nghttpd') }
 }
 
 async function writeCertFiles(scratch: string): Promise<CertFiles> {
@@ -96,24 +76,6 @@ async function writeCertFiles(scratch: string): Promise<CertFiles> {
   return files
 }
 
-/** Resolves once something accepts TCP connections on the port, or rejects when `child` exits first. */
-async function acceptsConnections(port: number, child: ChildProcess): Promise<void> {
-  for (let attempt = 0; attempt < READY_ATTEMPTS; attempt++) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`exited with ${child.signalCode ?? `code ${child.exitCode}`}`)
-    const accepted = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1')
-      socket.once('connect', () => {
-        socket.destroy()
-        resolve(true)
-      })
-      socket.once('error', () => resolve(false))
-    })
-    if (accepted) return
-    // nghttpd says nothing when it listens: the only readiness signal is a connection.
-    await new Promise((resolve) => setTimeout(resolve, READY_PAUSE_MS))
-  }
-  throw new Error(`not accepting connections after ${READY_ATTEMPTS * READY_PAUSE_MS} ms`)
-}
 
 /** One nghttpd (one worker thread, its default) on core 0, h2c or TLS, serving `docroot`. */
 async function startOneNghttpd(nghttpd: string, docroot: string, certs: CertFiles | null): Promise<{ port: number; stop(): Promise<void> }> {

@@ -11,6 +11,7 @@ import { killChildren, pinned, runChild } from './children.js'
 import { LINGER_EXIT_CODE } from './closed-loop.js'
 import type { RunResult } from './h1-scenarios.js'
 import { formatNumber, median } from './table.js'
+import { which } from '../test-interop/support/which.js'
 
 /** tsx's loader by absolute URL: children resolve it whatever their working directory. */
 export const TSX = import.meta.resolve('tsx')
@@ -47,6 +48,37 @@ export function readTiming(): Timing {
     warmupSeconds: envNumber('BENCH_WARMUP', 0.5, 'seconds or 0'),
     rounds: envNumber('BENCH_ROUNDS', 3, 'count'),
   }
+}
+
+/**
+ * The command line every load benchmark takes: `[--json] [name…]`. Returns the named items
+ * (all of them when none is named) and whether to write JSON; anything unknown is an error
+ * that lists what is known.
+ */
+export function readSelection<T extends { readonly name: string }>(
+  argv: readonly string[],
+  known: readonly T[],
+  script: string,
+  noun: string,
+): { json: boolean; selected: readonly T[] } {
+  const names = argv.filter((arg) => !arg.startsWith('--'))
+  const unknownFlags = argv.filter((arg) => arg.startsWith('--') && arg !== '--json')
+  if (unknownFlags.length > 0) throw new Error(`unknown option ${unknownFlags.join(' ')}; usage: ${script} [--json] [${noun}…]`)
+  const unknown = names.filter((name) => !known.some((k) => k.name === name))
+  if (unknown.length > 0) throw new Error(`unknown ${noun} ${unknown.join(', ')}; known: ${known.map((k) => k.name).join(', ')}`)
+  return { json: argv.includes('--json'), selected: names.length === 0 ? known : known.filter((k) => names.includes(k.name)) }
+}
+
+/**
+ * BENCH_SERVER: the native server (nginx, nghttpd) when it is installed, unless `node` asks
+ * for the node fallback; asking for a native server that is missing is an error.
+ */
+export function serverChoice<N extends string>(raw: string | undefined, native: N): N | 'node' {
+  const installed = which(native) !== null
+  if (raw === 'node') return 'node'
+  if (raw === native && !installed) throw new Error(`BENCH_SERVER=${native} but ${native} is not installed`)
+  if (raw === undefined || raw === '' || raw === native) return installed ? native : 'node'
+  throw new Error(`BENCH_SERVER must be ${native} or node, got ${raw}`)
 }
 
 /** Round r starts at the r-th contender, so no contender always runs first or last. */

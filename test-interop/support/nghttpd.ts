@@ -4,7 +4,7 @@
  * Serves a temp dir of files; `--echo-upload` answers POST/PUT with the request body, and
  * `--trailer` adds a trailer field to every response.
  */
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { connect } from 'node:net'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -29,11 +29,15 @@ export interface NghttpdOptions {
   trailer?: string
 }
 
-/** Bounded wait for a port to accept connections (nghttpd prints nothing when it is ready). */
-async function waitForPort(port: number, exited: () => boolean): Promise<void> {
+/**
+ * Resolves once something accepts TCP connections on the port (nghttpd says nothing when it
+ * listens: a connection is the only readiness signal); rejects when `child` exits first or
+ * after 200 × 25 ms.
+ */
+export async function acceptsConnections(port: number, child: ChildProcess): Promise<void> {
   for (let attempt = 0; attempt < 200; attempt++) {
-    if (exited()) throw new Error('nghttpd exited before listening')
-    const ok = await new Promise<boolean>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`exited with ${child.signalCode ?? `code ${child.exitCode}`}`)
+    const accepted = await new Promise<boolean>((resolve) => {
       const socket = connect(port, '127.0.0.1')
       socket.once('connect', () => {
         socket.destroy()
@@ -41,10 +45,10 @@ async function waitForPort(port: number, exited: () => boolean): Promise<void> {
       })
       socket.once('error', () => resolve(false))
     })
-    if (ok) return
+    if (accepted) return
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
-  throw new Error(`nghttpd did not listen on ${port} within 5 s`)
+  throw new Error(`not accepting connections on ${port} after 5 s`)
 }
 
 export async function startNghttpd(options: NghttpdOptions = {}): Promise<NghttpdServer> {
@@ -77,7 +81,7 @@ export async function startNghttpd(options: NghttpdOptions = {}): Promise<Nghttp
     await rm(dir, { recursive: true, force: true })
   }
   try {
-    await waitForPort(port, () => exited)
+    await acceptsConnections(port, child)
   } catch (err) {
     await stop()
     throw err
