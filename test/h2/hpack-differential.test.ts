@@ -16,6 +16,7 @@ import { HpackDecoder, HpackEncoder } from '../../src/h2/hpack.js'
 import { huffmanDecode, huffmanEncode, huffmanLength } from '../../src/h2/hpack-huffman.js'
 import { HUFFMAN_CODES, HUFFMAN_EOS, HUFFMAN_LENGTHS, STATIC_NAMES, STATIC_VALUES } from '../../src/h2/hpack-tables.js'
 import { OracleDecoder, OracleEncoder, hpackJs, type OracleField } from './hpack-oracle.js'
+import { integer } from '../support/hpack-wire.js'
 
 /** Limits high enough that no generated list trips ENHANCE_YOUR_CALM. */
 const ROOMY = { maxHeaderListSize: 1 << 24, maxHeaderCount: 10_000 }
@@ -111,19 +112,6 @@ t.test('property: hpack.js encoder → our decoder, our table follows the compre
   t.ok(blocks > 250, `${blocks} blocks compared`)
 })
 
-/** RFC 7541 §5.1 integer (test-side encoder, independent of ours). */
-function integer(value: number, prefixBits: number, pattern: number): number[] {
-  const max = (1 << prefixBits) - 1
-  if (value < max) return [pattern | value]
-  const out = [pattern | max]
-  let rest = value - max
-  while (rest >= 128) {
-    out.push((rest & 0x7f) | 0x80)
-    rest = Math.floor(rest / 128)
-  }
-  out.push(rest)
-  return out
-}
 
 t.test('property: representation soup — what we accept, hpack.js accepts alike; we only fail with H2ProtocolError', async (t) => {
   const stringArb = fc.oneof(

@@ -2,6 +2,7 @@ import t from 'tap'
 import { H2ProtocolError, InvalidArgumentError } from '../../src/errors.js'
 import { H2ErrorCode } from '../../src/h2/frame.js'
 import { DEFAULT_MAX_HEADER_COUNT, DEFAULT_MAX_HEADER_LIST_SIZE, HpackDecoder, HpackEncoder } from '../../src/h2/hpack.js'
+import { integer } from '../support/hpack-wire.js'
 
 /** The subtest object tap passes to a `t.test` callback. */
 type Tap = Parameters<Parameters<typeof t.test>[0]>[0]
@@ -11,19 +12,6 @@ function literalIndexed(name: string, value: string): number[] {
   return [0x40, name.length, ...Buffer.from(name, 'latin1'), value.length, ...Buffer.from(value, 'latin1')]
 }
 
-/** RFC 7541 §5.1 integer with an `n`-bit prefix, first octet OR-ed with `pattern`. */
-function integer(value: number, prefixBits: number, pattern: number): number[] {
-  const max = (1 << prefixBits) - 1
-  if (value < max) return [pattern | value]
-  const out = [pattern | max]
-  let rest = value - max
-  while (rest >= 128) {
-    out.push((rest & 0x7f) | 0x80)
-    rest = Math.floor(rest / 128)
-  }
-  out.push(rest)
-  return out
-}
 
 /** A literal with incremental indexing whose value length needs a multi-octet integer. */
 function bigLiteral(name: string, value: string): number[] {
