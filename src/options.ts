@@ -80,7 +80,33 @@ export interface PoolOptions {
   pingInterval?: number
 }
 
-export type AgentOptions = PoolOptions
+export interface AgentOptions extends PoolOptions {
+  /**
+   * Cap on open connections across every origin of the Agent (connecting and draining ones
+   * included). At the cap, the least recently used idle connection is closed to make room,
+   * and requests needing a new connection wait for a slot. Default: no cap.
+   */
+  maxTotalConnections?: number
+  /**
+   * HTTP/2 connection coalescing (RFC 9113 §9.1.1, as OkHttp and browsers do): a request to
+   * an https origin may go on an open h2 connection of another origin when both names
+   * resolve to that connection's address and port and its certificate covers the name. A
+   * 421 (Misdirected Request) answer sends it again on the origin's own connection.
+   * Default false.
+   */
+  coalesce?: boolean
+}
+
+/** The Agent's own options, split from what each of its pools gets. */
+export function splitAgentOptions(options: AgentOptions): { pool: PoolOptions; maxTotalConnections: number | undefined; coalesce: boolean } {
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options must be an object')
+  const { maxTotalConnections, coalesce, ...pool } = options
+  return {
+    pool,
+    maxTotalConnections: optionalPositiveInteger('maxTotalConnections', maxTotalConnections),
+    coalesce: bool('coalesce', coalesce, false),
+  }
+}
 
 /** Options after defaults were applied; what the pool runs on. */
 export interface ResolvedPoolOptions {

@@ -26,6 +26,12 @@ export interface PoolRequestOptions {
   bodyTimeout?: number
   /** Ask for a protocol upgrade (e.g. `websocket`); the 101 goes to `onUpgrade`. */
   upgrade?: string
+  /**
+   * Affinity key: requests with the same key go to the same connection while it lives
+   * (they wait for it when it is busy), e.g. to keep a connection-bound authentication or a
+   * server-side session on one socket. When it closes or drains, the next request binds anew.
+   */
+  affinity?: string
 }
 
 export interface RequestOptions extends PoolRequestOptions {

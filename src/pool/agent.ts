@@ -5,23 +5,34 @@
 import { EventEmitter } from 'node:events'
 import { InvalidArgumentError, PoolClosedError, toWirepoolError } from '../errors.js'
 import type { DispatchHandler } from '../dispatch.js'
-import { resolvePoolOptions, type AgentOptions, type TlsOptions } from '../options.js'
-import type { PoolRequestOptions, RequestOptions } from '../request-options.js'
-import type { Response } from '../response.js'
+import { resolvePoolOptions, splitAgentOptions, type AgentOptions, type PoolOptions, type TlsOptions } from '../options.js'
+import { isReplayableBody, type PoolRequestOptions, type RequestOptions } from '../request-options.js'
+import { ResponseCollector, type Response } from '../response.js'
+import { AddressBook, CoalescedHandler } from './coalesce.js'
 import { TlsSessionCache } from '../tls/session-cache.js'
 import { parseOrigin, splitUrl } from './origin.js'
 import { Pool, type PoolEvents } from './pool.js'
 import { renderPrometheus, type OriginStats } from './stats.js'
+import { ConnectionBudget } from './budget.js'
 
 /** How many distinct origin spellings the lookup cache keeps. */
 const MAX_ORIGIN_SPELLINGS = 1024
 
 export interface AgentStats {
   origins: Record<string, OriginStats>
+  /** Connections open across every origin, and the `maxTotalConnections` cap (null: none). */
+  total: { connections: number; max: number | null; waitingOrigins: number; evictedLru: number }
 }
 
 export class Agent extends EventEmitter<PoolEvents> {
-  #options: AgentOptions
+  #options: PoolOptions
+  readonly #budget: ConnectionBudget | undefined
+  readonly #coalesce: boolean
+  readonly #decompress: boolean
+  readonly #maxDecompressedSize: number
+  /** Coalescing: host addresses, and origin pairs where a 421 said not to (home → carrier). */
+  readonly #addresses = new AddressBook()
+  readonly #misdirected = new Set<string>()
   readonly #pools = new Map<string, Pool>()
   /** Origin strings as callers spell them → their pool (a cache in front of URL parsing). */
   readonly #poolsByInput = new Map<string, Pool>()
@@ -31,8 +42,13 @@ export class Agent extends EventEmitter<PoolEvents> {
   constructor(options: AgentOptions = {}) {
     super()
     // Validate once, up front, so a bad option fails here and not at the first request.
-    const resolved = resolvePoolOptions(options)
-    this.#options = options
+    const split = splitAgentOptions(options)
+    const resolved = resolvePoolOptions(split.pool)
+    this.#options = split.pool
+    this.#budget = split.maxTotalConnections === undefined ? undefined : new ConnectionBudget(split.maxTotalConnections)
+    this.#coalesce = split.coalesce
+    this.#decompress = resolved.decompress
+    this.#maxDecompressedSize = resolved.maxDecompressedSize
     this.#sessionCache = resolved.tls.sessionCache === false ? null : new TlsSessionCache()
   }
 
@@ -48,7 +64,7 @@ export class Agent extends EventEmitter<PoolEvents> {
     const key = parseOrigin(origin).origin
     let pool = this.#pools.get(key)
     if (pool === undefined) {
-      pool = new Pool(key, this.#options, { sessionCache: this.#sessionCache })
+      pool = new Pool(key, this.#options, { sessionCache: this.#sessionCache, budget: this.#budget })
       pool.on('connection', (event) => {
         if (this.listenerCount('connection') > 0) this.emit('connection', event)
       })
@@ -84,7 +100,12 @@ export class Agent extends EventEmitter<PoolEvents> {
     } catch (err) {
       return Promise.reject(toWirepoolError(err))
     }
-    return routed.pool.request(routed.options)
+    if (!this.#mayCoalesce(routed.pool, routed.options)) return routed.pool.request(routed.options)
+    const decompress = this.#decompress
+    return new Promise<Response>((resolve, reject) => {
+      const collector = new ResponseCollector(resolve, reject, decompress ? this.#maxDecompressedSize : -1)
+      this.#dispatchCoalescing(routed.pool, routed.options, collector, decompress)
+    })
   }
 
   dispatch(options: RequestOptions, handler: DispatchHandler): void {
@@ -95,7 +116,50 @@ export class Agent extends EventEmitter<PoolEvents> {
       handler.onError(toWirepoolError(err))
       return
     }
-    routed.pool.dispatch(routed.options, handler)
+    if (this.#mayCoalesce(routed.pool, routed.options)) this.#dispatchCoalescing(routed.pool, routed.options, handler, false)
+    else routed.pool.dispatch(routed.options, handler)
+  }
+
+  /**
+   * Coalescing is considered for an https origin with no connection of its own yet, when
+   * certificates are verified (a shared connection is only as trustworthy as the check that
+   * its certificate covers the other name) and no fixed servername overrides the origin's.
+   */
+  #mayCoalesce(pool: Pool, options: PoolRequestOptions): boolean {
+    if (!this.#coalesce || !pool._origin.secure || pool._hasLiveConnection || options.upgrade !== undefined) return false
+    const tls = this.#options.tls
+    return tls?.servername === undefined && tls?.rejectUnauthorized !== false
+  }
+
+  /**
+   * RFC 9113 §9.1.1: an open h2 connection of another origin on the same port, reached at an
+   * address this host resolves to, whose certificate covers this host, may carry the request.
+   */
+  #dispatchCoalescing(home: Pool, options: PoolRequestOptions, handler: DispatchHandler, acceptEncoding: boolean): void {
+    const target = home._origin
+    const addresses = this.#addresses.addressesOf(target.hostname)
+    if (addresses instanceof Promise) {
+      void addresses.then(() => this.#dispatchCoalescing(home, options, handler, acceptEncoding))
+      return
+    }
+    if (addresses.size > 0 && !home._hasLiveConnection) {
+      const replayable = isReplayableBody(options.body)
+      for (const carrier of this.#pools.values()) {
+        if (carrier === home || carrier._origin.port !== target.port) continue
+        const pair = `${home.origin} ${carrier.origin}`
+        if (this.#misdirected.has(pair)) continue
+        const guarded = new CoalescedHandler(handler, replayable, (reason) => {
+          // Misdirected: that server will not answer for this origin on that connection.
+          if (reason === 'misdirected') {
+            if (this.#misdirected.size >= MAX_ORIGIN_SPELLINGS * 8) this.#misdirected.clear()
+            this.#misdirected.add(pair)
+          }
+          home._enqueue(options, handler, acceptEncoding)
+        })
+        if (carrier._tryCoalesce(target.hostname, target.authority, addresses, options, guarded, acceptEncoding)) return
+      }
+    }
+    home._enqueue(options, handler, acceptEncoding)
   }
 
   /** The pool for a request's origin, and the request without its origin part. */
@@ -124,12 +188,21 @@ export class Agent extends EventEmitter<PoolEvents> {
 
   stats(): AgentStats {
     const origins: Record<string, OriginStats> = {}
-    for (const [origin, pool] of this.#pools) origins[origin] = pool.stats()
-    return { origins }
+    let connections = 0
+    for (const [origin, pool] of this.#pools) {
+      const stats = pool.stats()
+      origins[origin] = stats
+      connections += stats.connections.total
+    }
+    const budget = this.#budget
+    return {
+      origins,
+      total: { connections, max: budget?.max ?? null, waitingOrigins: budget?.waiting ?? 0, evictedLru: budget?.evictions ?? 0 },
+    }
   }
 
   metrics(): string {
-    return renderPrometheus([...this.#pools.values()].map((pool) => pool._figures()))
+    return renderPrometheus([...this.#pools.values()].map((pool) => pool._figures()), this.stats().total)
   }
 
   async close(): Promise<void> {

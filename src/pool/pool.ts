@@ -21,9 +21,12 @@ import { buildDispatchRequest, isReplayableBody, type PoolRequestOptions } from 
 import { ResponseCollector, type Response } from '../response.js'
 import { TlsSessionCache } from '../tls/session-cache.js'
 import { openConnection, type OpenedConnection } from './connector.js'
-import type { PeerCertificateInfo } from '../tls/connect.js'
+import { certificateCovers, type PeerCertificateInfo } from '../tls/connect.js'
 import { parseOrigin, type Origin } from './origin.js'
 import { backoffDelay, parseRetryAfter } from './retry.js'
+import { decayedErrors, HEALTH_EPSILON, healthScore, recordError, type HealthRecord } from './health.js'
+import { IdleList, type IdleNode } from './idle-list.js'
+import type { BudgetMember, ConnectionBudget } from './budget.js'
 import { PoolFigures, renderPrometheus, type OriginStats, type WebSocketFigures } from './stats.js'
 
 export type ConnectionState = 'connecting' | 'idle' | 'busy' | 'draining' | 'closed'
@@ -66,7 +69,7 @@ export interface RequestEvent {
 const connectionChannel = diagnosticsChannel.channel('wirepool:connection')
 const requestChannel = diagnosticsChannel.channel('wirepool:request')
 
-interface ConnectionRecord {
+interface ConnectionRecord extends IdleNode<ConnectionRecord>, HealthRecord {
   readonly id: number
   state: ConnectionState
   protocol: Protocol | undefined
@@ -90,6 +93,8 @@ interface ConnectionRecord {
   connectAbort: AbortController | undefined
   /** Opened HTTP/1.1-only for an upgrade the origin's HTTP/2 connections cannot carry. */
   h1Only: boolean
+  /** Affinity keys bound to this connection (unbound when it starts draining). */
+  affinityKeys: Set<string> | undefined
 }
 
 interface QueueEntry {
@@ -112,6 +117,10 @@ interface QueueEntry {
   onAbort: (() => void) | undefined
   /** Pending backoff before the next attempt. */
   retryTimer: NodeJS.Timeout | undefined
+  /** Caller-supplied key: requests with the same key go to the same connection while it lives. */
+  readonly affinity: string | undefined
+  /** Another origin's request on this pool's connection: never retried here (its handler resends it). */
+  readonly coalesced: boolean
 }
 
 let nextConnectionId = 1
@@ -119,6 +128,8 @@ let nextConnectionId = 1
 export interface PoolInternals {
   /** Shared across the pools of an Agent. */
   sessionCache?: TlsSessionCache | null
+  /** The Agent's `maxTotalConnections` cap, shared by its pools. */
+  budget?: ConnectionBudget | undefined
 }
 
 /** A connection's certificate expires within `certificateExpiryWarningDays`. */
@@ -148,6 +159,12 @@ export interface ConnectionSnapshot {
   /** TLS handshake time, ms (0 for cleartext). */
   tlsMs: number
   certificateDaysLeft: number | null
+  /** 0–1: recent request errors on it (decaying, half-life 30 s) and PING RTT lower it. */
+  health: number
+  /** Decayed count of recent request errors on it. */
+  recentErrors: number
+  /** Latest HTTP/2 PING round trip, ms (undefined before the first answered PING, and for HTTP/1.1). */
+  rttMs: number | undefined
 }
 
 export interface PoolEvents {
@@ -157,6 +174,10 @@ export interface PoolEvents {
 }
 
 const DAY_MS = 86_400_000
+/** Longest affinity key accepted (keys are caller data kept in memory). */
+const MAX_AFFINITY_KEY = 256
+/** Bindings kept per pool; the oldest is forgotten beyond this. */
+const MAX_AFFINITY_BINDINGS = 10_000
 
 /** Whole and fractional days from `now` until `validTo` (negative once expired). */
 function daysLeft(validTo: Date, now: number): number {
@@ -165,18 +186,26 @@ function daysLeft(validTo: Date, now: number): number {
 
 function noop(): void {}
 
-export class Pool extends EventEmitter<PoolEvents> {
+export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
   readonly origin: string
   readonly #origin: Origin
   readonly #options: ResolvedPoolOptions
   readonly #sessionCache: TlsSessionCache | null
   readonly #records = new Set<ConnectionRecord>()
   /** Idle connections, most recently used last (HTTP/1.1 reuses the warmest socket first). */
-  readonly #idle: ConnectionRecord[] = []
+  readonly #idle = new IdleList<ConnectionRecord>()
+  /** Records neither draining nor closed (connecting included): what `connections` bounds. */
+  #live = 0
+  #connecting = 0
+  /** Affinity key → the connection its requests go to (bounded: oldest bindings forgotten). */
+  readonly #affinity = new Map<string, ConnectionRecord>()
+  /** Queued entries that carry an affinity key (the queue is scanned past its head while > 0). */
+  #affinityQueued = 0
   readonly #queue: QueueEntry[] = []
   /** Requests waiting out a retry backoff: neither queued nor on a connection. */
   readonly #backingOff = new Set<QueueEntry>()
   readonly #figures: PoolFigures
+  readonly #budget: ConnectionBudget | undefined
   #closing: Promise<void> | undefined
   #destroyed = false
   /** Protocol of the newest connection: decides how many connections a burst may open. */
@@ -203,6 +232,8 @@ export class Pool extends EventEmitter<PoolEvents> {
           ? null
           : new TlsSessionCache()
     this.#figures = new PoolFigures()
+    this.#budget = internals.budget
+    this.#budget?.join(this)
   }
 
   get closed(): boolean {
@@ -225,19 +256,38 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.#enqueue(options, handler, false)
   }
 
+  /** @internal Agent: queue a request whose handler the Agent built (coalescing, 421 resend). */
+  _enqueue(options: PoolRequestOptions, handler: DispatchHandler, acceptEncoding: boolean): void {
+    this.#enqueue(options, handler, acceptEncoding)
+  }
+
   #enqueue(options: PoolRequestOptions, handler: DispatchHandler, acceptEncoding: boolean): void {
+    const entry = this.#newEntry(options, handler, acceptEncoding, this.#origin.authority, false)
+    if (entry === undefined) return
+    this.#enqueueEntry(entry, false)
+    this.#drain()
+    if (!entry.dispatched && !entry.settled && this.#live >= this.#options.connections) entry.atLimit = true
+  }
+
+  /** A validated queue entry, or undefined once the handler was told why there is none. */
+  #newEntry(options: PoolRequestOptions, handler: DispatchHandler, acceptEncoding: boolean, authority: string, coalesced: boolean): QueueEntry | undefined {
     let request: DispatchRequest
     try {
       if (this.closed) throw new PoolClosedError(this.#destroyed ? 'pool was destroyed' : 'pool is closing', { origin: this.origin })
-      request = buildDispatchRequest(options, this.#origin.authority, this.#options, acceptEncoding)
+      request = buildDispatchRequest(options, authority, this.#options, acceptEncoding)
     } catch (err) {
       safeCall(handler, 'onError', toWirepoolError(err, this.origin))
-      return
+      return undefined
     }
     const signal = options.signal
+    const affinity = options.affinity
+    if (affinity !== undefined && (typeof affinity !== 'string' || affinity.length === 0 || affinity.length > MAX_AFFINITY_KEY)) {
+      safeCall(handler, 'onError', new InvalidArgumentError(`affinity must be a non-empty string of at most ${MAX_AFFINITY_KEY} characters`, { origin: this.origin }))
+      return undefined
+    }
     if (signal?.aborted) {
       safeCall(handler, 'onError', new AbortedError('request aborted before it was sent', { cause: signal.reason, origin: this.origin }))
-      return
+      return undefined
     }
     const entry: QueueEntry = {
       request,
@@ -252,14 +302,50 @@ export class Pool extends EventEmitter<PoolEvents> {
       settled: false,
       onAbort: undefined,
       retryTimer: undefined,
+      affinity,
+      coalesced,
     }
     if (signal !== undefined) {
       entry.onAbort = () => this.#abortEntry(entry)
       signal.addEventListener('abort', entry.onAbort, { once: true })
     }
-    this.#queue.push(entry)
-    this.#drain()
-    if (!entry.dispatched && !entry.settled && this.#liveCount() >= this.#options.connections) entry.atLimit = true
+    return entry
+  }
+
+  /** @internal Agent (coalescing): this origin's host, port and authority. */
+  get _origin(): Readonly<Origin> {
+    return this.#origin
+  }
+
+  /** @internal Agent (coalescing): a connection of its own is open or opening. */
+  get _hasLiveConnection(): boolean {
+    return this.#live > 0
+  }
+
+  /**
+   * @internal Agent (coalescing, RFC 9113 §9.1.1): send a request for another origin
+   * (`authority`, `hostname`) on one of this pool's HTTP/2 connections, if one has room
+   * right now, reached an address that name resolves to (`addresses`), and holds a
+   * certificate valid for that name. Returns false, having done nothing, when none does.
+   * The request is not retried here: its handler sends it again on its own origin.
+   */
+  _tryCoalesce(hostname: string, authority: string, addresses: ReadonlySet<string>, options: PoolRequestOptions, handler: DispatchHandler, acceptEncoding: boolean): boolean {
+    if (this.closed || !this.#origin.secure) return false
+    let carrier: ConnectionRecord | undefined
+    for (const rec of this.#records) {
+      const conn = rec.conn
+      if ((rec.state !== 'idle' && rec.state !== 'busy') || conn === undefined || conn.multiplexed !== true || conn.capacity === 0) continue
+      if (rec.remoteAddress === undefined || !addresses.has(rec.remoteAddress)) continue
+      if (rec.certificate === null || !certificateCovers(rec.certificate, hostname)) continue
+      if (carrier === undefined || conn.inFlight < (carrier.conn as PoolConnection).inFlight) carrier = rec
+    }
+    if (carrier === undefined) return false
+    const entry = this.#newEntry(options, handler, acceptEncoding, authority, true)
+    // (a refused entry was reported to its handler: that request is dealt with)
+    if (entry === undefined) return true
+    this.#figures.coalesced++
+    this.#dispatchOn(carrier, entry)
+    return true
   }
 
   stats(): OriginStats {
@@ -308,7 +394,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     if (!this.#destroyed) {
       this.#destroyed = true
       const reason = err === undefined ? new PoolClosedError('pool was destroyed', { origin: this.origin }) : toWirepoolError(err, this.origin)
-      for (const entry of this.#queue.splice(0)) this.#settleError(entry, reason)
+      for (const entry of this.#takeWholeQueue()) this.#settleError(entry, reason)
       for (const entry of [...this.#backingOff]) this.#settleError(entry, reason)
       for (const rec of [...this.#records]) {
         rec.connectAbort?.abort(reason)
@@ -326,48 +412,106 @@ export class Pool extends EventEmitter<PoolEvents> {
 
   // ---- scheduling ------------------------------------------------------------------------
 
+  #enqueueEntry(entry: QueueEntry, atFront: boolean): void {
+    if (atFront) this.#queue.unshift(entry)
+    else this.#queue.push(entry)
+    if (entry.affinity !== undefined) this.#affinityQueued++
+  }
+
+  #removeFromQueue(index: number): QueueEntry {
+    const entry = (index === 0 ? this.#queue.shift() : this.#queue.splice(index, 1)[0]) as QueueEntry
+    if (entry.affinity !== undefined) this.#affinityQueued--
+    return entry
+  }
+
+  #takeWholeQueue(): QueueEntry[] {
+    this.#affinityQueued = 0
+    return this.#queue.splice(0)
+  }
+
   /** Hand queued requests to connections with room, opening connections as the limit allows. */
   #drain(): void {
     const queue = this.#queue
-    while (queue.length > 0) {
-      const entry = queue[0] as QueueEntry
+    let i = 0
+    /** Entries left queued for their bound connection, which is busy: no new connection is wanted for them. */
+    let waitingForBound = 0
+    let unboundBlocked = false
+    while (i < queue.length) {
+      const entry = queue[i] as QueueEntry
+      if (unboundBlocked && entry.affinity === undefined) {
+        // An earlier request without a key found no room: neither will this one.
+        i++
+        continue
+      }
       const rec = this.#pickConnection(entry)
-      if (rec === undefined) break
-      queue.shift()
-      this.#dispatchOn(rec, entry)
+      if (rec !== undefined) {
+        this.#removeFromQueue(i)
+        this.#dispatchOn(rec, entry)
+        continue
+      }
+      if (entry.affinity !== undefined && this.#affinity.has(entry.affinity)) waitingForBound++
+      else unboundBlocked = true
+      // FIFO: without keyed requests behind it, nothing past the first blocked entry can go.
+      if (this.#affinityQueued === 0) break
+      i++
     }
-    if (queue.length > 0 && !this.#destroyed) this.#growIfNeeded()
+    if (queue.length > waitingForBound && !this.#destroyed) this.#growIfNeeded(waitingForBound)
     this.#maybeFinishClose()
   }
 
+  /**
+   * Selection: a keyed request goes to its bound connection (waiting for it while it is
+   * busy); otherwise the healthiest idle connection, most recently used first, so rarely
+   * used ones age out (RFC 9112 §9.3); then the least loaded HTTP/2 connection with room.
+   */
   #pickConnection(entry: QueueEntry): ConnectionRecord | undefined {
     if (entry.request.upgrade !== undefined) return this.#pickForUpgrade()
     const idle = this.#idle
     if (entry.freshOnly) {
       // A retry after a stale-socket failure must not land on another possibly stale socket.
-      for (let i = idle.length - 1; i >= 0; i--) {
-        const rec = idle[i] as ConnectionRecord
-        if (rec.requests === 0) return rec
-      }
+      for (let rec = idle.mostRecent; rec !== undefined; rec = rec.idlePrev) if (rec.requests === 0) return rec
       return undefined
     }
-    // Most recently used idle connection first, so rarely used ones age out (RFC 9112 §9.3).
-    for (let i = idle.length - 1; i >= 0; i--) {
-      const rec = idle[i] as ConnectionRecord
-      if (rec.conn !== undefined && rec.conn.capacity > 0) return rec
+    if (entry.affinity !== undefined) {
+      const bound = this.#affinity.get(entry.affinity)
+      if (bound !== undefined) return bound.conn !== undefined && bound.conn.capacity > 0 ? bound : undefined
     }
+    const now = Date.now()
+    let bestIdle: ConnectionRecord | undefined
+    let bestIdleHealth = -1
+    for (let rec = idle.mostRecent; rec !== undefined; rec = rec.idlePrev) {
+      const conn = rec.conn
+      if (conn === undefined || conn.capacity === 0) continue
+      const health = healthScore(rec, conn.rttMs, now)
+      if (health > bestIdleHealth + HEALTH_EPSILON) {
+        bestIdle = rec
+        bestIdleHealth = health
+        // Nothing can be meaningfully healthier: keep the most recently used.
+        if (health >= 1 - HEALTH_EPSILON) break
+      }
+    }
+    if (bestIdle !== undefined && bestIdleHealth >= 1 - HEALTH_EPSILON) return bestIdle
     // Multiplexed connections (HTTP/2) take more streams while they have room: the least
-    // loaded one first, before any new connection is opened.
-    let leastLoaded: ConnectionRecord | undefined
+    // loaded (weighted by health) first, before any new connection is opened.
+    let bestShared: ConnectionRecord | undefined
+    let bestSharedCost = Infinity
+    let bestSharedHealth = 0
     for (const rec of this.#records) {
       const conn = rec.conn
       if (rec.state !== 'busy' || conn === undefined || conn.multiplexed !== true || conn.capacity === 0) continue
-      if (leastLoaded === undefined || conn.inFlight < (leastLoaded.conn as PoolConnection).inFlight) leastLoaded = rec
+      const health = healthScore(rec, conn.rttMs, now)
+      const cost = (conn.inFlight + 1) / Math.max(health, 0.001)
+      if (cost < bestSharedCost) {
+        bestShared = rec
+        bestSharedCost = cost
+        bestSharedHealth = health
+      }
     }
-    if (leastLoaded !== undefined) return leastLoaded
+    if (bestIdle !== undefined && (bestShared === undefined || bestIdleHealth + HEALTH_EPSILON >= bestSharedHealth)) return bestIdle
+    if (bestShared !== undefined) return bestShared
     // Pipelining (HTTP/1.1, RFC 9112 §9.3.2): only idempotent requests, and only once no new
     // connection may be opened — a fresh socket beats queueing behind another response.
-    if (this.#options.pipelining > 1 && entry.request.idempotent && this.#liveCount() >= this.#options.connections) {
+    if (this.#options.pipelining > 1 && entry.request.idempotent && this.#live >= this.#options.connections) {
       let best: ConnectionRecord | undefined
       for (const rec of this.#records) {
         if (rec.state !== 'busy' || rec.conn === undefined || rec.conn.capacity === 0) continue
@@ -391,9 +535,7 @@ export class Pool extends EventEmitter<PoolEvents> {
       if (best === undefined || conn.inFlight < (best.conn as PoolConnection).inFlight) best = rec
     }
     if (best !== undefined) return best
-    const idle = this.#idle
-    for (let i = idle.length - 1; i >= 0; i--) {
-      const rec = idle[i] as ConnectionRecord
+    for (let rec = this.#idle.mostRecent; rec !== undefined; rec = rec.idlePrev) {
       if (rec.conn !== undefined && rec.conn.multiplexed !== true && rec.conn.capacity > 0) return rec
     }
     return undefined
@@ -410,21 +552,17 @@ export class Pool extends EventEmitter<PoolEvents> {
     return this.#options.h2c || (this.#origin.secure && this.#options.allowH2)
   }
 
-  #liveCount(): number {
-    let n = 0
-    for (const rec of this.#records) if (rec.state !== 'draining') n++
-    return n
-  }
-
-  /** Open connections for the queued requests no current or connecting connection will take. */
-  #growIfNeeded(): void {
-    let connecting = 0
-    for (const rec of this.#records) if (rec.state === 'connecting') connecting++
+  /**
+   * Open connections for the queued requests no current or connecting connection will take
+   * (`waitingForBound` of them wait for the busy connection their affinity key names).
+   */
+  #growIfNeeded(waitingForBound: number): void {
+    const connecting = this.#connecting
     const head = this.#queue[0]
     if (head !== undefined && head.request.upgrade !== undefined && this.#protocolSeen === 'h2' && !this.#anyExtendedConnect()) {
       // The origin speaks HTTP/2 but no connection of it took the upgrade (its peer sent no
       // SETTINGS_ENABLE_CONNECT_PROTOCOL, RFC 8441 §3): fall back to an HTTP/1.1 connection.
-      if (connecting === 0 && this.#liveCount() < this.#options.connections) this.#openConnection('demand', true).catch(noop)
+      if (connecting === 0 && this.#live < this.#options.connections) this.#openForDemand(true)
       return
     }
     if (this.#mayMultiplex() && this.#protocolSeen !== 'http/1.1') {
@@ -432,14 +570,40 @@ export class Pool extends EventEmitter<PoolEvents> {
       // burst of 1,000 requests must open one HTTP/2 connection, not 1,000 (RFC 9113 §9.1
       // asks clients not to open more than one per origin). Another opens only once every
       // open one is at its stream limit, which is when #pickConnection found no room.
-      if (connecting === 0 && this.#liveCount() < this.#options.connections) this.#openConnection('demand').catch(noop)
+      if (connecting === 0 && this.#live < this.#options.connections) this.#openForDemand(false)
       return
     }
-    let wanted = this.#queue.length - connecting
-    while (wanted > 0 && this.#liveCount() < this.#options.connections) {
-      this.#openConnection('demand').catch(noop)
+    let wanted = this.#queue.length - waitingForBound - connecting
+    while (wanted > 0 && this.#live < this.#options.connections) {
+      if (!this.#openForDemand(false)) return
       wanted--
     }
+  }
+
+  /**
+   * Open a connection for queued requests if the Agent's `maxTotalConnections` leaves a
+   * slot; otherwise wait for one (the budget evicts an idle connection somewhere for it).
+   */
+  #openForDemand(h1Only: boolean): boolean {
+    if (this.#budget !== undefined && !this.#budget.tryTake(this, true)) return false
+    this.#openConnection('demand', h1Only).catch(noop)
+    return true
+  }
+
+  /** @internal ConnectionBudget: a slot may be free. */
+  _budgetAvailable(): void {
+    if (!this.#destroyed) this.#drain()
+  }
+
+  /** @internal ConnectionBudget: when the least recently used idle connection was last used. */
+  _oldestIdleUse(): number | undefined {
+    return this.#idle.leastRecent?.lastUsedAt
+  }
+
+  /** @internal ConnectionBudget: close the least recently used idle connection to make room. */
+  _evictOldestIdle(): void {
+    const rec = this.#idle.leastRecent
+    if (rec !== undefined) this.#retire(rec, 'evicted-lru')
   }
 
   #dispatchOn(rec: ConnectionRecord, entry: QueueEntry): void {
@@ -450,6 +614,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     rec.requests++
     rec.lastUsedAt = Date.now()
     entry.dispatched = true
+    if (entry.affinity !== undefined) this.#bindAffinity(entry.affinity, rec)
     this.#figures.onDispatch(reusedBefore, waited, entry.atLimit, rec.protocol)
     const attempt = new PooledAttempt(this, entry, rec, reusedBefore)
     publishRequest({ origin: this.origin, method: entry.request.method, path: entry.request.path, connectionId: rec.id, event: 'dispatched' })
@@ -463,6 +628,30 @@ export class Pool extends EventEmitter<PoolEvents> {
       this.#settleError(entry, toWirepoolError(err, this.origin))
     }
     this.#refreshState(rec, 'dispatch')
+  }
+
+  /** Requests with this key go to `rec` from now on, while it lives and takes requests. */
+  #bindAffinity(key: string, rec: ConnectionRecord): void {
+    const previous = this.#affinity.get(key)
+    if (previous === rec) return
+    previous?.affinityKeys?.delete(key)
+    this.#affinity.delete(key)
+    if (this.#affinity.size >= MAX_AFFINITY_BINDINGS) {
+      // Forget the oldest binding: its next request simply picks (and binds) afresh.
+      const [oldestKey, oldestRec] = this.#affinity.entries().next().value as [string, ConnectionRecord]
+      oldestRec.affinityKeys?.delete(oldestKey)
+      this.#affinity.delete(oldestKey)
+    }
+    this.#affinity.set(key, rec)
+    ;(rec.affinityKeys ??= new Set()).add(key)
+  }
+
+  /** A connection that stops taking requests releases its keys; their requests rebind. */
+  #unbindAffinity(rec: ConnectionRecord): void {
+    const keys = rec.affinityKeys
+    if (keys === undefined) return
+    for (const key of keys) this.#affinity.delete(key)
+    rec.affinityKeys = undefined
   }
 
   /** Open one connection; resolves once it is ready (idle), rejects when it could not be made. */
@@ -486,8 +675,16 @@ export class Pool extends EventEmitter<PoolEvents> {
       ageTimer: undefined,
       connectAbort: new AbortController(),
       h1Only,
+      affinityKeys: undefined,
+      idlePrev: undefined,
+      idleNext: undefined,
+      inIdleList: false,
+      errorWeight: 0,
+      errorAt: 0,
     }
     this.#records.add(rec)
+    this.#live++
+    this.#connecting++
     this.#figures.connectionsCreated++
     this.#publishConnection(rec, undefined, 'connecting', reason)
     const started = performance.now()
@@ -526,7 +723,11 @@ export class Pool extends EventEmitter<PoolEvents> {
     if (this.closed) throw new PoolClosedError('pool is closed', { origin: this.origin })
     const target = Math.min(n, this.#options.connections)
     const opening: Array<Promise<void>> = []
-    for (let live = this.#liveCount(); live < target; live++) opening.push(this.#openConnection('warm-up'))
+    for (let live = this.#live; live < target; live++) {
+      // Warm-up never waits for, nor evicts to make, room under maxTotalConnections.
+      if (this.#budget !== undefined && !this.#budget.tryTake(this, false)) break
+      opening.push(this.#openConnection('warm-up'))
+    }
     await Promise.all(opening)
   }
 
@@ -558,6 +759,9 @@ export class Pool extends EventEmitter<PoolEvents> {
       tcpMs: rec.tcpMs,
       tlsMs: rec.tlsMs,
       certificateDaysLeft: rec.certificate === null ? null : daysLeft(rec.certificate.validTo, now),
+      health: Math.round(healthScore(rec, rec.conn?.rttMs, now) * 1000) / 1000,
+      recentErrors: Math.round(decayedErrors(rec, now) * 1000) / 1000,
+      rttMs: rec.conn?.rttMs,
     }))
   }
 
@@ -607,11 +811,10 @@ export class Pool extends EventEmitter<PoolEvents> {
     // The request that asked for this connection learns why it failed. If no established
     // connection can serve the queue, everything queued fails the same way rather than
     // hammering an origin that is down with one connect per queued request.
-    const first = this.#queue.shift()
-    if (first !== undefined) this.#settleError(first, err)
+    if (this.#queue.length > 0) this.#settleError(this.#removeFromQueue(0), err)
     let established = 0
     for (const r of this.#records) if (r.conn !== undefined && r.state !== 'closed') established++
-    if (established === 0) for (const entry of this.#queue.splice(0)) this.#settleError(entry, err)
+    if (established === 0) for (const entry of this.#takeWholeQueue()) this.#settleError(entry, err)
     this.#drain()
   }
 
@@ -673,6 +876,11 @@ export class Pool extends EventEmitter<PoolEvents> {
     const from = rec.state
     if (from === to) return
     rec.state = to
+    if (from === 'connecting') this.#connecting--
+    if (from !== 'draining' && (to === 'draining' || to === 'closed')) {
+      this.#live--
+      this.#unbindAffinity(rec)
+    }
     if (from === 'connecting' && rec.ready !== undefined) {
       const ready = rec.ready
       rec.ready = undefined
@@ -680,8 +888,7 @@ export class Pool extends EventEmitter<PoolEvents> {
       else ready.resolve()
     }
     if (from === 'idle') {
-      const i = this.#idle.indexOf(rec)
-      if (i !== -1) this.#idle.splice(i, 1)
+      this.#idle.remove(rec)
       if (rec.idleTimer !== undefined) {
         clearTimeout(rec.idleTimer)
         rec.idleTimer = undefined
@@ -689,6 +896,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     }
     if (to === 'idle') {
       this.#idle.push(rec)
+      this.#budget?.idleAvailable()
       const idleMs = this.#idleTimeoutFor(rec)
       // keepAliveTimeout 0 disables idle eviction, as 0 disables the other timeouts.
       if (idleMs > 0) {
@@ -703,6 +911,7 @@ export class Pool extends EventEmitter<PoolEvents> {
       if (rec.ageTimer !== undefined) clearTimeout(rec.ageTimer)
       this.#records.delete(rec)
       this.#figures.connectionsClosed++
+      this.#budget?.release()
     }
     this.#publishConnection(rec, from, to, reason)
     if (to === 'closed') this.#maybeFinishClose()
@@ -742,6 +951,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     }
     if (this.#records.size === 0 && resolve !== undefined) {
       this.#resolveClosed = undefined
+      this.#budget?.leave(this)
       resolve()
     }
   }
@@ -751,6 +961,8 @@ export class Pool extends EventEmitter<PoolEvents> {
   /** @internal */
   _attemptFailed(attempt: PooledAttempt, err: WirepoolError): void {
     const entry = attempt.entry
+    // The caller cancelling says nothing about the connection; anything else lowers its health.
+    if (err.code !== ErrorCode.ABORTED) recordError(attempt.rec, Date.now())
     if (!attempt.headersSeen && this.#mayRetry(entry) && this.#isRetryableFailure(attempt, err)) {
       // A stale keep-alive socket must not be followed by another possibly stale one.
       entry.freshOnly = err.code === ErrorCode.SOCKET_CLOSED
@@ -764,7 +976,7 @@ export class Pool extends EventEmitter<PoolEvents> {
   /** The request may be sent again at all: idempotent, replayable, attempts left. */
   #mayRetry(entry: QueueEntry): boolean {
     if (this.closed || entry.settled || entry.signal?.aborted) return false
-    if (entry.retries >= this.#options.retry.attempts) return false
+    if (entry.retries >= this.#options.retry.attempts || entry.coalesced) return false
     return entry.request.idempotent && isReplayableBody(entry.request.body)
   }
 
@@ -823,7 +1035,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     publishRequest({ origin: this.origin, method, path, connectionId: attempt.rec.id, event: 'retried', ...(err === undefined ? {} : { error: err }) })
     if (this.listenerCount('retry') > 0) this.emit('retry', { origin: this.origin, method, path, attempt: entry.retries, reason, delayMs })
     if (delayMs <= 0) {
-      this.#queue.unshift(entry)
+      this.#enqueueEntry(entry, true)
       // Let the failed connection report its close first so it is not picked again.
       queueMicrotask(() => this.#drain())
       return
@@ -833,7 +1045,7 @@ export class Pool extends EventEmitter<PoolEvents> {
       entry.retryTimer = undefined
       if (!this.#backingOff.delete(entry) || entry.settled) return
       // It was sent before anything queued since: it keeps its place at the front.
-      this.#queue.unshift(entry)
+      this.#enqueueEntry(entry, true)
       this.#drain()
     }, delayMs)
   }
@@ -872,7 +1084,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     const err = new AbortedError('request aborted', { cause: reason, origin: this.origin })
     if (!entry.dispatched) {
       const i = this.#queue.indexOf(entry)
-      if (i !== -1) this.#queue.splice(i, 1)
+      if (i !== -1) this.#removeFromQueue(i)
       // (an entry backing off is dropped from #backingOff by #settleError)
       this.#settleError(entry, err)
       this.#maybeFinishClose()

@@ -29,6 +29,8 @@ export interface OriginStats {
   tlsHandshakes: number
   tlsResumed: number
   retries: number
+  /** Requests for other origins this origin's HTTP/2 connections carried (Agent `coalesce`). */
+  coalesced: number
   /** Time from `request()` until a connection took the request. */
   acquireMs: PercentileSummary
   /** The same, only for requests that had to queue because every connection was at its limit. */
@@ -99,6 +101,8 @@ export class PoolFigures {
   tlsHandshakes = 0
   tlsResumed = 0
   retries = 0
+  /** Requests for other origins carried on this origin's HTTP/2 connections (coalescing). */
+  coalesced = 0
   readonly requestsByProtocol: Record<string, number> = {}
   readonly acquire = new Histogram()
   readonly wait = new Histogram()
@@ -155,6 +159,7 @@ export class PoolFigures {
       tlsHandshakes: this.tlsHandshakes,
       tlsResumed: this.tlsResumed,
       retries: this.retries,
+      coalesced: this.coalesced,
       acquireMs: this.acquire.summary(),
       waitMs: this.wait.summary(),
       protocols,
@@ -211,7 +216,15 @@ function histogram(out: string[], name: string, help: string, all: OriginFigures
 }
 
 /** Render every origin's figures; each metric family appears once (exposition format rule). */
-export function renderPrometheus(all: OriginFigures[]): string {
+/** Figures of an Agent as a whole (its `maxTotalConnections` budget). */
+export interface AgentTotals {
+  connections: number
+  max: number | null
+  waitingOrigins: number
+  evictedLru: number
+}
+
+export function renderPrometheus(all: OriginFigures[], totals?: AgentTotals): string {
   const out: string[] = []
   const o = (origin: string) => `origin="${label(origin)}"`
 
@@ -234,6 +247,7 @@ export function renderPrometheus(all: OriginFigures[]): string {
     ['wirepool_tls_handshakes_total', 'TLS handshakes completed.', (s) => s.tlsHandshakes],
     ['wirepool_tls_resumed_total', 'TLS handshakes that resumed a session.', (s) => s.tlsResumed],
     ['wirepool_retries_total', 'Requests re-sent after a retryable failure.', (s) => s.retries],
+    ['wirepool_requests_coalesced_total', "Requests for other origins carried on this origin's HTTP/2 connections.", (s) => s.coalesced],
   ]
   for (const [name, help, pick] of counters) {
     family(out, name, 'counter', help)
@@ -295,6 +309,18 @@ export function renderPrometheus(all: OriginFigures[]): string {
   family(out, 'wirepool_certificate_days_left', 'gauge', 'Days until the newest peer certificate seen expires.')
   for (const { origin, stats } of all) {
     if (stats.certificateDaysLeft !== null) out.push(`wirepool_certificate_days_left{${o(origin)}} ${num(stats.certificateDaysLeft)}`)
+  }
+  if (totals !== undefined) {
+    family(out, 'wirepool_agent_connections', 'gauge', 'Connections open across every origin of the agent.')
+    out.push(`wirepool_agent_connections ${totals.connections}`)
+    if (totals.max !== null) {
+      family(out, 'wirepool_agent_connections_max', 'gauge', 'The maxTotalConnections cap.')
+      out.push(`wirepool_agent_connections_max ${totals.max}`)
+    }
+    family(out, 'wirepool_agent_origins_waiting', 'gauge', 'Origins waiting for a connection slot under maxTotalConnections.')
+    out.push(`wirepool_agent_origins_waiting ${totals.waitingOrigins}`)
+    family(out, 'wirepool_agent_evictions_total', 'counter', 'Idle connections closed to make room under maxTotalConnections.')
+    out.push(`wirepool_agent_evictions_total ${totals.evictedLru}`)
   }
   return out.join('\n') + '\n'
 }

@@ -50,6 +50,9 @@ export interface PeerCertificateInfo {
   validTo: Date
   /** 'sha256/<base64 SPKI>', computed only when pins are configured (it costs a certificate parse). */
   spkiPin: string | undefined
+  /** The subject's CN and the subjectAltName list (`DNS:a, IP Address:…`), to check which names it covers. */
+  commonName: string | undefined
+  subjectAltName: string | undefined
 }
 
 export interface TlsConnection {
@@ -93,7 +96,16 @@ function certificateInfo(socket: tls.TLSSocket, withPin: boolean): PeerCertifica
     issuer: distinguishedName(cert.issuer),
     validTo: new Date(cert.valid_to),
     spkiPin: withPin ? spkiPinOf(new X509Certificate(cert.raw)) : undefined,
+    commonName: typeof cert.subject?.CN === 'string' ? cert.subject.CN : undefined,
+    subjectAltName: cert.subjectaltname,
   }
+}
+
+/** The certificate is valid for `hostname` by RFC 6125 rules (node:tls's own check). */
+export function certificateCovers(cert: PeerCertificateInfo, hostname: string): boolean {
+  const subject = cert.commonName === undefined ? {} : { CN: cert.commonName }
+  const peer = { subject, subjectaltname: cert.subjectAltName } as unknown as tls.PeerCertificate
+  return tls.checkServerIdentity(hostname, peer) === undefined
 }
 
 const MIN_VERSIONS: ReadonlySet<string> = new Set<TlsMinVersion>(['TLSv1.2', 'TLSv1.3'])

@@ -1,0 +1,103 @@
+/**
+ * HTTP/2 connection coalescing (RFC 9113 §9.1.1; Agent option `coalesce`): what the Agent
+ * needs besides the pools — the addresses each host name resolves to, and the handler that
+ * sends a request again on its own origin when the shared connection was the wrong place.
+ */
+import { lookup } from 'node:dns/promises'
+import { isIP } from 'node:net'
+import type { ConnectionInfo, DispatchHandler, HeaderRecord } from '../dispatch.js'
+import type { WirepoolError } from '../errors.js'
+
+/** How long a lookup's answer is used for coalescing decisions (node's lookup gives no TTL). */
+const ADDRESS_TTL_MS = 30_000
+const MAX_HOSTS = 1024
+
+/** Host name → the addresses it resolved to, for coalescing decisions only. */
+export class AddressBook {
+  readonly #entries = new Map<string, { addresses: ReadonlySet<string>; expires: number }>()
+  readonly #pending = new Map<string, Promise<void>>()
+
+  /** The addresses if known, else a promise that settles once they are (or the lookup failed). */
+  addressesOf(hostname: string): ReadonlySet<string> | Promise<void> {
+    if (isIP(hostname) !== 0) return new Set([hostname])
+    const entry = this.#entries.get(hostname)
+    if (entry !== undefined && entry.expires > Date.now()) return entry.addresses
+    let pending = this.#pending.get(hostname)
+    if (pending === undefined) {
+      pending = lookup(hostname, { all: true }).then(
+        (found) => this.#remember(hostname, new Set(found.map((a) => a.address))),
+        // The origin's own connection will report the DNS failure; nothing coalesces meanwhile.
+        () => this.#remember(hostname, new Set()),
+      )
+      this.#pending.set(hostname, pending)
+    }
+    return pending
+  }
+
+  #remember(hostname: string, addresses: ReadonlySet<string>): void {
+    this.#pending.delete(hostname)
+    if (this.#entries.size >= MAX_HOSTS) this.#entries.delete(this.#entries.keys().next().value as string)
+    this.#entries.set(hostname, { addresses, expires: Date.now() + ADDRESS_TTL_MS })
+  }
+}
+
+/**
+ * Wraps the caller's handler for a request sent on another origin's connection. A 421
+ * (RFC 9110 §15.5.20: "the client MAY retry the request, whether or not the original
+ * request was idempotent, over a different connection") or a stream the server did not
+ * process (GOAWAY / REFUSED_STREAM, RFC 9113 §8.7) is not shown to the caller: `resend`
+ * sends the request again on its own origin.
+ */
+export class CoalescedHandler implements DispatchHandler {
+  readonly #inner: DispatchHandler
+  readonly #resend: (reason: 'misdirected' | 'unprocessed') => void
+  readonly #replayable: boolean
+  #misdirected = false
+  #headersSeen = false
+
+  constructor(inner: DispatchHandler, replayable: boolean, resend: (reason: 'misdirected' | 'unprocessed') => void) {
+    this.#inner = inner
+    this.#replayable = replayable
+    this.#resend = resend
+  }
+
+  onConnect(abort: (reason?: Error) => void, info: ConnectionInfo): void {
+    this.#inner.onConnect?.(abort, info)
+  }
+
+  onInformational(status: number, headers: HeaderRecord): void {
+    this.#inner.onInformational?.(status, headers)
+  }
+
+  onHeaders(status: number, headers: HeaderRecord, resume: () => void, statusText: string): boolean | void {
+    if (status === 421 && this.#replayable) {
+      // Read the (small) body to its end so the stream finishes cleanly, then resend.
+      this.#misdirected = true
+      return true
+    }
+    this.#headersSeen = true
+    return this.#inner.onHeaders(status, headers, resume, statusText)
+  }
+
+  onData(chunk: Uint8Array): boolean | void {
+    if (this.#misdirected) return true
+    return this.#inner.onData(chunk)
+  }
+
+  onTrailers(trailers: HeaderRecord): void {
+    if (!this.#misdirected) this.#inner.onTrailers?.(trailers)
+  }
+
+  onComplete(): void {
+    if (this.#misdirected) this.#resend('misdirected')
+    else this.#inner.onComplete()
+  }
+
+  onError(err: WirepoolError): void {
+    const unprocessed = (err as { retryable?: boolean }).retryable === true
+    // A 421 whose body failed to arrive is still a 421: the request was not processed.
+    if (this.#misdirected) this.#resend('misdirected')
+    else if (!this.#headersSeen && unprocessed && this.#replayable) this.#resend('unprocessed')
+    else this.#inner.onError(err)
+  }
+}
