@@ -496,7 +496,9 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
     let bestShared: ConnectionRecord | undefined
     let bestSharedCost = Infinity
     let bestSharedHealth = 0
-    for (const rec of this.#records) {
+    // (only an origin that speaks HTTP/2 has any: an HTTP/1.1 pool of 10,000 busy
+    // connections must not walk them all for every queued request)
+    if (this.#protocolSeen === 'h2') for (const rec of this.#records) {
       const conn = rec.conn
       if (rec.state !== 'busy' || conn === undefined || conn.multiplexed !== true || conn.capacity === 0) continue
       const health = healthScore(rec, conn.rttMs, now)
@@ -938,9 +940,13 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
     const resolve = this.#resolveClosed
     if (this.#closing === undefined) return
     if (this.#queue.length > 0 || this.#backingOff.size > 0) return
-    for (const rec of [...this.#records]) {
-      if (rec.state === 'idle') this.#retire(rec, 'pool-closing')
-      else if (rec.state === 'connecting' && this.#queue.length === 0) {
+    // Called on every close while closing: walk the idle list, not every record (closing
+    // 10,000 connections must not be quadratic).
+    const idle: ConnectionRecord[] = []
+    for (let rec = this.#idle.leastRecent; rec !== undefined; rec = rec.idleNext) idle.push(rec)
+    for (const rec of idle) this.#retire(rec, 'pool-closing')
+    if (this.#connecting > 0) for (const rec of [...this.#records]) {
+      if (rec.state === 'connecting') {
         const err = new PoolClosedError('pool is closing', { origin: this.origin })
         rec.connectAbort?.abort(err)
         // Connected but not ready yet (HTTP/2 waiting for the peer's SETTINGS): its socket
@@ -1134,7 +1140,7 @@ class PooledAttempt implements DispatchHandler {
     this.entry.handler.onInformational?.(status, headers)
   }
 
-  onHeaders(status: number, headers: HeaderRecord, resume: () => void, statusText: string): boolean | void {
+  onHeaders(status: number, headers: HeaderRecord, resume: () => void, statusText: string, rawHeaders?: readonly string[]): boolean | void {
     if (this.#detached) return
     this.status = status
     const delay = this.#pool._statusRetryDelay(this, status, headers)
@@ -1145,7 +1151,7 @@ class PooledAttempt implements DispatchHandler {
       return true
     }
     this.headersSeen = true
-    return this.entry.handler.onHeaders(status, headers, resume, statusText)
+    return this.entry.handler.onHeaders(status, headers, resume, statusText, rawHeaders)
   }
 
   onData(chunk: Uint8Array): boolean | void {

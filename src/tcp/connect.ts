@@ -44,7 +44,7 @@ export interface TcpConnectOptions {
   onread?: net.OnReadOpts
 }
 
-const DEFAULT_KEEPALIVE_DELAY = 60_000
+export const DEFAULT_KEEPALIVE_DELAY = 60_000
 /** setTimeout fires at once for delays above 2^31-1 ms, so larger timeouts would lie. */
 const MAX_TIMEOUT = 2 ** 31 - 1
 
@@ -87,7 +87,7 @@ function isAborted(signal: AbortSignal | undefined): boolean {
 }
 
 /** The OS code of a connect failure; Node puts the first attempt's code on the AggregateError of happy eyeballs. */
-function errnoCode(err: unknown): string {
+export function errnoCode(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code
   return typeof code === 'string' ? code : 'UNKNOWN'
 }

@@ -1,7 +1,7 @@
 /**
- * TLS connector: a TCP connection from `connectTcp`, then a TLS handshake over it, so the
- * two phases are timed apart while one connect timeout covers both. Adds SNI, ALPN, a
- * shared SecureContext and session resumption from a `TlsSessionCache`.
+ * TLS connector: one TLSSocket connects (DNS + TCP, with the cleartext connector's socket
+ * options) and handshakes, the two phases timed apart while one connect timeout covers
+ * both. Adds SNI, ALPN, a shared SecureContext and session resumption from a `TlsSessionCache`.
  */
 import { createHash, X509Certificate } from 'node:crypto'
 import net from 'node:net'
@@ -14,7 +14,7 @@ import {
   TlsVerifyError,
   type WirepoolError,
 } from '../errors.js'
-import { abortedError, bareHost, connectTcp, errorOptions, type TcpConnectOptions } from '../tcp/connect.js'
+import { abortedError, bareHost, DEFAULT_KEEPALIVE_DELAY, errnoCode, errorOptions, validateConnectOptions, type TcpConnectOptions } from '../tcp/connect.js'
 import { secureContextFor, type PemInput, type TlsMinVersion } from './secure-context.js'
 import type { TlsSessionCache } from './session-cache.js'
 
@@ -86,10 +86,15 @@ function distinguishedName(name: tls.Certificate | undefined): string {
 
 function certificateInfo(socket: tls.TLSSocket, withPin: boolean): PeerCertificateInfo | null {
   // The legacy object, not getPeerX509Certificate(): on Node 20 calling the latter first
-  // leaves later getPeerCertificate() calls without `pubkey`, which callers may rely on.
-  // `pubkey` there is the raw key (an EC point for ECDSA), not the SPKI, so the pin is
-  // computed from the DER certificate.
-  const cert = socket.getPeerCertificate()
+  // leaves later getPeerCertificate() calls with an empty object, which callers may rely on.
+  return certificateInfoOf(socket.getPeerCertificate(), withPin)
+}
+
+/**
+ * What the pool keeps of a peer certificate. `pubkey` in node's object is the raw key (an
+ * EC point for ECDSA), not the SPKI, so the pin is computed from the DER certificate.
+ */
+function certificateInfoOf(cert: tls.PeerCertificate | null, withPin: boolean): PeerCertificateInfo | null {
   if (cert === null || cert.raw === undefined) return null
   return {
     subject: distinguishedName(cert.subject),
@@ -107,6 +112,16 @@ export function certificateCovers(cert: PeerCertificateInfo, hostname: string): 
   const peer = { subject, subjectaltname: cert.subjectAltName } as unknown as tls.PeerCertificate
   return tls.checkServerIdentity(hostname, peer) === undefined
 }
+
+/**
+ * The certificate seen when a session was established, by session: a resumed handshake
+ * (RFC 8446 §2.2) is not verified again by node:tls and a TLS 1.3 one carries no
+ * certificate, so its connection reports the one its session was made with. Weak: the
+ * entry goes with the session when the session cache drops it.
+ */
+const sessionCertificates = new WeakMap<Buffer, PeerCertificateInfo>()
+/** Tickets taken from one TLS 1.3 connection (each later one replaces the cached one). */
+const TLS13_TICKETS_KEPT = 2
 
 const MIN_VERSIONS: ReadonlySet<string> = new Set<TlsMinVersion>(['TLSv1.2', 'TLSv1.3'])
 
@@ -157,47 +172,95 @@ function sessionKey(opts: TlsConnectOptions, verifyName: string, configHash: str
   return JSON.stringify([verifyName, bareHost(opts.host), opts.port, opts.alpnProtocols, configHash, rejectUnauthorized, opts.pins ?? null])
 }
 
-export async function connectTls(opts: TlsConnectOptions): Promise<TlsConnection> {
-  validateTlsOptions(opts)
+export function connectTls(opts: TlsConnectOptions): Promise<TlsConnection> {
+  try {
+    validateConnectOptions(opts)
+    validateTlsOptions(opts)
+  } catch (err) {
+    return Promise.reject(err)
+  }
   // Built before any I/O so a bad certificate or key fails without touching the network.
-  const { context, hash } = secureContextFor(opts)
-  const started = performance.now()
-  const socket = await connectTcp(opts)
-  return handshake(socket, opts, context, hash, started)
+  let shared: ReturnType<typeof secureContextFor>
+  try {
+    shared = secureContextFor(opts)
+  } catch (err) {
+    return Promise.reject(err)
+  }
+  return connectAndHandshake(opts, shared.context, shared.hash)
 }
 
-type HandshakeState = 'handshaking' | 'connected' | 'failed'
+/**
+ * `connecting` (DNS + TCP) → `handshaking` → `connected`, or `failed` from either. One
+ * TLSSocket does both phases (wrapping a separate net.Socket would keep a second socket
+ * object, its stream states and listeners alive for the connection's whole life).
+ */
+type HandshakeState = 'connecting' | 'handshaking' | 'connected' | 'failed'
 
-function handshake(
-  socket: net.Socket,
-  opts: TlsConnectOptions,
-  secureContext: tls.SecureContext,
-  configHash: string,
-  started: number,
-): Promise<TlsConnection> {
+function connectAndHandshake(opts: TlsConnectOptions, secureContext: tls.SecureContext, configHash: string): Promise<TlsConnection> {
   return new Promise((resolve, reject) => {
     const { signal, origin } = opts
-    const tcpDone = performance.now()
+    // An already-aborted signal must not cost a socket (nor a DNS query).
+    if (signal?.aborted === true) {
+      reject(abortedError(signal, 'connect', origin))
+      return
+    }
+    const started = performance.now()
+    let tcpDone = started
+    const host = bareHost(opts.host)
     const verifyName = bareHost(opts.servername ?? opts.host)
     const rejectUnauthorized = opts.rejectUnauthorized ?? true
     const cache = opts.sessionCache ?? null
     const key = cache === null ? '' : sessionKey(opts, verifyName, configHash, rejectUnauthorized)
     const cachedSession = cache?.get(key)
-    let state: HandshakeState = 'handshaking'
-    let tlsSocket: tls.TLSSocket | undefined
+    let state: HandshakeState = 'connecting'
+    const withPin = opts.pins !== undefined
+    /** Known once the handshake is verified (undefined before). */
+    let certificate: PeerCertificateInfo | null | undefined
+    let newestSession: Buffer | undefined
+    const rememberCertificate = (): void => {
+      if (newestSession !== undefined && certificate != null) sessionCertificates.set(newestSession, certificate)
+    }
 
+    const onTcpConnect = (): void => {
+      if (state !== 'connecting') return
+      state = 'handshaking'
+      tcpDone = performance.now()
+      // Nagle off and keep-alive probes on, as connectTcp does for cleartext.
+      tlsSocket.setNoDelay(opts.noDelay ?? true)
+      if (opts.keepAlive ?? true) tlsSocket.setKeepAlive(true, opts.keepAliveInitialDelay ?? DEFAULT_KEEPALIVE_DELAY)
+    }
     const onSecureConnect = (): void => transition('connected')
-    const onError = (err: Error): void => transition('failed', handshakeError(err))
+    const onError = (err: Error): void => transition('failed', state === 'connecting' ? connectError(err) : handshakeError(err))
     const onAbort = (): void => transition('failed', abortedError(signal as AbortSignal, 'connect', origin))
     // node:tls holds a session back until the peer is verified (a TLS 1.2 session is ready
     // before that) and drops it when verification fails, so every one seen here is usable.
-    const onSession = (session: Buffer): void => cache?.set(key, session)
-    // The deadline started before DNS: the handshake only gets what TCP left of it.
+    let sessionsSeen = 0
+    const onSession = (session: Buffer): void => {
+      cache?.set(key, session)
+      newestSession = session
+      rememberCertificate()
+      // TLS 1.3 servers send their tickets right after the handshake (RFC 8446 §4.6.1;
+      // OpenSSL: two), TLS 1.2 one session: after those nothing more comes, and dropping the
+      // listener frees this handshake's closures for the rest of the socket's life.
+      if (++sessionsSeen >= TLS13_TICKETS_KEPT || tlsSocket.getProtocol() !== 'TLSv1.3') tlsSocket.off('session', onSession)
+    }
+    // node:tls verifies the name with the certificate object it builds for the purpose
+    // (getPeerCertificate(true), the costly detailed one): keep what we need from it rather
+    // than building another after the handshake. The name checked is ours (RFC 6125), not
+    // the TCP host node:tls would fall back to for an IP literal servername.
+    const checkServerIdentity = (_hostname: string, cert: tls.PeerCertificate): Error | undefined => {
+      certificate = certificateInfoOf(cert, withPin)
+      return tls.checkServerIdentity(verifyName, cert)
+    }
+    // One deadline for DNS, TCP and the handshake together.
     const timer = setTimeout(
       () => transition('failed', new ConnectTimeoutError(opts.connectTimeout, origin === undefined ? {} : { origin })),
-      Math.max(0, opts.connectTimeout - (tcpDone - started)),
+      opts.connectTimeout,
     )
-    signal?.addEventListener('abort', onAbort, { once: true })
+
+    function connectError(err: Error): WirepoolError {
+      return new ConnectRefusedError(`cannot connect to ${host}:${opts.port}: ${errnoCode(err)} (${err.message})`, errorOptions(err, origin))
+    }
 
     function handshakeError(err: Error): WirepoolError {
       const code = (err as { code?: unknown }).code
@@ -205,7 +268,7 @@ function handshake(
       // socket with that error: OpenSSL's X509 reason (CERT_HAS_EXPIRED…) or
       // ERR_TLS_CERT_ALTNAME_INVALID from the host name check (RFC 6125).
       // (It is null until then.)
-      const reason = tlsSocket?.authorizationError as unknown as string | null | undefined
+      const reason = tlsSocket.authorizationError as unknown as string | null | undefined
       if (typeof reason === 'string') {
         return new TlsVerifyError(
           reason,
@@ -219,19 +282,25 @@ function handshake(
       )
     }
 
-    function transition(next: Exclude<HandshakeState, 'handshaking'>, err?: WirepoolError): void {
-      if (state !== 'handshaking') return
+    function transition(next: 'connected' | 'failed', err?: WirepoolError): void {
+      if (state === 'connected' || state === 'failed') return
+      const wasConnecting = state === 'connecting'
       state = next
       clearTimeout(timer)
       signal?.removeEventListener('abort', onAbort)
-      tlsSocket?.off('secureConnect', onSecureConnect)
-      tlsSocket?.off('error', onError)
-      if (next === 'connected' && tlsSocket !== undefined) {
+      tlsSocket.off('connect', onTcpConnect)
+      tlsSocket.off('secureConnect', onSecureConnect)
+      tlsSocket.off('error', onError)
+      if (next === 'connected') {
         const pins = opts.pins
-        const certificate = certificateInfo(tlsSocket, pins !== undefined)
+        const reused = tlsSocket.isSessionReused()
+        // Not captured: a resumed session (not verified again), or a chain that failed
+        // verification with rejectUnauthorized false.
+        certificate ??= (reused && cachedSession !== undefined ? sessionCertificates.get(cachedSession) : undefined) ?? certificateInfo(tlsSocket, withPin)
+        rememberCertificate()
         // A resumed TLS 1.3 session carries no certificate; resumption proves the peer holds
         // the keys of a session we only cached after its certificate passed these pins.
-        const resumedOurs = cachedSession !== undefined && tlsSocket.isSessionReused()
+        const resumedOurs = cachedSession !== undefined && reused
         const pinned = certificate === null ? resumedOurs : certificate.spkiPin !== undefined && pins?.includes(certificate.spkiPin) === true
         if (pins !== undefined && !pinned) {
           // Checked before the connection is handed out: no request byte is ever sent to an
@@ -244,49 +313,65 @@ function handshake(
           certificate,
           socket: tlsSocket,
           alpnProtocol: tlsSocket.alpnProtocol ?? false,
-          resumed: tlsSocket.isSessionReused(),
+          resumed: reused,
           protocolVersion: tlsSocket.getProtocol(),
           tcpMs: tcpDone - started,
           tlsMs: performance.now() - tcpDone,
         })
         return
       }
-      fail(err as WirepoolError, cachedSession !== undefined)
+      // A session is only suspect when the handshake itself failed.
+      fail(err as WirepoolError, !wasConnecting && cachedSession !== undefined)
     }
 
     function fail(err: WirepoolError, forgetSession: boolean): void {
       // The cached session may be why it failed (server lost its ticket keys, changed config…).
       if (forgetSession) cache?.delete(key)
-      tlsSocket?.off('session', onSession)
-      tlsSocket?.on('error', noop)
-      tlsSocket?.destroy()
-      socket.on('error', noop)
-      socket.destroy()
+      tlsSocket.off('session', onSession)
+      // Nobody owns this socket any more: a late error from it must not become uncaught.
+      tlsSocket.on('error', noop)
+      tlsSocket.destroy()
       reject(err)
     }
 
-    // An abort may have landed between the TCP connect and this continuation.
-    if (signal?.aborted === true) {
-      onAbort()
-      return
-    }
-    const connectOptions: tls.ConnectionOptions = {
-      socket,
+    // node:tls hands these on to the socket's connect (node:net options).
+    const connectOptions: tls.ConnectionOptions & { localAddress?: string; autoSelectFamily?: boolean } = {
+      host,
+      port: opts.port,
       secureContext,
-      // checkServerIdentity uses `host` when no servername is set: the IP literal case.
-      host: verifyName,
       ALPNProtocols: opts.alpnProtocols,
       rejectUnauthorized,
+      checkServerIdentity,
     }
     // RFC 6066 §3: "Literal IPv4 and IPv6 addresses are not permitted in HostName."
     if (net.isIP(verifyName) === 0) connectOptions.servername = verifyName
     if (cachedSession !== undefined) connectOptions.session = cachedSession
-    tlsSocket = tls.connect(connectOptions)
+    if (opts.localAddress !== undefined) connectOptions.localAddress = opts.localAddress
+    if (opts.autoSelectFamily !== undefined) connectOptions.autoSelectFamily = opts.autoSelectFamily
+    if (opts.lookup !== undefined) connectOptions.lookup = opts.lookup
+    let tlsSocket: tls.TLSSocket
+    try {
+      tlsSocket = tls.connect(connectOptions)
+    } catch (err) {
+      // node:net validates synchronously (bad localAddress…).
+      clearTimeout(timer)
+      reject(new InvalidArgumentError(`invalid connect options: ${(err as Error).message}`, errorOptions(err, origin)))
+      return
+    }
+    tlsSocket.once('connect', onTcpConnect)
     tlsSocket.once('secureConnect', onSecureConnect)
     tlsSocket.once('error', onError)
-    // Stays for the socket's life: TLS 1.3 tickets arrive after the handshake (RFC 8446 §4.6.1).
     if (cache !== null) tlsSocket.on('session', onSession)
+    signal?.addEventListener('abort', onAbort, { once: true })
+    // tls.connect may call a custom lookup synchronously, so the signal can already have
+    // fired before the listener above existed.
+    if (isAborted(signal)) onAbort()
   })
 }
 
 function noop(): void {}
+
+/** A function, not an inline test, so TypeScript does not keep the earlier narrowing of `aborted`. */
+function isAborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true
+}

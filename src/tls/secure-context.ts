@@ -60,9 +60,31 @@ export function tlsConfigHash(config: TlsContextConfig): string {
   return hash.digest('base64url')
 }
 
+/**
+ * The configurations seen last, compared by reference: every connection of an agent passes
+ * the same `ca`/`cert`/`key` values, and hashing a CA bundle per connection was a visible
+ * share of connect time. A hit still goes through the context cache below.
+ */
+const MEMO_SIZE = 8
+const recentHashes: Array<{ ca: unknown; cert: unknown; key: unknown; passphrase: unknown; minVersion: unknown; hash: string }> = []
+
+function memoisedHash(config: TlsContextConfig): string {
+  // An array can change in place behind the same reference: always hashed.
+  if (Array.isArray(config.ca) || Array.isArray(config.cert) || Array.isArray(config.key)) return tlsConfigHash(config)
+  for (const m of recentHashes) {
+    if (m.ca === config.ca && m.cert === config.cert && m.key === config.key && m.passphrase === config.passphrase && m.minVersion === config.minVersion) {
+      return m.hash
+    }
+  }
+  const hash = tlsConfigHash(config)
+  if (recentHashes.length >= MEMO_SIZE) recentHashes.shift()
+  recentHashes.push({ ca: config.ca, cert: config.cert, key: config.key, passphrase: config.passphrase, minVersion: config.minVersion, hash })
+  return hash
+}
+
 /** The shared context for `config`, created on first use. Bad PEM or passphrase → InvalidArgumentError. */
 export function secureContextFor(config: TlsContextConfig): SharedSecureContext {
-  const hash = tlsConfigHash(config)
+  const hash = memoisedHash(config)
   let context = contexts.get(hash)
   if (context === undefined) {
     const options: tls.SecureContextOptions = { minVersion: config.minVersion ?? 'TLSv1.2' }

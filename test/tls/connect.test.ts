@@ -189,23 +189,23 @@ t.test('abort during the handshake', async (t) => {
   t.pass('the client closed its socket')
 })
 
-t.test('abort right after the TCP connect, before TLS starts', async (t) => {
+t.test('abort right after the TCP connect, as the handshake starts', async (t) => {
   const server = await tlsServer(t, serverCert)
   const controller = new AbortController()
-  const connectTcpSocket = net.connect
+  const tlsConnect = tls.connect
   const reason = new Error('late')
-  const connects = t.capture(net, 'connect', (...args: Parameters<typeof net.connect>) => {
-    const socket = connectTcpSocket(...args)
-    // Queued so it is registered after the connector's own 'connect' listener: it runs once
-    // the TCP step has resolved, before the TLS step's continuation.
-    queueMicrotask(() => socket.once('connect', () => controller.abort(reason)))
+  const sockets: tls.TLSSocket[] = []
+  const connects = t.capture(tls, 'connect', (...args: Parameters<typeof tls.connect>) => {
+    const socket = tlsConnect(...args)
+    sockets.push(socket)
+    // Registered after the connector's own 'connect' listener: aborts once TCP is up.
+    socket.once('connect', () => controller.abort(reason))
     return socket
   })
-  const handshakes = t.capture(tls, 'connect', tls.connect)
   const err = await failure(t, options(server.port, { signal: controller.signal }))
   t.match(err, { code: ErrorCode.ABORTED, cause: reason })
-  t.equal(handshakes().length, 0, 'no TLS handshake started')
-  t.equal((connects()[0] as { returned: net.Socket } | undefined)?.returned.destroyed, true, 'TCP socket destroyed')
+  t.equal(connects().length, 1, 'one socket for TCP and TLS')
+  t.equal(sockets[0]?.destroyed, true, 'the socket is destroyed')
 })
 
 t.test('already-aborted signal never opens a socket', async (t) => {
@@ -279,4 +279,22 @@ t.test('test certificates: RSA variant verifies, spkiPin matches the peer key', 
   const pin = `sha256/${createHash('sha256').update(peer.pubkey as Buffer).digest('base64')}`
   t.equal(spkiPin(rsa.cert), pin)
   t.not(spkiPin(certs.cert), pin)
+})
+
+t.test('node:net options reach the one TLS socket: lookup, localAddress; Nagle off', async (t) => {
+  const server = await tlsServer(t, serverCert)
+  const accepted = server.next()
+  const looked: string[] = []
+  const lookup = ((hostname: string, options: unknown, callback: (err: Error | null, address: string, family: number) => void) => {
+    looked.push(hostname)
+    callback(null, '127.0.0.1', 4)
+  }) as unknown as net.LookupFunction
+  const conn = await connect(t, options(server.port, { host: 'wirepool.invalid', servername: 'localhost', lookup, localAddress: '127.0.0.1' }))
+  const peer = await accepted
+  t.same(looked, ['wirepool.invalid'], 'the custom lookup resolved the TCP host')
+  t.equal(peer.remoteAddress, '127.0.0.1')
+  t.equal(conn.socket.localAddress, '127.0.0.1')
+  t.equal(peer.servername, 'localhost', 'SNI from servername')
+  t.equal(conn.socket.authorized, true, 'verified against servername')
+  t.equal(conn.socket.listenerCount('connect'), 0, 'TCP connect listener removed')
 })
