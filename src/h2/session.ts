@@ -1309,6 +1309,12 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
       stream.cancelQueued = false
       this.#resetQueue = this.#resetQueue.filter(([queued]) => queued !== stream)
     }
+    if (this.#streams.size === 0 && this.#scanTimer !== undefined) {
+      // No deadline left to watch: an idle connection keeps no timer for it.
+      clearTimeout(this.#scanTimer)
+      this.#scanTimer = undefined
+      this.#scanAt = Infinity
+    }
     this.#scheduleFree()
     this.#maybeFinishDrain()
   }
