@@ -92,6 +92,16 @@ export function errnoCode(err: unknown): string {
   return typeof code === 'string' ? code : 'UNKNOWN'
 }
 
+/** The node:net options that choose where and how to connect, when the caller set them. */
+export function copyRoutingOptions(
+  target: { localAddress?: string | undefined; autoSelectFamily?: boolean | undefined; lookup?: net.LookupFunction | undefined },
+  opts: TcpConnectOptions,
+): void {
+  if (opts.localAddress !== undefined) target.localAddress = opts.localAddress
+  if (opts.autoSelectFamily !== undefined) target.autoSelectFamily = opts.autoSelectFamily
+  if (opts.lookup !== undefined) target.lookup = opts.lookup
+}
+
 type AttemptState = 'connecting' | 'connected' | 'failed'
 
 export function connectTcp(opts: TcpConnectOptions): Promise<net.Socket> {
@@ -112,9 +122,7 @@ export function connectTcp(opts: TcpConnectOptions): Promise<net.Socket> {
       keepAlive: opts.keepAlive ?? true,
       keepAliveInitialDelay: opts.keepAliveInitialDelay ?? DEFAULT_KEEPALIVE_DELAY,
     }
-    if (opts.localAddress !== undefined) netOptions.localAddress = opts.localAddress
-    if (opts.autoSelectFamily !== undefined) netOptions.autoSelectFamily = opts.autoSelectFamily
-    if (opts.lookup !== undefined) netOptions.lookup = opts.lookup
+    copyRoutingOptions(netOptions, opts)
     if (opts.onread !== undefined) netOptions.onread = opts.onread
 
     let socket: net.Socket

@@ -14,7 +14,7 @@ import {
   TlsVerifyError,
   type WirepoolError,
 } from '../errors.js'
-import { abortedError, bareHost, DEFAULT_KEEPALIVE_DELAY, errnoCode, errorOptions, validateConnectOptions, type TcpConnectOptions } from '../tcp/connect.js'
+import { abortedError, bareHost, copyRoutingOptions, DEFAULT_KEEPALIVE_DELAY, errnoCode, errorOptions, validateConnectOptions, type TcpConnectOptions } from '../tcp/connect.js'
 import { secureContextFor, type PemInput, type TlsMinVersion } from './secure-context.js'
 import type { TlsSessionCache } from './session-cache.js'
 
@@ -346,9 +346,7 @@ function connectAndHandshake(opts: TlsConnectOptions, secureContext: tls.SecureC
     // RFC 6066 §3: "Literal IPv4 and IPv6 addresses are not permitted in HostName."
     if (net.isIP(verifyName) === 0) connectOptions.servername = verifyName
     if (cachedSession !== undefined) connectOptions.session = cachedSession
-    if (opts.localAddress !== undefined) connectOptions.localAddress = opts.localAddress
-    if (opts.autoSelectFamily !== undefined) connectOptions.autoSelectFamily = opts.autoSelectFamily
-    if (opts.lookup !== undefined) connectOptions.lookup = opts.lookup
+    copyRoutingOptions(connectOptions, opts)
     let tlsSocket: tls.TLSSocket
     try {
       tlsSocket = tls.connect(connectOptions)
