@@ -53,10 +53,11 @@ function writeMaskKey(target: Uint8Array, at: number): void {
  * written as UTF-8 straight into the frame. Throws InvalidArgumentError for a reserved
  * opcode or a control frame that breaks §5.5 (over 125 bytes, not final, RSV1 set).
  */
-export function encodeFrame(opcode: Opcode, payload: Uint8Array | string, options: EncodeFrameOptions = {}): Buffer {
-  const fin = options.fin ?? true
-  const rsv1 = options.rsv1 ?? false
-  const masked = options.mask ?? true
+export function encodeFrame(opcode: Opcode, payload: Uint8Array | string, options?: EncodeFrameOptions): Buffer {
+  // No options object is made per frame for the common case (a final, masked, uncompressed frame).
+  const fin = options?.fin ?? true
+  const rsv1 = options?.rsv1 ?? false
+  const masked = options?.mask ?? true
   if (!OPCODES.has(opcode)) {
     throw new InvalidArgumentError(`not a WebSocket opcode: ${String(opcode)}`)
   }
@@ -93,13 +94,40 @@ export function encodeFrame(opcode: Opcode, payload: Uint8Array | string, option
 
   if (typeof payload === 'string') {
     frame.write(payload, payloadAt, 'utf8')
-    if (masked) mask(frame, frame.subarray(payloadAt - 4, payloadAt), frame, payloadAt, length, payloadAt)
+    if (masked) maskFrame(frame, payloadAt, frame, payloadAt, length)
   } else if (masked) {
-    mask(payload, frame.subarray(payloadAt - 4, payloadAt), frame, payloadAt, length)
+    maskFrame(payload, 0, frame, payloadAt, length)
   } else {
     frame.set(payload, payloadAt)
   }
   return frame
+}
+
+/**
+ * Mask `length` bytes of `source` from `sourceAt` into `frame` at `payloadAt`, with the key
+ * already written in the 4 bytes before `payloadAt`. Small payloads (most chat or RPC
+ * messages) are XORed here with the key in locals: a key view (one object per frame) would
+ * cost more than the XOR itself.
+ */
+function maskFrame(source: Uint8Array, sourceAt: number, frame: Buffer, payloadAt: number, length: number): void {
+  if (length >= WORD_MIN_BYTES) {
+    mask(source, frame.subarray(payloadAt - 4, payloadAt), frame, payloadAt, length, sourceAt)
+    return
+  }
+  const k0 = frame[payloadAt - 4] as number
+  const k1 = frame[payloadAt - 3] as number
+  const k2 = frame[payloadAt - 2] as number
+  const k3 = frame[payloadAt - 1] as number
+  let i = 0
+  for (; i + 4 <= length; i += 4) {
+    frame[payloadAt + i] = (source[sourceAt + i] as number) ^ k0
+    frame[payloadAt + i + 1] = (source[sourceAt + i + 1] as number) ^ k1
+    frame[payloadAt + i + 2] = (source[sourceAt + i + 2] as number) ^ k2
+    frame[payloadAt + i + 3] = (source[sourceAt + i + 3] as number) ^ k3
+  }
+  if (i < length) frame[payloadAt + i] = (source[sourceAt + i] as number) ^ k0
+  if (i + 1 < length) frame[payloadAt + i + 1] = (source[sourceAt + i + 1] as number) ^ k1
+  if (i + 2 < length) frame[payloadAt + i + 2] = (source[sourceAt + i + 2] as number) ^ k2
 }
 
 /**

@@ -445,7 +445,10 @@ function readUint32(bytes: Uint8Array, at: number): number {
  * their owner until `take()`.
  */
 export class PayloadCollector {
-  #pieces: Uint8Array[] = []
+  /** The first piece: most messages are one piece, which is then handed back as is. */
+  #first: Uint8Array | undefined
+  /** Pieces after the first (allocated only for a message that arrives in several). */
+  #rest: Uint8Array[] | undefined
   #length = 0
 
   get byteLength(): number {
@@ -453,20 +456,25 @@ export class PayloadCollector {
   }
 
   append(piece: Uint8Array): void {
-    this.#pieces.push(piece)
+    if (this.#first === undefined) this.#first = piece
+    else (this.#rest ??= []).push(piece)
     this.#length += piece.length
   }
 
   /** The payload so far, as one Uint8Array; the collector is empty afterwards. */
   take(): Uint8Array {
-    const pieces = this.#pieces
+    const first = this.#first
+    const rest = this.#rest
     const length = this.#length
-    this.#pieces = []
+    this.#first = undefined
+    this.#rest = undefined
     this.#length = 0
-    if (pieces.length === 1) return pieces[0] as Uint8Array
+    if (first === undefined) return new Uint8Array(0)
+    if (rest === undefined) return first
     const out = new Uint8Array(length)
-    let offset = 0
-    for (const piece of pieces) {
+    out.set(first, 0)
+    let offset = first.length
+    for (const piece of rest) {
       out.set(piece, offset)
       offset += piece.length
     }

@@ -98,6 +98,9 @@ interface Outgoing {
   reject: (err: Error) => void
 }
 
+/** encodeFrame options of a compressed single-frame message (RFC 7692 §6: RSV1 on its first frame). */
+const COMPRESSED = { rsv1: true } as const
+
 /** Below this many bytes, one tick's frames are concatenated into a single write. */
 const BATCH_CONCAT_LIMIT = 64 * 1024
 
@@ -210,6 +213,8 @@ export class WebSocket extends EventTarget {
   #inboundBusy = false
 
   readonly #outgoing: Outgoing[] = []
+  /** App bytes of each immediate write (#writeNow) not completed yet, in write order. */
+  readonly #writtenSizes: number[] = []
   readonly #pings: PendingPing[] = []
 
   #closeSent = false
@@ -373,6 +378,11 @@ export class WebSocket extends EventTarget {
       text = false
       payload = new Uint8Array(data)
       size = data.byteLength
+    } else if (data instanceof Uint8Array) {
+      // A Buffer or Uint8Array is read as is: no view object per message.
+      text = false
+      payload = data
+      size = data.byteLength
     } else if (ArrayBuffer.isView(data)) {
       text = false
       payload = new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
@@ -386,11 +396,13 @@ export class WebSocket extends EventTarget {
     }
     if (options?.binary !== undefined) text = !options.binary
     const opcode: DataOpcode = text ? Opcode.TEXT : Opcode.BINARY
-    const item: Outgoing = { kind: 'data', opcode, size, frames: undefined, resolve, reject }
-    this.#outgoing.push(item)
     this.#figures.messagesOut++
     this.#figures.bytesOut += size
     this.#bufferedAmount += size
+    // send() (not sendAsync, which waits for a queue entry's completion) may write at once.
+    if (resolve === noop && !(payload instanceof Promise) && this.#writeNow(opcode, payload, size)) return
+    const item: Outgoing = { kind: 'data', opcode, size, frames: undefined, resolve, reject }
+    this.#outgoing.push(item)
     if (payload instanceof Promise) {
       payload.then(
         (buffer) => this.#prepare(item, new Uint8Array(buffer)),
@@ -399,6 +411,38 @@ export class WebSocket extends EventTarget {
     } else {
       this.#prepare(item, payload)
     }
+  }
+
+  /**
+   * The immediate path of send(): when nothing is queued and nothing was written yet in this
+   * tick, the message's frame goes to the socket now, inside the caller's call. A client that
+   * sends one message and waits for the answer (request/response, echo) then pays no deferral
+   * on its round trip, as with `ws`, which writes synchronously. The write marks the tick
+   * (#schedulePump): later sends of the same tick queue up behind it and leave together in
+   * one write at the end of the tick, so a burst still costs one syscall for all but the
+   * first message. Returns false when the message must take the queue: something is queued
+   * ahead of it (order), it needs compressing (asynchronous) or fragmenting, or the tick's
+   * immediate write was already used.
+   */
+  #writeNow(opcode: DataOpcode, payload: Uint8Array | string, size: number): boolean {
+    const socket = this.#socket
+    if (socket === undefined || this.#pumpScheduled || this.#outgoing.length !== 0 || size > this.#fragmentSize) return false
+    if (this.#deflate !== null && size >= (this.#deflateOptions?.threshold ?? 0)) return false
+    this.#writtenSizes.push(size)
+    socket.write(encodeFrame(opcode, payload), this.#onWritten)
+    this.#schedulePump()
+    return true
+  }
+
+  /**
+   * The completion of an immediate write: its bytes leave bufferedAmount. Writes complete in
+   * the order they were made (node:stream), so the sizes are a FIFO and no closure is made
+   * per message.
+   */
+  #onWritten = (): void => {
+    const size = this.#writtenSizes.shift()
+    // #finish zeroes the count when the socket goes; a late callback must not take it below 0.
+    if (size !== undefined && this.#state !== State.CLOSED) this.#bufferedAmount -= size
   }
 
   /** Build the frames of a message: compressed first when permessage-deflate is on and it is big enough. */
@@ -425,7 +469,7 @@ export class WebSocket extends EventTarget {
   /** §5.4: one frame, or fragments of `fragmentSize` (RSV1 on the first only, RFC 7692 §6.1). */
   #frames(opcode: DataOpcode, payload: Uint8Array | string, compressed: boolean): Buffer[] {
     const bytesLength = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length
-    if (bytesLength <= this.#fragmentSize) return [encodeFrame(opcode, payload, { rsv1: compressed })]
+    if (bytesLength <= this.#fragmentSize) return [encodeFrame(opcode, payload, compressed ? COMPRESSED : undefined)]
     const bytes = typeof payload === 'string' ? Buffer.from(payload) : payload
     const frames: Buffer[] = []
     for (let at = 0; at < bytes.length; at += this.#fragmentSize) {
@@ -438,7 +482,6 @@ export class WebSocket extends EventTarget {
     return frames
   }
 
-  /** Write every message whose frames are ready, in queue order. */
   /**
    * Write every message whose frames are ready, in order. The frames of one call leave in a
    * single socket write (small ones concatenated, large ones as one corked writev) with one
@@ -657,8 +700,14 @@ export class WebSocket extends EventTarget {
       },
       onMessageData: (piece) => this.#collector.append(piece),
       onMessageEnd: () => {
-        const pieces = [this.#collector.take()]
-        this.#queueInbound({ kind: 'message', binary: this.#inOpcode === Opcode.BINARY, compressed: this.#inCompressed, pieces })
+        const bytes = this.#collector.take()
+        const binary = this.#inOpcode === Opcode.BINARY
+        if (!this.#inCompressed && !this.#inboundBusy && this.#inbound.length === 0) {
+          // Nothing waits ahead of it (no message being inflated): delivered now, no queue entry.
+          this.#deliverMessage(binary, bytes)
+          return
+        }
+        this.#queueInbound({ kind: 'message', binary, compressed: this.#inCompressed, pieces: [bytes] })
       },
       onPing: (payload) => {
         // §5.5.2: answer with a Pong carrying the same payload, unless we already sent a Close.
@@ -722,7 +771,7 @@ export class WebSocket extends EventTarget {
     if (this.#state !== State.OPEN) return
     let data: MessageData
     if (!binary) data = textDecoder.decode(bytes)
-    else if (this.#binaryType === 'nodebuffer') data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    else if (this.#binaryType === 'nodebuffer') data = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     else if (this.#binaryType === 'arraybuffer') data = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
     else data = new Blob([bytes])
     this.#figures.messagesIn++
@@ -925,6 +974,7 @@ export class WebSocket extends EventTarget {
     const closedError = this.#failure ?? new SocketClosedError('WebSocket closed')
     for (const item of this.#outgoing.splice(0)) item.reject(closedError)
     this.#bufferedAmount = 0
+    this.#writtenSizes.length = 0
     for (const ping of this.#pings.splice(0)) ping.reject(closedError)
     if (!clean && this.#failure === undefined && !this.#closeReceived) {
       this.#failure = new SocketClosedError('the connection closed without a Close frame (1006)')
