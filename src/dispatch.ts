@@ -75,8 +75,15 @@ export interface DispatchHandler {
   /**
    * The final response head. `resume()` restarts the body flow after `onData` returned false.
    * Return false to pause right away (as onData).
+   *
+   * `rawHeaders`, when given, holds the same fields as received: flattened
+   * `[name, value, name, value, …]` in wire order, names in the case the peer wrote them,
+   * latin1 strings (RFC 9110 §5.5). HTTP/1.1 connections give it (the parser produced it
+   * anyway); other protocols and wrapping handlers may leave it out, so a handler must fall
+   * back to `headers`. It is for handlers that hand the head on in wire form (the undici
+   * bridge), which would otherwise rebuild that list from the record.
    */
-  onHeaders(status: number, headers: HeaderRecord, resume: () => void, statusText: string): boolean | void
+  onHeaders(status: number, headers: HeaderRecord, resume: () => void, statusText: string, rawHeaders?: readonly string[]): boolean | void
   /**
    * A body chunk: a view into bytes the engine never reuses (no onread buffer pooling), so a
    * consumer may keep it without copying. Return false to pause until `resume()`.

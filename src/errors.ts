@@ -202,23 +202,25 @@ export class WsHandshakeError extends WirepoolError {
 /**
  * The server reset one HTTP/2 stream with RST_STREAM (RFC 9113 §6.4); the connection lives on.
  * With REFUSED_STREAM the server did no application processing on it (RFC 9113 §8.7): then
- * `retryable` is true and `responseStarted` false, so the request may be sent again.
+ * `retryable` is true and `responseStarted` false, so the request may be sent again. The
+ * session may also mark a reset `retryable` that came before any response (`options.retryable`):
+ * the pool still repeats only idempotent requests then (RFC 9110 §9.2.2).
  */
 export class H2StreamResetError extends WirepoolError {
   readonly h2Code: number
   readonly h2CodeName: string
   readonly streamId: number
-  /** RFC 9113 §8.7: REFUSED_STREAM guarantees the request was not processed. */
+  /** RFC 9113 §8.7: REFUSED_STREAM guarantees the request was not processed; or the session said so (see above). */
   readonly retryable: boolean
   /** Mirrors SocketClosedError.responseStarted for the pool's retry rule. */
   readonly responseStarted: boolean
-  constructor(h2Code: number, h2CodeName: string, streamId: number, options: WirepoolErrorOptions & { responseStarted?: boolean } = {}) {
+  constructor(h2Code: number, h2CodeName: string, streamId: number, options: WirepoolErrorOptions & { responseStarted?: boolean; retryable?: boolean } = {}) {
     super(ErrorCode.H2_STREAM_RESET, `stream ${streamId} reset by the peer: ${h2CodeName}`, { initiator: 'remote', ...options })
     this.h2Code = h2Code
     this.h2CodeName = h2CodeName
     this.streamId = streamId
     // REFUSED_STREAM is 0x7 (RFC 9113 §7); a refused stream has no response by definition.
-    this.retryable = h2Code === 0x7
+    this.retryable = h2Code === 0x7 || options.retryable === true
     this.responseStarted = this.retryable ? false : (options.responseStarted ?? true)
   }
 }

@@ -49,6 +49,11 @@ const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'D
  */
 const ENGINE_OWNED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'te', 'proxy-connection'])
 
+/** The caller's `idempotent`, else the method's nature (RFC 9110 §9.2.2; method names are case-sensitive, §9.1). */
+export function isIdempotentRequest(options: { method?: string | undefined; idempotent?: boolean | undefined }): boolean {
+  return options.idempotent ?? IDEMPOTENT_METHODS.has(options.method ?? 'GET')
+}
+
 export interface Timeouts {
   headersTimeout: number
   bodyTimeout: number
@@ -175,7 +180,7 @@ export function buildDispatchRequest(options: PoolRequestOptions, authority: str
     headers,
     body,
     bodyLength,
-    idempotent: options.idempotent ?? IDEMPOTENT_METHODS.has(method),
+    idempotent: isIdempotentRequest(options),
     expectContinue: state.expectContinue,
     headersTimeout: checkTimeout('headersTimeout', options.headersTimeout, defaults.headersTimeout),
     bodyTimeout: checkTimeout('bodyTimeout', options.bodyTimeout, defaults.bodyTimeout),

@@ -9,7 +9,7 @@
 import type { Duplex } from 'node:stream'
 import type { WirepoolError } from '../errors.js'
 import type { ConnectionInfo, DispatchHandler, HeaderRecord } from '../dispatch.js'
-import { recordToRawHeaders } from './raw-headers.js'
+import { rawHeadersToBuffers, recordToRawHeaders } from './raw-headers.js'
 
 /** undici v6/v7 legacy handler (typed loosely: it comes from JavaScript). */
 export interface LegacyUndiciHandler {
@@ -35,10 +35,18 @@ export interface ControllerUndiciHandler {
 
 export type UndiciHandler = LegacyUndiciHandler & ControllerUndiciHandler
 
-/** undici's `DispatchController`: abort, and pause/resume of the response body. */
+/**
+ * undici's `DispatchController`: abort, pause/resume of the response body, and the head and
+ * trailers in wire form. Those two are built when first read: undici's own controller
+ * handlers mostly read the record they are given, and encoding fields nobody reads would be
+ * a cost on every response. Assigning them (as undici's RetryHandler does) replaces them.
+ */
 export class BridgeController {
-  rawHeaders: Buffer[] | null = null
-  rawTrailers: Buffer[] | null = null
+  #rawHeaders: Buffer[] | null | undefined = null
+  #rawTrailers: Buffer[] | null | undefined = null
+  #head: HeaderRecord | null = null
+  #headWire: readonly string[] | undefined = undefined
+  #trailers: HeaderRecord | null = null
   #paused = false
   #aborted = false
   #reason: Error | null = null
@@ -51,6 +59,27 @@ export class BridgeController {
 
   get aborted(): boolean {
     return this.#aborted
+  }
+
+  get rawHeaders(): Buffer[] | null {
+    if (this.#rawHeaders === undefined) {
+      const wire = this.#headWire
+      this.#rawHeaders = wire !== undefined ? rawHeadersToBuffers(wire) : this.#head === null ? null : recordToRawHeaders(this.#head)
+    }
+    return this.#rawHeaders
+  }
+
+  set rawHeaders(value: Buffer[] | null) {
+    this.#rawHeaders = value
+  }
+
+  get rawTrailers(): Buffer[] | null {
+    if (this.#rawTrailers === undefined) this.#rawTrailers = this.#trailers === null ? null : recordToRawHeaders(this.#trailers)
+    return this.#rawTrailers
+  }
+
+  set rawTrailers(value: Buffer[] | null) {
+    this.#rawTrailers = value
   }
 
   get paused(): boolean {
@@ -83,12 +112,26 @@ export class BridgeController {
   _setResume(resume: () => void): void {
     this.#resume = resume
   }
+
+  /** @internal A head arrived: `rawHeaders` now describes it (built on first read). */
+  _setHead(record: HeaderRecord, wire: readonly string[] | undefined): void {
+    this.#head = record
+    this.#headWire = wire
+    this.#rawHeaders = undefined
+  }
+
+  /** @internal The trailers arrived (possibly none). */
+  _setTrailers(record: HeaderRecord): void {
+    this.#trailers = record
+    this.#rawTrailers = undefined
+  }
 }
 
 /** What the bridge needs from either handler API. Boolean results: false = pause. */
 interface Sink {
   start(abort: (reason?: Error) => void, context: unknown): void
-  head(status: number, headers: HeaderRecord, resume: () => void, statusText: string): boolean
+  /** `wire`: the same fields in wire form when the connection gave them (HTTP/1.1). */
+  head(status: number, headers: HeaderRecord, wire: readonly string[] | undefined, resume: () => void, statusText: string): boolean
   data(chunk: Buffer): boolean
   end(trailers: HeaderRecord): void
   error(err: Error): void
@@ -103,9 +146,12 @@ class LegacySink implements Sink {
   start(abort: (reason?: Error) => void, context: unknown): void {
     this.#h.onConnect?.(abort, context)
   }
-  head(status: number, headers: HeaderRecord, resume: () => void, statusText: string): boolean {
+  head(status: number, headers: HeaderRecord, wire: readonly string[] | undefined, resume: () => void, statusText: string): boolean {
     if (status >= 200) this.#h.onResponseStarted?.()
-    return this.#h.onHeaders?.(status, recordToRawHeaders(headers), resume, statusText) !== false
+    const onHeaders = this.#h.onHeaders
+    if (onHeaders === undefined) return true
+    const raw = wire !== undefined ? rawHeadersToBuffers(wire) : recordToRawHeaders(headers)
+    return onHeaders.call(this.#h, status, raw, resume, statusText) !== false
   }
   data(chunk: Buffer): boolean {
     return this.#h.onData?.(chunk) !== false
@@ -135,10 +181,10 @@ class ControllerSink implements Sink {
     this.#controller = new BridgeController(abort)
     this.#h.onRequestStart?.(this.#controller, context)
   }
-  head(status: number, headers: HeaderRecord, resume: () => void, statusText: string): boolean {
+  head(status: number, headers: HeaderRecord, wire: readonly string[] | undefined, resume: () => void, statusText: string): boolean {
     const c = this.#c
     c._setResume(resume)
-    c.rawHeaders = recordToRawHeaders(headers)
+    c._setHead(headers, wire)
     if (status >= 200) this.#h.onResponseStarted?.()
     this.#h.onResponseStart?.(c, status, headers, statusText)
     return !c.paused
@@ -148,7 +194,7 @@ class ControllerSink implements Sink {
     return !this.#c.paused
   }
   end(trailers: HeaderRecord): void {
-    this.#c.rawTrailers = recordToRawHeaders(trailers)
+    this.#c._setTrailers(trailers)
     this.#h.onResponseEnd?.(this.#c, trailers)
   }
   error(err: Error): void {
@@ -259,19 +305,33 @@ export class UndiciBridge implements DispatchHandler {
     this.#transition('connected')
     this.#abort = abort
     const context: WirepoolContext = { connection: info }
-    this.#guard(() => this.#sink.start(abort, context))
+    try {
+      this.#sink.start(abort, context)
+    } catch (err) {
+      this.#handlerThrew(err)
+    }
   }
 
   onInformational(status: number, headers: HeaderRecord): void {
     // undici delivers 1xx through onHeaders / onResponseStart too (its request() turns them
     // into `onInfo`); wirepool never pauses on them, so the return value is ignored.
-    this.#guard(() => this.#sink.head(status, headers, noop, ''))
+    try {
+      this.#sink.head(status, headers, undefined, noop, '')
+    } catch (err) {
+      this.#handlerThrew(err)
+    }
   }
 
-  onHeaders(status: number, headers: HeaderRecord, resume: () => void, statusText: string): boolean {
+  onHeaders(status: number, headers: HeaderRecord, resume: () => void, statusText: string, rawHeaders?: readonly string[]): boolean {
     this.#transition('body')
     this.#engineResume = resume
-    const goOn = this.#guard(() => this.#sink.head(status, headers, this.#resumeFromHandler, statusText)) ?? true
+    let goOn: boolean
+    try {
+      goOn = this.#sink.head(status, headers, rawHeaders, this.#resumeFromHandler, statusText)
+    } catch (err) {
+      this.#handlerThrew(err)
+      return true
+    }
     if (!goOn) this.#paused = true
     return goOn
   }
@@ -334,7 +394,13 @@ export class UndiciBridge implements DispatchHandler {
   }
 
   #deliverData(buffer: Buffer): boolean {
-    const goOn = this.#guard(() => this.#sink.data(buffer)) ?? true
+    let goOn: boolean
+    try {
+      goOn = this.#sink.data(buffer)
+    } catch (err) {
+      this.#handlerThrew(err)
+      return true
+    }
     if (!goOn) this.#paused = true
     return goOn
   }
@@ -385,16 +451,13 @@ export class UndiciBridge implements DispatchHandler {
   /**
    * A handler that throws while handling a response cannot take the connection down with
    * it: the request is aborted with what it threw, which comes back to it through onError
-   * (undici's own client fails the request the same way).
+   * (undici's own client fails the request the same way). Called from each callback's own
+   * try/catch rather than through a wrapper taking a closure: that would allocate one per
+   * callback on the hot path.
    */
-  #guard<T>(fn: () => T): T | undefined {
-    try {
-      return fn()
-    } catch (err) {
-      const abort = this.#abort
-      if (abort === undefined) throw err
-      abort(err instanceof Error ? err : new Error(String(err)))
-      return undefined
-    }
+  #handlerThrew(err: unknown): void {
+    const abort = this.#abort
+    if (abort === undefined) throw err
+    abort(err instanceof Error ? err : new Error(String(err)))
   }
 }

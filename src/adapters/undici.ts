@@ -31,6 +31,8 @@ export class WirepoolDispatcher extends Dispatcher {
   #closed: Promise<void> | undefined
   #resolveIdle: (() => void) | undefined
   readonly #onConnection: (event: ConnectionEvent) => void
+  /** One callback for every bridge rather than a closure per request. */
+  readonly #onSettled = (bridge: UndiciBridge): void => this.#settled(bridge)
 
   constructor(agentOrOptions: Agent | AgentOptions = {}) {
     super()
@@ -65,7 +67,7 @@ export class WirepoolDispatcher extends Dispatcher {
 
   override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     if (handler === null || typeof handler !== 'object') throw new TypeError('handler must be an object')
-    const bridge = new UndiciBridge(handler as UndiciHandler, toUndiciError, (b) => this.#settled(b))
+    const bridge = new UndiciBridge(handler as UndiciHandler, toUndiciError, this.#onSettled)
     if (this.#state !== 'open') {
       // As undici's own dispatchers: a destroyed one says so, a closing or closed one too.
       bridge.reject(this.#state === 'destroyed' ? new errors.ClientDestroyedError() : new errors.ClientClosedError())

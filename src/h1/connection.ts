@@ -130,6 +130,8 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
   /** Set by onHead on a 101 for an upgrade request: the chunk handler hands the socket over. */
   #upgradeHead: ResponseHead | null = null
   #keepAliveHint: number | undefined = undefined
+  /** The Keep-Alive value `#keepAliveHint` was parsed from: a server repeats the same one on every response. */
+  #keepAliveValue: string | undefined = undefined
   #closeErr: WirepoolError | undefined = undefined
   #closeEmitted = false
   #tickScheduled = false
@@ -561,12 +563,18 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     }
 
     const keepAlive = headers['keep-alive']
-    this.#keepAliveHint = typeof keepAlive === 'string' ? parseKeepAliveTimeout(keepAlive) : undefined
+    if (typeof keepAlive !== 'string') {
+      this.#keepAliveValue = undefined
+      this.#keepAliveHint = undefined
+    } else if (keepAlive !== this.#keepAliveValue) {
+      this.#keepAliveValue = keepAlive
+      this.#keepAliveHint = parseKeepAliveTimeout(keepAlive)
+    }
     ex.read = ReadState.BODY
     ex.resumeEarly = false
     let goOn: boolean | void
     try {
-      goOn = ex.handler.onHeaders(status, headers, ex.resume, head.statusText)
+      goOn = ex.handler.onHeaders(status, headers, ex.resume, head.statusText, head.rawHeaders)
     } catch (err) {
       this.#handlerThrew(ex, err)
       throw UNWIND

@@ -163,6 +163,17 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
   readonly #origin: string
   readonly #scheme: string
   readonly #maxConcurrent: number
+  /**
+   * Streams the peer showed it will carry at once, below what its SETTINGS promise: lowered
+   * when it resets a stream of ours with ENHANCE_YOUR_CALM before answering it. node:http2
+   * (nghttp2 behind it) does that when a session's memory, which counts the response bodies
+   * it has queued, passes `maxSessionMemory` (10 MB by default): sixteen 1 MiB responses on
+   * one session are enough. The code says we may be "generating excessive load" (RFC 9113
+   * §7), so this connection shows no capacity beyond what the peer is carrying and the pool
+   * spreads further requests over other connections instead of having them turned away one
+   * after another. It never rises again: a stream over the line would meet the same limit.
+   */
+  #calmLimit = Number.POSITIVE_INFINITY
   readonly #settingsTimeout: number
   readonly #pingInterval: number
   readonly #continueTimeout: number
@@ -275,7 +286,7 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
   get capacity(): number {
     if (this.#state !== 'open') return 0
     const peer = this.#peer.received > 0 ? this.#peer.maxConcurrentStreams : ASSUMED_PEER_CONCURRENCY
-    const free = Math.min(peer, this.#maxConcurrent) - this.#streams.size
+    const free = Math.min(peer, this.#maxConcurrent, this.#calmLimit) - this.#streams.size
     return free > 0 ? free : 0
   }
 
@@ -847,6 +858,22 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     this.#creditConnection(n)
   }
 
+  /**
+   * The stream is finished with while it still holds connection credit: octets a paused
+   * handler took (`unacked`) or never got (`recvBuffer`, dropped on an error). They count
+   * against the connection window until credited (RFC 9113 §6.9.1), and no later resume will
+   * do it, so it is done here. Left out, every response that ends while its reader is paused
+   * (undici's fetch pauses on each chunk) leaks its share, until the connection window is
+   * gone and every stream on it stalls.
+   */
+  #releaseHeld(stream: H2Stream): void {
+    let n = stream.unacked
+    stream.unacked = 0
+    for (const chunk of stream.recvBuffer) n += chunk.byteLength
+    stream.recvBuffer.length = 0
+    if (n > 0 && this.#state !== 'closed') this.#creditConnection(n)
+  }
+
   #creditConnection(n: number): void {
     if (n === 0) return
     const increment = this.#connRecv.onConsumed(n)
@@ -1072,10 +1099,15 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     this.#abandonBody(stream)
     // Whatever reset we meant to send is moot now: the stream is closed on both sides.
     this.#remove(stream)
+    const unanswered = stream.phase === ResponsePhase.HEAD
+    const calm = errorCode === H2ErrorCode.ENHANCE_YOUR_CALM && unanswered
+    if (calm) this.#calmLimit = Math.min(this.#calmLimit, Math.max(1, this.#streams.size))
     if (stream.done) return
+    // Turned away before any answer for being one stream too many: an idempotent request may
+    // go again (RFC 9110 §9.2.2; the pool checks idempotency), on a connection with room.
     this.#settle(
       stream,
-      new H2StreamResetError(errorCode, h2ErrorName(errorCode), streamId, { origin: this.#origin, responseStarted: stream.phase !== ResponsePhase.HEAD }),
+      new H2StreamResetError(errorCode, h2ErrorName(errorCode), streamId, { origin: this.#origin, responseStarted: !unanswered, retryable: calm }),
     )
   }
 
@@ -1304,6 +1336,7 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
   #remove(stream: H2Stream): void {
     if (this.#streams.get(stream.id) !== stream) return
     this.#streams.delete(stream.id)
+    this.#releaseHeld(stream)
     if (stream.cancelQueued) {
       // Closed by the peer (RST_STREAM, GOAWAY) before the pacer let our reset out: it is moot.
       stream.cancelQueued = false
@@ -1324,7 +1357,7 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     if (stream.done) return
     stream.phase = ResponsePhase.DONE
     stream.deadline = Infinity
-    stream.recvBuffer.length = 0
+    this.#releaseHeld(stream)
     detachBodyErrorSink(stream)
     try {
       stream.handler.onError(err)

@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events'
 import { InvalidArgumentError, PoolClosedError, toWirepoolError } from '../errors.js'
 import type { DispatchHandler } from '../dispatch.js'
 import { resolvePoolOptions, splitAgentOptions, type AgentOptions, type PoolOptions, type TlsOptions } from '../options.js'
-import { isReplayableBody, type PoolRequestOptions, type RequestOptions } from '../request-options.js'
+import { isIdempotentRequest, isReplayableBody, type PoolRequestOptions, type RequestOptions } from '../request-options.js'
 import { ResponseCollector, type Response } from '../response.js'
 import { AddressBook, CoalescedHandler } from './coalesce.js'
 import { TlsSessionCache } from '../tls/session-cache.js'
@@ -144,11 +144,12 @@ export class Agent extends EventEmitter<PoolEvents> {
     }
     if (addresses.size > 0 && !home._hasLiveConnection) {
       const replayable = isReplayableBody(options.body)
+      const idempotent = isIdempotentRequest(options)
       for (const carrier of this.#pools.values()) {
         if (carrier === home || carrier._origin.port !== target.port) continue
         const pair = `${home.origin} ${carrier.origin}`
         if (this.#misdirected.has(pair)) continue
-        const guarded = new CoalescedHandler(handler, replayable, (reason) => {
+        const guarded = new CoalescedHandler(handler, replayable, idempotent, (reason) => {
           // Misdirected: that server will not answer for this origin on that connection.
           if (reason === 'misdirected') {
             if (this.#misdirected.size >= MAX_ORIGIN_SPELLINGS * 8) this.#misdirected.clear()

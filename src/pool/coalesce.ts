@@ -6,7 +6,10 @@
 import { lookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
 import type { ConnectionInfo, DispatchHandler, HeaderRecord } from '../dispatch.js'
-import type { WirepoolError } from '../errors.js'
+import { ErrorCode, type WirepoolError } from '../errors.js'
+
+/** RFC 9113 §7. */
+const REFUSED_STREAM = 0x7
 
 /** How long a lookup's answer is used for coalescing decisions (node's lookup gives no TTL). */
 const ADDRESS_TTL_MS = 30_000
@@ -52,12 +55,14 @@ export class CoalescedHandler implements DispatchHandler {
   readonly #inner: DispatchHandler
   readonly #resend: (reason: 'misdirected' | 'unprocessed') => void
   readonly #replayable: boolean
+  readonly #idempotent: boolean
   #misdirected = false
   #headersSeen = false
 
-  constructor(inner: DispatchHandler, replayable: boolean, resend: (reason: 'misdirected' | 'unprocessed') => void) {
+  constructor(inner: DispatchHandler, replayable: boolean, idempotent: boolean, resend: (reason: 'misdirected' | 'unprocessed') => void) {
     this.#inner = inner
     this.#replayable = replayable
+    this.#idempotent = idempotent
     this.#resend = resend
   }
 
@@ -93,11 +98,21 @@ export class CoalescedHandler implements DispatchHandler {
     else this.#inner.onComplete()
   }
 
+  /**
+   * Any request whose stream RFC 9113 guarantees unprocessed (§8.7: REFUSED_STREAM, GOAWAY
+   * above last-stream-id); an idempotent one also after other failures the session marks
+   * retryable (a stream refused for overload before any response).
+   */
+  #mayResend(err: WirepoolError): boolean {
+    const marks = err as { retryable?: boolean; h2Code?: number }
+    if (marks.retryable !== true) return false
+    return this.#idempotent || err.code === ErrorCode.H2_GOAWAY || marks.h2Code === REFUSED_STREAM
+  }
+
   onError(err: WirepoolError): void {
-    const unprocessed = (err as { retryable?: boolean }).retryable === true
     // A 421 whose body failed to arrive is still a 421: the request was not processed.
     if (this.#misdirected) this.#resend('misdirected')
-    else if (!this.#headersSeen && unprocessed && this.#replayable) this.#resend('unprocessed')
+    else if (!this.#headersSeen && this.#replayable && this.#mayResend(err)) this.#resend('unprocessed')
     else this.#inner.onError(err)
   }
 }

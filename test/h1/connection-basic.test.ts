@@ -138,11 +138,16 @@ t.test('Keep-Alive: timeout=N becomes idleTimeoutHint (ms), from the last respon
     'HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5, max=100\r\ncontent-length: 0\r\n\r\n',
     'HTTP/1.1 200 OK\r\nkeep-alive: max=3, timeout=2\r\ncontent-length: 0\r\n\r\n',
     'HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n',
+    // The same value again after none, then twice in a row (the connection remembers the
+    // last value it parsed): each response still decides.
+    'HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5, max=100\r\ncontent-length: 0\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5, max=100\r\ncontent-length: 0\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nKeep-Alive: max=100\r\ncontent-length: 0\r\n\r\n',
   ]
   const srv = await rawServer(t, (socket) => onRequestHeads(socket, (_h, i) => socket.write(answers[i] ?? '')))
   const { conn } = await connect(t, srv.port)
   t.equal(conn.idleTimeoutHint, undefined)
-  for (const expected of [5000, 2000, undefined]) {
+  for (const expected of [5000, 2000, undefined, 5000, 5000, undefined]) {
     const c = collect()
     conn.dispatch(req(), c.handler)
     await c.done
