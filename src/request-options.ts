@@ -122,12 +122,12 @@ function pushHeader(out: string[], name: unknown, value: unknown, state: HeaderS
  * `acceptEncoding`: add `accept-encoding` (when the caller set none) because the response
  * will be decoded for them.
  */
-export function buildDispatchRequest(options: PoolRequestOptions, authority: string, defaults: Timeouts, acceptEncoding = false): DispatchRequest {
+/** `path`, when given, is the request-target the Agent split from a URL (options.path is then unset). */
+export function buildDispatchRequest(options: PoolRequestOptions, authority: string, defaults: Timeouts, acceptEncoding = false, path = options.path ?? '/'): DispatchRequest {
   if (options === null || typeof options !== 'object') throw new InvalidArgumentError('request options must be an object')
   const method = options.method ?? 'GET'
   if (typeof method !== 'string') throw new InvalidArgumentError('method must be a string')
   assertToken(method, 'method')
-  const path = options.path ?? '/'
   if (typeof path !== 'string') throw new InvalidArgumentError('path must be a string')
   assertRequestTarget(path)
 

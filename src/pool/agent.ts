@@ -33,6 +33,7 @@ export class Agent extends EventEmitter<PoolEvents> {
   /** Coalescing: host addresses, and origin pairs where a 421 said not to (home → carrier). */
   readonly #addresses = new AddressBook()
   readonly #misdirected = new Set<string>()
+  #routedPath: string | undefined
   readonly #pools = new Map<string, Pool>()
   /** Origin strings as callers spell them → their pool (a cache in front of URL parsing). */
   readonly #poolsByInput = new Map<string, Pool>()
@@ -64,16 +65,9 @@ export class Agent extends EventEmitter<PoolEvents> {
     const key = parseOrigin(origin).origin
     let pool = this.#pools.get(key)
     if (pool === undefined) {
-      pool = new Pool(key, this.#options, { sessionCache: this.#sessionCache, budget: this.#budget })
-      pool.on('connection', (event) => {
-        if (this.listenerCount('connection') > 0) this.emit('connection', event)
-      })
-      pool.on('retry', (event) => {
-        if (this.listenerCount('retry') > 0) this.emit('retry', event)
-      })
-      pool.on('certificate-expiring', (event) => {
-        if (this.listenerCount('certificate-expiring') > 0) this.emit('certificate-expiring', event)
-      })
+      // The pool emits its events to this agent's listeners itself (and builds none when
+      // nobody listens).
+      pool = new Pool(key, this.#options, { sessionCache: this.#sessionCache, budget: this.#budget, parent: this })
       this.#pools.set(key, pool)
     }
     if (typeof origin === 'string' && this.#poolsByInput.size < MAX_ORIGIN_SPELLINGS) this.#poolsByInput.set(origin, pool)
@@ -94,30 +88,34 @@ export class Agent extends EventEmitter<PoolEvents> {
   }
 
   request(options: RequestOptions): Promise<Response> {
-    let routed: { pool: Pool; options: PoolRequestOptions }
+    let pool: Pool
     try {
-      routed = this.#route(options)
+      pool = this.#route(options)
     } catch (err) {
       return Promise.reject(toWirepoolError(err))
     }
-    if (!this.#mayCoalesce(routed.pool, routed.options)) return routed.pool.request(routed.options)
+    // The pool reads the options as they are (its fields; url and origin are ignored there):
+    // no per-request copy without them.
+    const path = this.#routedPath
+    if (!this.#mayCoalesce(pool, options)) return pool._request(options, path)
     const decompress = this.#decompress
     return new Promise<Response>((resolve, reject) => {
       const collector = new ResponseCollector(resolve, reject, decompress ? this.#maxDecompressedSize : -1)
-      this.#dispatchCoalescing(routed.pool, routed.options, collector, decompress)
+      this.#dispatchCoalescing(pool, options, path, collector, decompress)
     })
   }
 
   dispatch(options: RequestOptions, handler: DispatchHandler): void {
-    let routed: { pool: Pool; options: PoolRequestOptions }
+    let pool: Pool
     try {
-      routed = this.#route(options)
+      pool = this.#route(options)
     } catch (err) {
       handler.onError(toWirepoolError(err))
       return
     }
-    if (this.#mayCoalesce(routed.pool, routed.options)) this.#dispatchCoalescing(routed.pool, routed.options, handler, false)
-    else routed.pool.dispatch(routed.options, handler)
+    const path = this.#routedPath
+    if (this.#mayCoalesce(pool, options)) this.#dispatchCoalescing(pool, options, path, handler, false)
+    else pool._enqueue(options, handler, false, path)
   }
 
   /**
@@ -135,11 +133,11 @@ export class Agent extends EventEmitter<PoolEvents> {
    * RFC 9113 §9.1.1: an open h2 connection of another origin on the same port, reached at an
    * address this host resolves to, whose certificate covers this host, may carry the request.
    */
-  #dispatchCoalescing(home: Pool, options: PoolRequestOptions, handler: DispatchHandler, acceptEncoding: boolean): void {
+  #dispatchCoalescing(home: Pool, options: PoolRequestOptions, path: string | undefined, handler: DispatchHandler, acceptEncoding: boolean): void {
     const target = home._origin
     const addresses = this.#addresses.addressesOf(target.hostname)
     if (addresses instanceof Promise) {
-      void addresses.then(() => this.#dispatchCoalescing(home, options, handler, acceptEncoding))
+      void addresses.then(() => this.#dispatchCoalescing(home, options, path, handler, acceptEncoding))
       return
     }
     if (addresses.size > 0 && !home._hasLiveConnection) {
@@ -155,16 +153,19 @@ export class Agent extends EventEmitter<PoolEvents> {
             if (this.#misdirected.size >= MAX_ORIGIN_SPELLINGS * 8) this.#misdirected.clear()
             this.#misdirected.add(pair)
           }
-          home._enqueue(options, handler, acceptEncoding)
+          home._enqueue(options, handler, acceptEncoding, path)
         })
-        if (carrier._tryCoalesce(target.hostname, target.authority, addresses, options, guarded, acceptEncoding)) return
+        if (carrier._tryCoalesce(target.hostname, target.authority, addresses, options, path, guarded, acceptEncoding)) return
       }
     }
-    home._enqueue(options, handler, acceptEncoding)
+    home._enqueue(options, handler, acceptEncoding, path)
   }
 
-  /** The pool for a request's origin, and the request without its origin part. */
-  #route(options: RequestOptions): { pool: Pool; options: PoolRequestOptions } {
+  /**
+   * The pool for a request's origin; the request-target split from a `url` is left in
+   * #routedPath (undefined: the options' own `path`), read at once by the caller.
+   */
+  #route(options: RequestOptions): Pool {
     let pool: Pool
     let path: string | undefined
     {
@@ -178,13 +179,12 @@ export class Agent extends EventEmitter<PoolEvents> {
         path = split.path
       } else if (options.origin !== undefined) {
         pool = this.pool(options.origin)
-        path = options.path
       } else {
         throw new InvalidArgumentError('request needs a url, or an origin and a path')
       }
     }
-    const { url: _url, origin: _origin, ...rest } = options
-    return { pool, options: path === undefined ? rest : { ...rest, path } }
+    this.#routedPath = path
+    return pool
   }
 
   stats(): AgentStats {

@@ -87,7 +87,13 @@ interface ConnectionRecord extends IdleNode<ConnectionRecord>, HealthRecord {
   retireReason: string | undefined
   /** Settles `#openConnection`'s promise once the record leaves `connecting`. */
   ready: { resolve: () => void; reject: (err: Error) => void } | undefined
+  /**
+   * Armed (or refresh()ed, no allocation) each time the record goes idle; left running when
+   * it goes busy, its expiry then being ignored — one Timeout per connection, not one per
+   * request.
+   */
   idleTimer: NodeJS.Timeout | undefined
+  idleTimerMs: number
   ageTimer: NodeJS.Timeout | undefined
   /** Aborts an in-progress connect when the pool is destroyed. */
   connectAbort: AbortController | undefined
@@ -130,6 +136,8 @@ export interface PoolInternals {
   sessionCache?: TlsSessionCache | null
   /** The Agent's `maxTotalConnections` cap, shared by its pools. */
   budget?: ConnectionBudget | undefined
+  /** The Agent, which re-emits the pool's events to its own listeners. */
+  parent?: EventEmitter<PoolEvents> | undefined
 }
 
 /** A connection's certificate expires within `certificateExpiryWarningDays`. */
@@ -206,6 +214,7 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
   readonly #backingOff = new Set<QueueEntry>()
   readonly #figures: PoolFigures
   readonly #budget: ConnectionBudget | undefined
+  readonly #parent: EventEmitter<PoolEvents> | undefined
   #closing: Promise<void> | undefined
   #destroyed = false
   /** Protocol of the newest connection: decides how many connections a burst may open. */
@@ -233,6 +242,7 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
           : new TlsSessionCache()
     this.#figures = new PoolFigures()
     this.#budget = internals.budget
+    this.#parent = internals.parent
     this.#budget?.join(this)
   }
 
@@ -244,7 +254,15 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
   request(options: PoolRequestOptions): Promise<Response> {
     const decompress = this.#options.decompress
     return new Promise<Response>((resolve, reject) => {
-      this.#enqueue(options, new ResponseCollector(resolve, reject, decompress ? this.#options.maxDecompressedSize : -1), decompress)
+      this.#enqueue(options, new ResponseCollector(resolve, reject, decompress ? this.#options.maxDecompressedSize : -1), decompress, undefined)
+    })
+  }
+
+  /** @internal Agent: `request()` with the request-target split from the caller's URL (no options copy). */
+  _request(options: PoolRequestOptions, path: string | undefined): Promise<Response> {
+    const decompress = this.#options.decompress
+    return new Promise<Response>((resolve, reject) => {
+      this.#enqueue(options, new ResponseCollector(resolve, reject, decompress ? this.#options.maxDecompressedSize : -1), decompress, path)
     })
   }
 
@@ -253,16 +271,16 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
    * `handler.onError`, never thrown, so callers have one error path.
    */
   dispatch(options: PoolRequestOptions, handler: DispatchHandler): void {
-    this.#enqueue(options, handler, false)
+    this.#enqueue(options, handler, false, undefined)
   }
 
   /** @internal Agent: queue a request whose handler the Agent built (coalescing, 421 resend). */
-  _enqueue(options: PoolRequestOptions, handler: DispatchHandler, acceptEncoding: boolean): void {
-    this.#enqueue(options, handler, acceptEncoding)
+  _enqueue(options: PoolRequestOptions, handler: DispatchHandler, acceptEncoding: boolean, path: string | undefined): void {
+    this.#enqueue(options, handler, acceptEncoding, path)
   }
 
-  #enqueue(options: PoolRequestOptions, handler: DispatchHandler, acceptEncoding: boolean): void {
-    const entry = this.#newEntry(options, handler, acceptEncoding, this.#origin.authority, false)
+  #enqueue(options: PoolRequestOptions, handler: DispatchHandler, acceptEncoding: boolean, path: string | undefined): void {
+    const entry = this.#newEntry(options, handler, acceptEncoding, this.#origin.authority, false, path)
     if (entry === undefined) return
     this.#enqueueEntry(entry, false)
     this.#drain()
@@ -270,11 +288,11 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
   }
 
   /** A validated queue entry, or undefined once the handler was told why there is none. */
-  #newEntry(options: PoolRequestOptions, handler: DispatchHandler, acceptEncoding: boolean, authority: string, coalesced: boolean): QueueEntry | undefined {
+  #newEntry(options: PoolRequestOptions, handler: DispatchHandler, acceptEncoding: boolean, authority: string, coalesced: boolean, path: string | undefined): QueueEntry | undefined {
     let request: DispatchRequest
     try {
       if (this.closed) throw new PoolClosedError(this.#destroyed ? 'pool was destroyed' : 'pool is closing', { origin: this.origin })
-      request = buildDispatchRequest(options, authority, this.#options, acceptEncoding)
+      request = buildDispatchRequest(options, authority, this.#options, acceptEncoding, path ?? options.path)
     } catch (err) {
       safeCall(handler, 'onError', toWirepoolError(err, this.origin))
       return undefined
@@ -329,7 +347,7 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
    * certificate valid for that name. Returns false, having done nothing, when none does.
    * The request is not retried here: its handler sends it again on its own origin.
    */
-  _tryCoalesce(hostname: string, authority: string, addresses: ReadonlySet<string>, options: PoolRequestOptions, handler: DispatchHandler, acceptEncoding: boolean): boolean {
+  _tryCoalesce(hostname: string, authority: string, addresses: ReadonlySet<string>, options: PoolRequestOptions, path: string | undefined, handler: DispatchHandler, acceptEncoding: boolean): boolean {
     if (this.closed || !this.#origin.secure) return false
     let carrier: ConnectionRecord | undefined
     for (const rec of this.#records) {
@@ -340,7 +358,7 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
       if (carrier === undefined || conn.inFlight < (carrier.conn as PoolConnection).inFlight) carrier = rec
     }
     if (carrier === undefined) return false
-    const entry = this.#newEntry(options, handler, acceptEncoding, authority, true)
+    const entry = this.#newEntry(options, handler, acceptEncoding, authority, true, path)
     // (a refused entry was reported to its handler: that request is dealt with)
     if (entry === undefined) return true
     this.#figures.coalesced++
@@ -619,7 +637,7 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
     if (entry.affinity !== undefined) this.#bindAffinity(entry.affinity, rec)
     this.#figures.onDispatch(reusedBefore, waited, entry.atLimit, rec.protocol)
     const attempt = new PooledAttempt(this, entry, rec, reusedBefore)
-    publishRequest({ origin: this.origin, method: entry.request.method, path: entry.request.path, connectionId: rec.id, event: 'dispatched' })
+    if (requestChannel.hasSubscribers) publishRequest({ origin: this.origin, method: entry.request.method, path: entry.request.path, connectionId: rec.id, event: 'dispatched' })
     try {
       conn.dispatch(entry.request, attempt)
     } catch (err) {
@@ -674,6 +692,7 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
       retireReason: undefined,
       ready: undefined,
       idleTimer: undefined,
+      idleTimerMs: 0,
       ageTimer: undefined,
       connectAbort: new AbortController(),
       h1Only,
@@ -831,7 +850,7 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
     if (left >= this.#options.certificateExpiryWarningDays || this.#warnedCertificates.has(key)) return
     this.#warnedCertificates.add(key)
     const event: CertificateExpiringEvent = { origin: this.origin, subject: cert.subject, issuer: cert.issuer, validTo: cert.validTo, daysLeft: left }
-    if (this.listenerCount('certificate-expiring') > 0) this.emit('certificate-expiring', event)
+    this.#emitUp('certificate-expiring', event)
   }
 
   #onConnectionClosed(rec: ConnectionRecord, err: WirepoolError | undefined): void {
@@ -889,34 +908,45 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
       if (to === 'closed') ready.reject(new SocketClosedError(`connection closed before it was ready (${reason})`, { origin: this.origin, responseStarted: false }))
       else ready.resolve()
     }
-    if (from === 'idle') {
-      this.#idle.remove(rec)
-      if (rec.idleTimer !== undefined) {
-        clearTimeout(rec.idleTimer)
-        rec.idleTimer = undefined
-      }
-    }
+    if (from === 'idle') this.#idle.remove(rec)
     if (to === 'idle') {
       this.#idle.push(rec)
       this.#budget?.idleAvailable()
-      const idleMs = this.#idleTimeoutFor(rec)
-      // keepAliveTimeout 0 disables idle eviction, as 0 disables the other timeouts.
-      if (idleMs > 0) {
-        rec.idleTimer = setTimeout(() => this.#retire(rec, 'idle-timeout'), idleMs)
-        rec.idleTimer.unref()
-      }
+      this.#armIdleTimer(rec)
     }
     if (to === 'draining') rec.retireReason ??= reason
     if (to === 'closed') {
       const why = rec.retireReason ?? reason
       this.#figures.closedByReason[why] = (this.#figures.closedByReason[why] ?? 0) + 1
       if (rec.ageTimer !== undefined) clearTimeout(rec.ageTimer)
+      if (rec.idleTimer !== undefined) clearTimeout(rec.idleTimer)
       this.#records.delete(rec)
       this.#figures.connectionsClosed++
       this.#budget?.release()
     }
     this.#publishConnection(rec, from, to, reason)
     if (to === 'closed') this.#maybeFinishClose()
+  }
+
+  #armIdleTimer(rec: ConnectionRecord): void {
+    const idleMs = this.#idleTimeoutFor(rec)
+    // keepAliveTimeout 0 disables idle eviction, as 0 disables the other timeouts.
+    if (!(idleMs > 0)) {
+      if (rec.idleTimer !== undefined) clearTimeout(rec.idleTimer)
+      rec.idleTimer = undefined
+      return
+    }
+    if (rec.idleTimer !== undefined && rec.idleTimerMs === idleMs) {
+      rec.idleTimer.refresh()
+      return
+    }
+    if (rec.idleTimer !== undefined) clearTimeout(rec.idleTimer)
+    rec.idleTimerMs = idleMs
+    rec.idleTimer = setTimeout(() => {
+      // A stale expiry (the record went busy since it was armed) changes nothing.
+      if (rec.state === 'idle') this.#retire(rec, 'idle-timeout')
+    }, idleMs)
+    rec.idleTimer.unref()
   }
 
   /** keepAliveTimeout, lowered by a server's `Keep-Alive: timeout=` hint minus a safety margin. */
@@ -930,9 +960,20 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
     return configured === 0 ? hinted : Math.min(configured, hinted)
   }
 
+  /** An event for this pool's listeners and its Agent's. */
+  #emitUp<K extends 'retry' | 'certificate-expiring'>(name: K, event: PoolEvents[K][0]): void {
+    if (this.listenerCount(name) > 0) (this.emit as (n: K, e: PoolEvents[K][0]) => boolean)(name, event)
+    if (this.#parent !== undefined && this.#parent.listenerCount(name) > 0) (this.#parent.emit as (n: K, e: PoolEvents[K][0]) => boolean)(name, event)
+  }
+
   #publishConnection(rec: ConnectionRecord, from: ConnectionState | undefined, to: ConnectionState, reason: string): void {
+    const own = this.listenerCount('connection') > 0
+    const parent = this.#parent !== undefined && this.#parent.listenerCount('connection') > 0
+    // Every request moves its connection busy ⇄ idle: no event object nobody would read.
+    if (!own && !parent && !connectionChannel.hasSubscribers) return
     const event: ConnectionEvent = { id: rec.id, origin: this.origin, protocol: rec.protocol, from, to, reason, age: Date.now() - rec.createdAt }
-    if (this.listenerCount('connection') > 0) this.emit('connection', event)
+    if (own) this.emit('connection', event)
+    if (parent) this.#parent?.emit('connection', event)
     if (connectionChannel.hasSubscribers) connectionChannel.publish(event)
   }
 
@@ -1038,8 +1079,8 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
     entry.abort = undefined
     this.#figures.retries++
     const { method, path } = entry.request
-    publishRequest({ origin: this.origin, method, path, connectionId: attempt.rec.id, event: 'retried', ...(err === undefined ? {} : { error: err }) })
-    if (this.listenerCount('retry') > 0) this.emit('retry', { origin: this.origin, method, path, attempt: entry.retries, reason, delayMs })
+    if (requestChannel.hasSubscribers) publishRequest({ origin: this.origin, method, path, connectionId: attempt.rec.id, event: 'retried', ...(err === undefined ? {} : { error: err }) })
+    this.#emitUp('retry', { origin: this.origin, method, path, attempt: entry.retries, reason, delayMs })
     if (delayMs <= 0) {
       this.#enqueueEntry(entry, true)
       // Let the failed connection report its close first so it is not picked again.
@@ -1061,14 +1102,14 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
     const entry = attempt.entry
     entry.settled = true
     this.#cleanupEntry(entry)
-    publishRequest({ origin: this.origin, method: entry.request.method, path: entry.request.path, connectionId: attempt.rec.id, event: 'completed', status: attempt.status })
+    if (requestChannel.hasSubscribers) publishRequest({ origin: this.origin, method: entry.request.method, path: entry.request.path, connectionId: attempt.rec.id, event: 'completed', status: attempt.status })
   }
 
   #settleError(entry: QueueEntry, err: WirepoolError): void {
     if (entry.settled) return
     entry.settled = true
     this.#cleanupEntry(entry)
-    publishRequest({ origin: this.origin, method: entry.request.method, path: entry.request.path, connectionId: undefined, event: 'failed', error: err })
+    if (requestChannel.hasSubscribers) publishRequest({ origin: this.origin, method: entry.request.method, path: entry.request.path, connectionId: undefined, event: 'failed', error: err })
     safeCall(entry.handler, 'onError', err)
   }
 
@@ -1196,8 +1237,9 @@ class PooledAttempt implements DispatchHandler {
   }
 }
 
+/** Callers check `requestChannel.hasSubscribers` first, so no event object is built for nobody. */
 function publishRequest(event: RequestEvent): void {
-  if (requestChannel.hasSubscribers) requestChannel.publish(event)
+  requestChannel.publish(event)
 }
 
 /** A caller's handler throwing must not take the pool down with it. */

@@ -175,3 +175,29 @@ t.test('HTTP/2: requests avoid a connection whose streams recently failed', asyn
     t.equal(res.connection.id, healthy?.id, `request ${i} went to the healthy connection`)
   }
 })
+
+t.test('the idle timer is re-armed per idle period: a busy spell longer than keepAliveTimeout does not evict', async (t) => {
+  const srv = await holdingServer(t)
+  const pool = new Pool(srv.origin, { connections: 1, keepAliveTimeout: 50 })
+  t.teardown(() => pool.destroy())
+  const retired: string[] = []
+  pool.on('connection', (ev) => {
+    if (ev.to === 'draining') retired.push(ev.reason)
+  })
+  await (await pool.request({ path: '/warm' })).body.text()
+  // Busy for longer than keepAliveTimeout: the timer armed at the first idle spell expires
+  // meanwhile and must be ignored.
+  const held = pool.request({ path: '/hold/slow' })
+  await srv.arrived('slow')
+  await new Promise((resolve) => setTimeout(resolve, 120))
+  srv.release('slow')
+  await (await held).body.text()
+  const next = await pool.request({ path: '/next' })
+  t.equal(await next.body.text(), '/next')
+  t.equal(next.connection.reused, true, 'the same connection served the next request')
+  t.same(retired, [], 'not evicted while busy')
+  // Idle now for longer than keepAliveTimeout: evicted.
+  const evicted = new Promise<void>((resolve) => pool.on('connection', (ev) => ev.to === 'closed' && resolve()))
+  await evicted
+  t.same(retired, ['idle-timeout'])
+})
