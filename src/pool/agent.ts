@@ -7,33 +7,38 @@ import { InvalidArgumentError, PoolClosedError, toWirepoolError } from '../error
 import type { DispatchHandler } from '../dispatch.js'
 import { resolvePoolOptions, splitAgentOptions, type AgentOptions, type PoolOptions, type TlsOptions } from '../options.js'
 import { isIdempotentRequest, isReplayableBody, type PoolRequestOptions, type RequestOptions } from '../request-options.js'
-import { ResponseCollector, type Response } from '../response.js'
+import type { Response } from '../response.js'
 import { AddressBook, CoalescedHandler } from './coalesce.js'
 import { TlsSessionCache } from '../tls/session-cache.js'
 import { parseOrigin, splitUrl } from './origin.js'
 import { Pool, type PoolEvents } from './pool.js'
-import { renderPrometheus, type OriginStats } from './stats.js'
+import { renderPrometheus, type AgentTotals, type OriginStats } from './stats.js'
 import { ConnectionBudget } from './budget.js'
 
 /** How many distinct origin spellings the lookup cache keeps. */
 const MAX_ORIGIN_SPELLINGS = 1024
+/** Origin pairs remembered as misdirected (a 421); forgotten all at once beyond this. */
+const MAX_MISDIRECTED_PAIRS = 8192
 
 export interface AgentStats {
   origins: Record<string, OriginStats>
   /** Connections open across every origin, and the `maxTotalConnections` cap (null: none). */
-  total: { connections: number; max: number | null; waitingOrigins: number; evictedLru: number }
+  total: AgentTotals
+}
+
+/** Where a request goes: its origin's pool, and the request-target split from a `url` (else the options' `path`). */
+interface Routed {
+  pool: Pool
+  path: string | undefined
 }
 
 export class Agent extends EventEmitter<PoolEvents> {
   #options: PoolOptions
   readonly #budget: ConnectionBudget | undefined
   readonly #coalesce: boolean
-  readonly #decompress: boolean
-  readonly #maxDecompressedSize: number
   /** Coalescing: host addresses, and origin pairs where a 421 said not to (home → carrier). */
   readonly #addresses = new AddressBook()
   readonly #misdirected = new Set<string>()
-  #routedPath: string | undefined
   readonly #pools = new Map<string, Pool>()
   /** Origin strings as callers spell them → their pool (a cache in front of URL parsing). */
   readonly #poolsByInput = new Map<string, Pool>()
@@ -48,8 +53,6 @@ export class Agent extends EventEmitter<PoolEvents> {
     this.#options = split.pool
     this.#budget = split.maxTotalConnections === undefined ? undefined : new ConnectionBudget(split.maxTotalConnections)
     this.#coalesce = split.coalesce
-    this.#decompress = resolved.decompress
-    this.#maxDecompressedSize = resolved.maxDecompressedSize
     this.#sessionCache = resolved.tls.sessionCache === false ? null : new TlsSessionCache()
   }
 
@@ -88,32 +91,28 @@ export class Agent extends EventEmitter<PoolEvents> {
   }
 
   request(options: RequestOptions): Promise<Response> {
-    let pool: Pool
+    let routed: Routed
     try {
-      pool = this.#route(options)
+      routed = this.#route(options)
     } catch (err) {
       return Promise.reject(toWirepoolError(err))
     }
     // The pool reads the options as they are (its fields; url and origin are ignored there):
     // no per-request copy without them.
-    const path = this.#routedPath
+    const { pool, path } = routed
     if (!this.#mayCoalesce(pool, options)) return pool._request(options, path)
-    const decompress = this.#decompress
-    return new Promise<Response>((resolve, reject) => {
-      const collector = new ResponseCollector(resolve, reject, decompress ? this.#maxDecompressedSize : -1)
-      this.#dispatchCoalescing(pool, options, path, collector, decompress)
-    })
+    return pool._respond((collector, acceptEncoding) => this.#dispatchCoalescing(pool, options, path, collector, acceptEncoding))
   }
 
   dispatch(options: RequestOptions, handler: DispatchHandler): void {
-    let pool: Pool
+    let routed: Routed
     try {
-      pool = this.#route(options)
+      routed = this.#route(options)
     } catch (err) {
       handler.onError(toWirepoolError(err))
       return
     }
-    const path = this.#routedPath
+    const { pool, path } = routed
     if (this.#mayCoalesce(pool, options)) this.#dispatchCoalescing(pool, options, path, handler, false)
     else pool._enqueue(options, handler, false, path)
   }
@@ -150,7 +149,7 @@ export class Agent extends EventEmitter<PoolEvents> {
         const guarded = new CoalescedHandler(handler, replayable, idempotent, (reason) => {
           // Misdirected: that server will not answer for this origin on that connection.
           if (reason === 'misdirected') {
-            if (this.#misdirected.size >= MAX_ORIGIN_SPELLINGS * 8) this.#misdirected.clear()
+            if (this.#misdirected.size >= MAX_MISDIRECTED_PAIRS) this.#misdirected.clear()
             this.#misdirected.add(pair)
           }
           home._enqueue(options, handler, acceptEncoding, path)
@@ -161,11 +160,8 @@ export class Agent extends EventEmitter<PoolEvents> {
     home._enqueue(options, handler, acceptEncoding, path)
   }
 
-  /**
-   * The pool for a request's origin; the request-target split from a `url` is left in
-   * #routedPath (undefined: the options' own `path`), read at once by the caller.
-   */
-  #route(options: RequestOptions): Pool {
+  /** The pool for a request's origin, and the request-target when it was split from a `url`. */
+  #route(options: RequestOptions): Routed {
     let pool: Pool
     let path: string | undefined
     {
@@ -183,27 +179,25 @@ export class Agent extends EventEmitter<PoolEvents> {
         throw new InvalidArgumentError('request needs a url, or an origin and a path')
       }
     }
-    this.#routedPath = path
-    return pool
+    return { pool, path }
   }
 
   stats(): AgentStats {
     const origins: Record<string, OriginStats> = {}
-    let connections = 0
-    for (const [origin, pool] of this.#pools) {
-      const stats = pool.stats()
-      origins[origin] = stats
-      connections += stats.connections.total
-    }
-    const budget = this.#budget
-    return {
-      origins,
-      total: { connections, max: budget?.max ?? null, waitingOrigins: budget?.waiting ?? 0, evictedLru: budget?.evictions ?? 0 },
-    }
+    for (const [origin, pool] of this.#pools) origins[origin] = pool.stats()
+    return { origins, total: this.#totals(Object.values(origins)) }
   }
 
   metrics(): string {
-    return renderPrometheus([...this.#pools.values()].map((pool) => pool._figures()), this.stats().total)
+    const all = [...this.#pools.values()].map((pool) => pool._figures())
+    return renderPrometheus(all, this.#totals(all.map((f) => f.stats)))
+  }
+
+  #totals(origins: readonly OriginStats[]): AgentTotals {
+    let connections = 0
+    for (const stats of origins) connections += stats.connections.total
+    const budget = this.#budget
+    return { connections, max: budget?.max ?? null, waitingOrigins: budget?.waiting ?? 0, evictedLru: budget?.evictions ?? 0 }
   }
 
   async close(): Promise<void> {

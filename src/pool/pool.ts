@@ -252,18 +252,27 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
 
   /** Send a request and resolve with the response head; the body streams (API.md "Requests"). */
   request(options: PoolRequestOptions): Promise<Response> {
-    const decompress = this.#options.decompress
-    return new Promise<Response>((resolve, reject) => {
-      this.#enqueue(options, new ResponseCollector(resolve, reject, decompress ? this.#options.maxDecompressedSize : -1), decompress, undefined)
-    })
+    return this._request(options, undefined)
   }
 
   /** @internal Agent: `request()` with the request-target split from the caller's URL (no options copy). */
   _request(options: PoolRequestOptions, path: string | undefined): Promise<Response> {
-    const decompress = this.#options.decompress
     return new Promise<Response>((resolve, reject) => {
-      this.#enqueue(options, new ResponseCollector(resolve, reject, decompress ? this.#options.maxDecompressedSize : -1), decompress, path)
+      this._enqueue(options, this.#collector(resolve, reject), this.#options.decompress, path)
     })
+  }
+
+  /**
+   * @internal Agent (coalescing): a `request()` response whose handler `start` sends, with
+   * whether it asks for compressed bodies (`accept-encoding`), as this pool's options say.
+   */
+  _respond(start: (handler: DispatchHandler, acceptEncoding: boolean) => void): Promise<Response> {
+    return new Promise<Response>((resolve, reject) => start(this.#collector(resolve, reject), this.#options.decompress))
+  }
+
+  /** The handler behind `request()`: decodes bodies (bounded) when `decompress` is on. */
+  #collector(resolve: (res: Response) => void, reject: (err: Error) => void): ResponseCollector {
+    return new ResponseCollector(resolve, reject, this.#options.decompress ? this.#options.maxDecompressedSize : -1)
   }
 
   /**
@@ -271,15 +280,14 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
    * `handler.onError`, never thrown, so callers have one error path.
    */
   dispatch(options: PoolRequestOptions, handler: DispatchHandler): void {
-    this.#enqueue(options, handler, false, undefined)
+    this._enqueue(options, handler, false, undefined)
   }
 
-  /** @internal Agent: queue a request whose handler the Agent built (coalescing, 421 resend). */
+  /**
+   * @internal Also the Agent's entry (`path`: the request-target split from a URL, else the
+   * options' own; handlers it built for coalescing and 421 resends).
+   */
   _enqueue(options: PoolRequestOptions, handler: DispatchHandler, acceptEncoding: boolean, path: string | undefined): void {
-    this.#enqueue(options, handler, acceptEncoding, path)
-  }
-
-  #enqueue(options: PoolRequestOptions, handler: DispatchHandler, acceptEncoding: boolean, path: string | undefined): void {
     const entry = this.#newEntry(options, handler, acceptEncoding, this.#origin.authority, false, path)
     if (entry === undefined) return
     this.#enqueueEntry(entry, false)
@@ -292,7 +300,7 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
     let request: DispatchRequest
     try {
       if (this.closed) throw new PoolClosedError(this.#destroyed ? 'pool was destroyed' : 'pool is closing', { origin: this.origin })
-      request = buildDispatchRequest(options, authority, this.#options, acceptEncoding, path ?? options.path)
+      request = buildDispatchRequest(options, authority, this.#options, acceptEncoding, path)
     } catch (err) {
       safeCall(handler, 'onError', toWirepoolError(err, this.origin))
       return undefined
@@ -637,7 +645,7 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
     if (entry.affinity !== undefined) this.#bindAffinity(entry.affinity, rec)
     this.#figures.onDispatch(reusedBefore, waited, entry.atLimit, rec.protocol)
     const attempt = new PooledAttempt(this, entry, rec, reusedBefore)
-    if (requestChannel.hasSubscribers) publishRequest({ origin: this.origin, method: entry.request.method, path: entry.request.path, connectionId: rec.id, event: 'dispatched' })
+    if (requestChannel.hasSubscribers) requestChannel.publish({ origin: this.origin, method: entry.request.method, path: entry.request.path, connectionId: rec.id, event: 'dispatched' } satisfies RequestEvent)
     try {
       conn.dispatch(entry.request, attempt)
     } catch (err) {
@@ -1079,7 +1087,7 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
     entry.abort = undefined
     this.#figures.retries++
     const { method, path } = entry.request
-    if (requestChannel.hasSubscribers) publishRequest({ origin: this.origin, method, path, connectionId: attempt.rec.id, event: 'retried', ...(err === undefined ? {} : { error: err }) })
+    if (requestChannel.hasSubscribers) requestChannel.publish({ origin: this.origin, method, path, connectionId: attempt.rec.id, event: 'retried', ...(err === undefined ? {} : { error: err }) } satisfies RequestEvent)
     this.#emitUp('retry', { origin: this.origin, method, path, attempt: entry.retries, reason, delayMs })
     if (delayMs <= 0) {
       this.#enqueueEntry(entry, true)
@@ -1102,14 +1110,14 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
     const entry = attempt.entry
     entry.settled = true
     this.#cleanupEntry(entry)
-    if (requestChannel.hasSubscribers) publishRequest({ origin: this.origin, method: entry.request.method, path: entry.request.path, connectionId: attempt.rec.id, event: 'completed', status: attempt.status })
+    if (requestChannel.hasSubscribers) requestChannel.publish({ origin: this.origin, method: entry.request.method, path: entry.request.path, connectionId: attempt.rec.id, event: 'completed', status: attempt.status } satisfies RequestEvent)
   }
 
   #settleError(entry: QueueEntry, err: WirepoolError): void {
     if (entry.settled) return
     entry.settled = true
     this.#cleanupEntry(entry)
-    if (requestChannel.hasSubscribers) publishRequest({ origin: this.origin, method: entry.request.method, path: entry.request.path, connectionId: undefined, event: 'failed', error: err })
+    if (requestChannel.hasSubscribers) requestChannel.publish({ origin: this.origin, method: entry.request.method, path: entry.request.path, connectionId: undefined, event: 'failed', error: err } satisfies RequestEvent)
     safeCall(entry.handler, 'onError', err)
   }
 
@@ -1235,11 +1243,6 @@ class PooledAttempt implements DispatchHandler {
     this.#pool._upgraded(socket)
     handler.onUpgrade(status, headers, socket, head)
   }
-}
-
-/** Callers check `requestChannel.hasSubscribers` first, so no event object is built for nobody. */
-function publishRequest(event: RequestEvent): void {
-  requestChannel.publish(event)
 }
 
 /** A caller's handler throwing must not take the pool down with it. */

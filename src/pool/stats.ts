@@ -215,7 +215,6 @@ function histogram(out: string[], name: string, help: string, all: OriginFigures
   }
 }
 
-/** Render every origin's figures; each metric family appears once (exposition format rule). */
 /** Figures of an Agent as a whole (its `maxTotalConnections` budget). */
 export interface AgentTotals {
   connections: number
@@ -224,6 +223,7 @@ export interface AgentTotals {
   evictedLru: number
 }
 
+/** Render every origin's figures; each metric family appears once (exposition format rule). */
 export function renderPrometheus(all: OriginFigures[], totals?: AgentTotals): string {
   const out: string[] = []
   const o = (origin: string) => `origin="${label(origin)}"`

@@ -82,7 +82,7 @@ export function abortedError(signal: AbortSignal, what: string, origin: string |
 }
 
 /** A function, not an inline test, so TypeScript does not keep an earlier narrowing of `aborted`. */
-function isAborted(signal: AbortSignal | undefined): boolean {
+export function isAborted(signal: AbortSignal | undefined): boolean {
   return signal?.aborted === true
 }
 

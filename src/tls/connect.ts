@@ -14,7 +14,7 @@ import {
   TlsVerifyError,
   type WirepoolError,
 } from '../errors.js'
-import { abortedError, bareHost, copyRoutingOptions, DEFAULT_KEEPALIVE_DELAY, errnoCode, errorOptions, validateConnectOptions, type TcpConnectOptions } from '../tcp/connect.js'
+import { abortedError, bareHost, copyRoutingOptions, DEFAULT_KEEPALIVE_DELAY, errnoCode, errorOptions, isAborted, validateConnectOptions, type TcpConnectOptions } from '../tcp/connect.js'
 import { secureContextFor, type PemInput, type TlsMinVersion } from './secure-context.js'
 import type { TlsSessionCache } from './session-cache.js'
 
@@ -173,15 +173,11 @@ function sessionKey(opts: TlsConnectOptions, verifyName: string, configHash: str
 }
 
 export function connectTls(opts: TlsConnectOptions): Promise<TlsConnection> {
+  let shared: ReturnType<typeof secureContextFor>
   try {
     validateConnectOptions(opts)
     validateTlsOptions(opts)
-  } catch (err) {
-    return Promise.reject(err)
-  }
-  // Built before any I/O so a bad certificate or key fails without touching the network.
-  let shared: ReturnType<typeof secureContextFor>
-  try {
+    // Built before any I/O so a bad certificate or key fails without touching the network.
     shared = secureContextFor(opts)
   } catch (err) {
     return Promise.reject(err)
@@ -368,8 +364,3 @@ function connectAndHandshake(opts: TlsConnectOptions, secureContext: tls.SecureC
 }
 
 function noop(): void {}
-
-/** A function, not an inline test, so TypeScript does not keep the earlier narrowing of `aborted`. */
-function isAborted(signal: AbortSignal | undefined): boolean {
-  return signal?.aborted === true
-}
