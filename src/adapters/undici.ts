@@ -11,6 +11,7 @@ import { Agent } from '../pool/agent.js'
 import type { ConnectionEvent } from '../pool/pool.js'
 import type { AgentOptions } from '../options.js'
 import { PoolClosedError, toWirepoolError } from '../errors.js'
+import { LinkedList } from '../linked-list.js'
 import { toUndiciError } from './undici-errors.js'
 import { UndiciBridge, type UndiciHandler } from './undici-handler.js'
 import { toRequestOptions, type UndiciDispatchOptions } from './undici-options.js'
@@ -25,7 +26,7 @@ export class WirepoolDispatcher extends Dispatcher {
   /** Whether this dispatcher made the agent (and so closes it). */
   readonly #ownsAgent: boolean
   #state: DispatcherState = 'open'
-  readonly #inFlight = new Set<UndiciBridge>()
+  readonly #inFlight = new LinkedList<UndiciBridge>()
   /** Fails queued requests on destroy when the agent is shared (an owned one is destroyed instead). */
   readonly #destroySignal: AbortController | undefined
   #closed: Promise<void> | undefined
@@ -81,14 +82,14 @@ export class WirepoolDispatcher extends Dispatcher {
       return false
     }
     if (this.#destroySignal !== undefined) requestOptions.signal = this.#destroySignal.signal
-    this.#inFlight.add(bridge)
+    this.#inFlight.push(bridge)
     this.agent.dispatch(requestOptions, bridge)
     // wirepool queues requests itself, so a dispatcher is never "busy" in undici's sense.
     return true
   }
 
   #settled(bridge: UndiciBridge): void {
-    this.#inFlight.delete(bridge)
+    this.#inFlight.remove(bridge)
     if (this.#inFlight.size === 0 && this.#resolveIdle !== undefined) {
       const resolve = this.#resolveIdle
       this.#resolveIdle = undefined
@@ -139,7 +140,7 @@ export class WirepoolDispatcher extends Dispatcher {
     } else {
       // A shared agent lives on: only this dispatcher's requests fail.
       this.#destroySignal?.abort(reason)
-      for (const bridge of [...this.#inFlight]) bridge.abort(reason)
+      for (const bridge of this.#inFlight.toArray()) bridge.abort(reason)
     }
     this.#finish('destroyed')
     // close() waiting for in-flight requests must not wait for ones that will never finish.

@@ -25,7 +25,7 @@ import { certificateCovers, type PeerCertificateInfo } from '../tls/connect.js'
 import { parseOrigin, type Origin } from './origin.js'
 import { backoffDelay, parseRetryAfter } from './retry.js'
 import { decayedErrors, HEALTH_EPSILON, healthScore, recordError, type HealthRecord } from './health.js'
-import { IdleList, type IdleNode } from './idle-list.js'
+import { LinkedList, type ListNode } from '../linked-list.js'
 import type { BudgetMember, ConnectionBudget } from './budget.js'
 import { PoolFigures, renderPrometheus, type OriginStats, type WebSocketFigures } from './stats.js'
 
@@ -69,7 +69,7 @@ export interface RequestEvent {
 const connectionChannel = diagnosticsChannel.channel('wirepool:connection')
 const requestChannel = diagnosticsChannel.channel('wirepool:request')
 
-interface ConnectionRecord extends IdleNode<ConnectionRecord>, HealthRecord {
+interface ConnectionRecord extends ListNode<ConnectionRecord>, HealthRecord {
   readonly id: number
   state: ConnectionState
   protocol: Protocol | undefined
@@ -201,7 +201,7 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
   readonly #sessionCache: TlsSessionCache | null
   readonly #records = new Set<ConnectionRecord>()
   /** Idle connections, most recently used last (HTTP/1.1 reuses the warmest socket first). */
-  readonly #idle = new IdleList<ConnectionRecord>()
+  readonly #idle = new LinkedList<ConnectionRecord>()
   /** Records neither draining nor closed (connecting included): what `connections` bounds. */
   #live = 0
   #connecting = 0
@@ -495,7 +495,7 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
     const idle = this.#idle
     if (entry.freshOnly) {
       // A retry after a stale-socket failure must not land on another possibly stale socket.
-      for (let rec = idle.mostRecent; rec !== undefined; rec = rec.idlePrev) if (rec.requests === 0) return rec
+      for (let rec = idle.last; rec !== undefined; rec = rec.listPrev) if (rec.requests === 0) return rec
       return undefined
     }
     if (entry.affinity !== undefined) {
@@ -505,7 +505,7 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
     const now = Date.now()
     let bestIdle: ConnectionRecord | undefined
     let bestIdleHealth = -1
-    for (let rec = idle.mostRecent; rec !== undefined; rec = rec.idlePrev) {
+    for (let rec = idle.last; rec !== undefined; rec = rec.listPrev) {
       const conn = rec.conn
       if (conn === undefined || conn.capacity === 0) continue
       const health = healthScore(rec, conn.rttMs, now)
@@ -563,7 +563,7 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
       if (best === undefined || conn.inFlight < (best.conn as PoolConnection).inFlight) best = rec
     }
     if (best !== undefined) return best
-    for (let rec = this.#idle.mostRecent; rec !== undefined; rec = rec.idlePrev) {
+    for (let rec = this.#idle.last; rec !== undefined; rec = rec.listPrev) {
       if (rec.conn !== undefined && rec.conn.multiplexed !== true && rec.conn.capacity > 0) return rec
     }
     return undefined
@@ -625,12 +625,12 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
 
   /** @internal ConnectionBudget: when the least recently used idle connection was last used. */
   _oldestIdleUse(): number | undefined {
-    return this.#idle.leastRecent?.lastUsedAt
+    return this.#idle.first?.lastUsedAt
   }
 
   /** @internal ConnectionBudget: close the least recently used idle connection to make room. */
   _evictOldestIdle(): void {
-    const rec = this.#idle.leastRecent
+    const rec = this.#idle.first
     if (rec !== undefined) this.#retire(rec, 'evicted-lru')
   }
 
@@ -705,9 +705,9 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
       connectAbort: new AbortController(),
       h1Only,
       affinityKeys: undefined,
-      idlePrev: undefined,
-      idleNext: undefined,
-      inIdleList: false,
+      listPrev: undefined,
+      listNext: undefined,
+      list: undefined,
       errorWeight: 0,
       errorAt: 0,
     }
@@ -991,9 +991,7 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
     if (this.#queue.length > 0 || this.#backingOff.size > 0) return
     // Called on every close while closing: walk the idle list, not every record (closing
     // 10,000 connections must not be quadratic).
-    const idle: ConnectionRecord[] = []
-    for (let rec = this.#idle.leastRecent; rec !== undefined; rec = rec.idleNext) idle.push(rec)
-    for (const rec of idle) this.#retire(rec, 'pool-closing')
+    for (const rec of this.#idle.toArray()) this.#retire(rec, 'pool-closing')
     if (this.#connecting > 0) for (const rec of [...this.#records]) {
       if (rec.state === 'connecting') {
         const err = new PoolClosedError('pool is closing', { origin: this.origin })

@@ -8,7 +8,7 @@ import http2 from 'node:http2'
 import type http from 'node:http'
 import { Pool, WirepoolError } from '../../src/index.js'
 import { decayedErrors, ERROR_HALF_LIFE_MS, healthScore, recordError } from '../../src/pool/health.js'
-import { IdleList } from '../../src/pool/idle-list.js'
+import { LinkedList } from '../../src/linked-list.js'
 import { httpServer, listenLoopback } from '../support/servers.js'
 
 /** An HTTP/1.1 server whose `/hold/<name>` requests wait until `release(name)`. */
@@ -110,14 +110,14 @@ t.test('the health score decays errors and weighs PING round trips', async (t) =
   t.equal(healthScore({ errorWeight: 0, errorAt: 0 }, 100, 0), 0.5, 'a 100 ms RTT halves the score')
 })
 
-t.test('the idle list keeps most-recently-used order with O(1) removal', async (t) => {
-  interface Node { name: string; idlePrev: Node | undefined; idleNext: Node | undefined; inIdleList: boolean }
-  const make = (name: string): Node => ({ name, idlePrev: undefined, idleNext: undefined, inIdleList: false })
+t.test('the idle list (an intrusive linked list) keeps most-recently-used order with O(1) removal', async (t) => {
+  interface Node { name: string; listPrev: Node | undefined; listNext: Node | undefined; list: LinkedList<Node> | undefined }
+  const make = (name: string): Node => ({ name, listPrev: undefined, listNext: undefined, list: undefined })
   const [a, b, c] = [make('a'), make('b'), make('c')] as [Node, Node, Node]
-  const list = new IdleList<Node>()
+  const list = new LinkedList<Node>()
   const order = (): string[] => {
     const out: string[] = []
-    for (let n = list.mostRecent; n !== undefined; n = n.idlePrev) out.push(n.name)
+    for (let n = list.last; n !== undefined; n = n.listPrev) out.push(n.name)
     return out
   }
   list.push(a)
@@ -130,12 +130,21 @@ t.test('the idle list keeps most-recently-used order with O(1) removal', async (
   list.remove(c)
   t.same(order(), ['a', 'b'])
   t.equal(list.size, 2)
-  t.equal(list.leastRecent?.name, 'b')
+  t.equal(list.first?.name, 'b')
+  t.same([c.listPrev, c.listNext, c.list], [undefined, undefined, undefined], 'a removed node points at nothing (no garbage kept alive through it)')
+  t.same(list.toArray().map((n) => n.name), ['b', 'a'], 'toArray: first to last')
+  const other = new LinkedList<Node>()
+  other.remove(a)
+  t.equal(list.size, 2, 'removing through another list leaves the node where it is')
+  other.push(a)
+  t.same([list.toArray().map((n) => n.name), other.toArray().map((n) => n.name)], [['b'], ['a']], 'pushing onto another list moves it there')
+  other.remove(a)
+  list.push(a)
   list.remove(a)
   list.remove(b)
   t.equal(list.size, 0)
-  t.equal(list.mostRecent, undefined)
-  t.equal(list.leastRecent, undefined)
+  t.equal(list.last, undefined)
+  t.equal(list.first, undefined)
 })
 
 t.test('HTTP/2: requests avoid a connection whose streams recently failed', async (t) => {
