@@ -75,12 +75,19 @@ interface Row extends Summary<AdapterBackend> {
   readonly vsUndici: number | null
 }
 
+/** Client CPU per response: steadier than the rate on a shared machine (see RunResult). */
+function formatCpu(micros: number | null): string {
+  return micros === null ? '–' : micros.toFixed(1)
+}
+
 function printTable(rows: ReadonlyMap<AdapterCase, readonly Row[]>, settings: Settings): void {
   const body = [...rows].map(([c, [u, w]]) => [
     c.name,
     u?.reqPerSec == null ? 'failed' : formatNumber(u.reqPerSec),
     w?.reqPerSec == null ? 'failed' : formatNumber(w.reqPerSec),
     formatRatio(w?.vsUndici ?? null),
+    formatCpu(u?.cpuMicrosPerRequest ?? null),
+    formatCpu(w?.cpuMicrosPerRequest ?? null),
     `${(u?.okRuns ?? 0) + (w?.okRuns ?? 0)}/${(u?.runs ?? 0) + (w?.runs ?? 0)}`,
     String((u?.errors ?? 0) + (w?.errors ?? 0)),
   ])
@@ -88,7 +95,7 @@ function printTable(rows: ReadonlyMap<AdapterCase, readonly Row[]>, settings: Se
   process.stdout.write(
     `\nundici Agent vs WirepoolDispatcher: ${ADAPTER_CONCURRENCY} in flight, ${ADAPTER_CONNECTIONS} connections; ${pin}; ` +
       `median of ${settings.rounds} × ${settings.durationSeconds} s after ${settings.warmupSeconds} s warm-up\n` +
-      `${formatTable(['case', 'undici Agent req/s', 'WirepoolDispatcher req/s', 'wirepool / undici', 'runs ok', 'errors'], body)}\n`,
+      `${formatTable(['case', 'undici Agent req/s', 'WirepoolDispatcher req/s', 'wirepool / undici', 'undici CPU µs/req', 'wirepool CPU µs/req', 'runs ok', 'errors'], body)}\n`,
   )
   for (const [c, list] of rows) {
     for (const r of list) if (r.error !== null) process.stdout.write(`  ${c.name} ${r.tool}: ${r.error}\n`)

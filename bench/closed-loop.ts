@@ -23,6 +23,11 @@ export async function drive(client: Client, loops: number, bodySize: number, war
   let requests = 0
   let errors = 0
   let firstError: string | undefined
+  // CPU used inside the window: sampled by timers at its two edges.
+  let cpuAtStart: NodeJS.CpuUsage | undefined
+  let cpuInWindow: NodeJS.CpuUsage | undefined
+  const startTimer = setTimeout(() => (cpuAtStart = process.cpuUsage()), warmupMs)
+  const endTimer = setTimeout(() => (cpuInWindow = process.cpuUsage(cpuAtStart)), warmupMs + durationMs)
   const loop = async (): Promise<void> => {
     while (performance.now() < end) {
       try {
@@ -39,7 +44,10 @@ export async function drive(client: Client, loops: number, bodySize: number, war
     }
   }
   await Promise.all(Array.from({ length: loops }, loop))
-  return { requests, seconds: durationMs / 1000, errors, ...(firstError === undefined ? {} : { firstError }) }
+  clearTimeout(startTimer)
+  clearTimeout(endTimer)
+  const cpu = cpuInWindow !== undefined && requests > 0 ? { cpuMicrosPerRequest: (cpuInWindow.user + cpuInWindow.system) / requests } : {}
+  return { requests, seconds: durationMs / 1000, errors, ...cpu, ...(firstError === undefined ? {} : { firstError }) }
 }
 
 /** A command-line number of seconds (warm-up, duration). */

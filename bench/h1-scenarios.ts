@@ -61,4 +61,10 @@ export interface RunResult {
   /** Failed requests (transport errors, wrong status, short bodies). */
   readonly errors: number
   readonly firstError?: string
+  /**
+   * The contender process's CPU time (user + system) per completed response in the measured
+   * window, in µs. On a shared machine this varies far less than the rate does: stolen time
+   * lowers the rate but is not charged to the process.
+   */
+  readonly cpuMicrosPerRequest?: number
 }

@@ -162,6 +162,8 @@ export interface Summary<C extends string> {
   readonly errors: number
   readonly error: string | null
   readonly perRound: readonly (number | null)[]
+  /** Median client CPU µs per response (closed-loop Node contenders only), else null. */
+  readonly cpuMicrosPerRequest: number | null
 }
 
 export function summarize<C extends string>(bodySize: number, contender: C, tool: string, outcomes: readonly Outcome[]): Summary<C> {
@@ -170,6 +172,7 @@ export function summarize<C extends string>(bodySize: number, contender: C, tool
   const reqPerSec = okRates.length === 0 ? null : median(okRates)
   const failure = outcomes.map((o) => (o.ok ? undefined : o.error)).find((e) => e !== undefined)
   const requestError = outcomes.map((o) => (o.ok ? o.result.firstError : undefined)).find((e) => e !== undefined)
+  const cpu = outcomes.flatMap((o) => (o.ok && o.result.cpuMicrosPerRequest !== undefined ? [o.result.cpuMicrosPerRequest] : []))
   return {
     contender,
     tool,
@@ -181,6 +184,7 @@ export function summarize<C extends string>(bodySize: number, contender: C, tool
     errors: outcomes.reduce((n, o) => n + (o.ok ? o.result.errors : 0), 0),
     error: failure ?? requestError ?? null,
     perRound: rates,
+    cpuMicrosPerRequest: cpu.length === 0 ? null : median(cpu),
   }
 }
 

@@ -10,7 +10,7 @@ import { isIdempotentRequest, isReplayableBody, type PoolRequestOptions, type Re
 import type { Response } from '../response.js'
 import { AddressBook, CoalescedHandler } from './coalesce.js'
 import { TlsSessionCache } from '../tls/session-cache.js'
-import { parseOrigin, splitUrl } from './origin.js'
+import { parseOrigin, splitPlainUrl, splitUrl } from './origin.js'
 import { Pool, type PoolEvents } from './pool.js'
 import { renderPrometheus, type AgentTotals, type OriginStats } from './stats.js'
 import { ConnectionBudget } from './budget.js'
@@ -60,7 +60,7 @@ export class Agent extends EventEmitter<PoolEvents> {
   pool(origin: string | URL): Pool {
     if (this.#closed) throw new PoolClosedError('agent is closed')
     // Requests name their origin as a string, the same one again and again: skip the URL
-    // parse for a string seen before (bounded, so arbitrary inputs cannot grow it).
+    // parse for a string seen before.
     if (typeof origin === 'string') {
       const known = this.#poolsByInput.get(origin)
       if (known !== undefined) return known
@@ -73,8 +73,13 @@ export class Agent extends EventEmitter<PoolEvents> {
       pool = new Pool(key, this.#options, { sessionCache: this.#sessionCache, budget: this.#budget, parent: this })
       this.#pools.set(key, pool)
     }
-    if (typeof origin === 'string' && this.#poolsByInput.size < MAX_ORIGIN_SPELLINGS) this.#poolsByInput.set(origin, pool)
+    if (typeof origin === 'string') this.#rememberSpelling(origin, pool)
     return pool
+  }
+
+  /** Bounded, so arbitrary inputs cannot grow it. */
+  #rememberSpelling(spelling: string, pool: Pool): void {
+    if (this.#poolsByInput.size < MAX_ORIGIN_SPELLINGS) this.#poolsByInput.set(spelling, pool)
   }
 
   /** New TLS material for every origin's future connections (see Pool#setTls). */
@@ -170,9 +175,13 @@ export class Agent extends EventEmitter<PoolEvents> {
         if (options.origin !== undefined || options.path !== undefined) {
           throw new InvalidArgumentError('give either url, or origin and path, not both')
         }
+        const plain = typeof options.url === 'string' ? splitPlainUrl(options.url) : undefined
+        const known = plain === undefined || this.#closed ? undefined : this.#poolsByInput.get(plain.originPart)
+        if (known !== undefined && plain !== undefined) return { pool: known, path: plain.path }
         const split = splitUrl(options.url)
         pool = this.pool(split.origin.origin)
         path = split.path
+        if (plain !== undefined) this.#rememberSpelling(plain.originPart, pool)
       } else if (options.origin !== undefined) {
         pool = this.pool(options.origin)
       } else {

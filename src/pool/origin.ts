@@ -44,3 +44,32 @@ export function splitUrl(input: string | URL): { origin: Origin; path: string } 
   }
   return { origin: parseOrigin(url), path: `${url.pathname}${url.search}` }
 }
+
+/**
+ * The fast way to split a URL string: its origin part (scheme and authority, as the caller
+ * spelled them) and its request-target, when the target is already in the form the WHATWG
+ * URL parser would print it (`path` then `search`) — else undefined, and the caller parses.
+ *
+ * Callers send the same origin with many paths; parsing every URL in full cost ~6 % of a
+ * small request's CPU. The origin part decides the origin alone (the parser's authority state
+ * ends at the first '/', '?', '#' or '\\'), so it can key a cache. The target is taken as is
+ * only when parsing could not change it: plain characters that neither the path nor the
+ * query percent-encode set contains (no space, quote, '<', '>', '`', '{', '}', '^', '|',
+ * backslash, non-ASCII), no fragment, and no segment that could be a dot-segment (none
+ * starting with '.' or '%2e'; WHATWG URL §4.4 "path state" removes those).
+ */
+export function splitPlainUrl(url: string): { originPart: string; path: string } | undefined {
+  const authorityStart = url.startsWith('http://') ? 7 : url.startsWith('https://') ? 8 : -1
+  if (authorityStart < 0) return undefined
+  let end = authorityStart
+  for (; end < url.length; end++) {
+    const c = url.charCodeAt(end)
+    if (c === 0x2f || c === 0x3f || c === 0x23 || c === 0x5c) break
+  }
+  const originPart = url.slice(0, end)
+  if (end === url.length) return { originPart, path: '/' }
+  const path = url.slice(end)
+  return PLAIN_TARGET.test(path) ? { originPart, path } : undefined
+}
+
+const PLAIN_TARGET = /^(?:\/(?!\.|%2e)[A-Za-z0-9\-._~!$&()*+,;=:@%]*)+(?:\?[A-Za-z0-9\-._~!$&()*+,;=:@%/?]+)?$/i
