@@ -6,6 +6,7 @@
  * wirepool's pool, TLS session cache and metrics. This subpath is the only module that
  * loads undici; the core never does (undici is an optional peer dependency).
  */
+import type { EventEmitter } from 'node:events'
 import { Dispatcher, errors } from 'undici'
 import { Agent } from '../pool/agent.js'
 import type { ConnectionEvent } from '../pool/pool.js'
@@ -32,6 +33,8 @@ export class WirepoolDispatcher extends Dispatcher {
   #closed: Promise<void> | undefined
   #resolveIdle: (() => void) | undefined
   readonly #onConnection: (event: ConnectionEvent) => void
+  /** Subscribed to the agent's lifecycle events (while 'connect'/'disconnect' have listeners). */
+  #watching = false
   /** One callback for every bridge rather than a closure per request. */
   readonly #onSettled = (bridge: UndiciBridge): void => this.#settled(bridge)
 
@@ -55,7 +58,24 @@ export class WirepoolDispatcher extends Dispatcher {
         this.emit('connect', new URL(event.origin), [this])
       }
     }
-    this.agent.on('connection', this.#onConnection)
+    // Only while someone listens: every request moves a connection busy ⇄ idle, and a
+    // subscribed listener makes the pool build an event object for each move.
+    const events = this as EventEmitter
+    events.on('newListener', (event: string | symbol) => {
+      if ((event === 'connect' || event === 'disconnect') && !this.#watching && this.#state !== 'closed' && this.#state !== 'destroyed') {
+        this.#watching = true
+        this.agent.on('connection', this.#onConnection)
+      }
+    })
+    events.on('removeListener', (event: string | symbol) => {
+      if ((event === 'connect' || event === 'disconnect') && this.listenerCount('connect') + this.listenerCount('disconnect') === 0) this.#unwatch()
+    })
+  }
+
+  #unwatch(): void {
+    if (!this.#watching) return
+    this.#watching = false
+    this.agent.off('connection', this.#onConnection)
   }
 
   get closed(): boolean {
@@ -149,7 +169,7 @@ export class WirepoolDispatcher extends Dispatcher {
 
   #finish(state: 'closed' | 'destroyed'): void {
     this.#transition(state)
-    this.agent.off('connection', this.#onConnection)
+    this.#unwatch()
   }
 
   /** The one transition function: open → closing → closed, and → destroyed from anywhere; never back. */

@@ -364,7 +364,13 @@ t.test('close and destroy', async (t) => {
   const d1 = new WirepoolDispatcher(shared)
   t.equal(d1.agent, shared)
   const connects: string[] = []
+  t.equal(shared.listenerCount('connection'), 0, 'no lifecycle subscription while nobody listens for connect/disconnect')
+  const onDisconnect = (): void => {}
+  d1.on('disconnect', onDisconnect)
   d1.on('connect', (origin) => connects.push(origin.origin))
+  t.equal(shared.listenerCount('connection'), 1, 'one subscription for both events')
+  d1.off('disconnect', onDisconnect)
+  t.equal(shared.listenerCount('connection'), 1, 'kept while a connect listener remains')
   const slow = undici.request(`${srv.origin}/slow`, { dispatcher: d1 })
   while (release === undefined) await once(srv.server, 'request')
   const closing = d1.close()
@@ -374,6 +380,7 @@ t.test('close and destroy', async (t) => {
   t.equal(await (await slow).body.text(), 'late', 'an in-flight request finishes during close')
   await closing
   t.same(connects, [srv.origin], 'connect event from wirepool’s lifecycle')
+  t.equal(shared.listenerCount('connection'), 0, 'a closed dispatcher leaves the shared agent')
   t.equal(await (await shared.request({ url: `${srv.origin}/ok` })).body.text(), 'ok', 'a shared agent outlives the dispatcher')
 
   const d2 = new WirepoolDispatcher(shared)
