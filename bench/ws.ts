@@ -46,6 +46,13 @@ interface RunResult {
   messages: number
   bytes: number
   ms: number
+  /** The client process's CPU time (user + system) during the run, in µs. */
+  cpuMicros: number
+}
+
+function cpuSince(start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start)
+  return used.user + used.system
 }
 
 // ── the client side, common to both contenders ──────────────────────────────────────────
@@ -105,6 +112,7 @@ async function openClient(contender: Contender, url: string): Promise<Client> {
 async function runEcho(client: Client, size: number, durationMs: number): Promise<RunResult> {
   const payload = Buffer.alloc(size, 0x61)
   let messages = 0
+  const cpu = process.cpuUsage()
   const start = performance.now()
   const deadline = start + durationMs
   await new Promise<void>((resolve) => {
@@ -115,12 +123,13 @@ async function runEcho(client: Client, size: number, durationMs: number): Promis
     })
     client.send(payload)
   })
-  return { messages, bytes: messages * size, ms: performance.now() - start }
+  return { messages, bytes: messages * size, ms: performance.now() - start, cpuMicros: cpuSince(cpu) }
 }
 
 async function runOneWay(client: Client, size: number, durationMs: number): Promise<RunResult> {
   const payload = Buffer.alloc(size, 0x62)
   let messages = 0
+  const cpu = process.cpuUsage()
   const start = performance.now()
   const deadline = start + durationMs
   const acked = new Promise<void>((resolve) => client.onMessage((data) => data === DONE && resolve()))
@@ -134,7 +143,7 @@ async function runOneWay(client: Client, size: number, durationMs: number): Prom
   }
   client.send(DONE)
   await acked
-  return { messages, bytes: messages * size, ms: performance.now() - start }
+  return { messages, bytes: messages * size, ms: performance.now() - start, cpuMicros: cpuSince(cpu) }
 }
 
 async function clientMain(contender: Contender, url: string, mode: Mode, size: number, durationMs: number): Promise<void> {
@@ -188,6 +197,7 @@ async function main(): Promise<void> {
   for (const mode of MODES) {
     for (const size of SIZES) {
       const results: Record<Contender, number[]> = { wirepool: [], ws: [] }
+      const cpuPerMessage: Record<Contender, number[]> = { wirepool: [], ws: [] }
       for (let round = 0; round < rounds; round++) {
         // Alternate who goes first so neither always runs on a warmer (or busier) machine.
         const order = round % 2 === 0 ? CONTENDERS : [...CONTENDERS].reverse()
@@ -197,14 +207,17 @@ async function main(): Promise<void> {
           if (out.code !== 0) throw new Error(`${contender} ${mode} ${size.name} failed (${out.code ?? out.signal}): ${out.stderr}`)
           const r = JSON.parse(out.stdout.trim().split('\n').pop() as string) as RunResult
           results[contender].push(mode === 'echo' ? (r.messages / r.ms) * 1000 : r.bytes / 1e6 / (r.ms / 1000))
+          cpuPerMessage[contender].push(r.cpuMicros / r.messages)
         }
       }
       const wp = median(results.wirepool)
       const ws = median(results.ws)
-      rows.push([`${mode}_${size.name}`, formatNumber(wp), formatNumber(ws), formatRatio(ratio(wp, ws))])
+      const cpu = (c: Contender): string => median(cpuPerMessage[c]).toFixed(2)
+      rows.push([`${mode}_${size.name}`, formatNumber(wp), formatNumber(ws), formatRatio(ratio(wp, ws)), cpu('wirepool'), cpu('ws')])
     }
   }
-  console.log(formatTable(['case (echo: round trips/s, oneway: MB/s)', 'wirepool', 'ws', 'wirepool/ws'], rows))
+  // Client CPU per message: what each client costs, steadier than the rates on a shared machine.
+  console.log(formatTable(['case (echo: round trips/s, oneway: MB/s)', 'wirepool', 'ws', 'wirepool/ws', 'wirepool CPU µs/msg', 'ws CPU µs/msg'], rows))
   server.kill('SIGTERM')
 }
 
