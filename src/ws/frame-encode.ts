@@ -71,24 +71,44 @@ export function encodeFrame(opcode: Opcode, payload: Uint8Array | string, option
     throw new InvalidArgumentError('RSV1 is only set on the first frame of a data message')
   }
 
+  const frame = Buffer.allocUnsafe(frameLength(length, masked))
+  writeFrame(frame, 0, (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode, payload, length, masked)
+  return frame
+}
+
+/** Bytes of a frame carrying `length` payload bytes: header (§5.2), mask key, payload. */
+export function frameLength(length: number, masked = true): number {
+  return 2 + (length < 126 ? 0 : length <= 0xffff ? 2 : 8) + (masked ? 4 : 0) + length
+}
+
+/**
+ * A final, masked, uncompressed data frame written into `target` at `at` (the caller checked
+ * the opcode and that `frameLength(length)` bytes fit); returns the offset after it. The
+ * WebSocket encodes a burst of small messages into one buffer this way: one write and no
+ * Buffer per message.
+ */
+export function writeDataFrame(target: Buffer, at: number, opcode: Opcode, payload: Uint8Array | string, length: number): number {
+  return writeFrame(target, at, 0x80 | opcode, payload, length, true)
+}
+
+function writeFrame(frame: Buffer, at: number, firstByte: number, payload: Uint8Array | string, length: number, masked: boolean): number {
   // §5.2: the minimal length encoding, 7, 16 or 64 bits.
   const lengthBytes = length < 126 ? 0 : length <= 0xffff ? 2 : 8
-  const payloadAt = 2 + lengthBytes + (masked ? 4 : 0)
-  const frame = Buffer.allocUnsafe(payloadAt + length)
-  frame[0] = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode
+  const payloadAt = at + 2 + lengthBytes + (masked ? 4 : 0)
+  frame[at] = firstByte
   if (lengthBytes === 0) {
-    frame[1] = length
+    frame[at + 1] = length
   } else if (lengthBytes === 2) {
-    frame[1] = 126
-    frame.writeUInt16BE(length, 2)
+    frame[at + 1] = 126
+    frame.writeUInt16BE(length, at + 2)
   } else {
-    frame[1] = 127
+    frame[at + 1] = 127
     // 2^53 bounds any JS length, so the high word's most significant bit is 0 as §5.2 requires.
-    frame.writeUInt32BE(Math.floor(length / 0x1_0000_0000), 2)
-    frame.writeUInt32BE(length >>> 0, 6)
+    frame.writeUInt32BE(Math.floor(length / 0x1_0000_0000), at + 2)
+    frame.writeUInt32BE(length >>> 0, at + 6)
   }
   if (masked) {
-    frame[1] |= 0x80
+    frame[at + 1] = (frame[at + 1] as number) | 0x80
     writeMaskKey(frame, payloadAt - 4)
   }
 
@@ -100,7 +120,7 @@ export function encodeFrame(opcode: Opcode, payload: Uint8Array | string, option
   } else {
     frame.set(payload, payloadAt)
   }
-  return frame
+  return payloadAt + length
 }
 
 /**

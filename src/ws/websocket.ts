@@ -25,7 +25,7 @@ import { PerMessageDeflate } from './deflate.js'
 import { CloseEvent, ErrorEvent } from './events.js'
 import { CloseCode, DEFAULT_MAX_PAYLOAD, FrameDecoder, Opcode, PayloadCollector, isValidCloseCode } from './frame.js'
 import type { DataOpcode, FrameHandler } from './frame.js'
-import { encodeClose, encodeFrame } from './frame-encode.js'
+import { encodeClose, encodeFrame, frameLength, writeDataFrame } from './frame-encode.js'
 import {
   checkExtendedConnectResponse,
   checkHandshakeResponse,
@@ -103,6 +103,9 @@ const COMPRESSED = { rsv1: true } as const
 
 /** Below this many bytes, one tick's frames are concatenated into a single write. */
 const BATCH_CONCAT_LIMIT = 64 * 1024
+/** A burst's batch buffer (#writeNow): its first size, doubled as it fills, up to the max. */
+const BATCH_BUFFER_FIRST = 4 * 1024
+const BATCH_BUFFER_MAX = 64 * 1024
 
 interface PendingPing {
   payload: Buffer
@@ -213,8 +216,18 @@ export class WebSocket extends EventTarget {
   #inboundBusy = false
 
   readonly #outgoing: Outgoing[] = []
-  /** App bytes of each immediate write (#writeNow) not completed yet, in write order. */
+  /** App bytes of each direct write (#writeNow, #flushBatch) not completed yet, in write order. */
   readonly #writtenSizes: number[] = []
+  /**
+   * Where the messages of a burst are encoded (see #writeNow), for this tick only: frames
+   * back to back; [#batchStart, #batchEnd) holds those not written yet, whose messages carry
+   * #batchSize application bytes. Bytes before #batchStart were handed to the socket and are
+   * never touched again.
+   */
+  #batch: Buffer | undefined
+  #batchStart = 0
+  #batchEnd = 0
+  #batchSize = 0
   readonly #pings: PendingPing[] = []
 
   #closeSent = false
@@ -399,7 +412,7 @@ export class WebSocket extends EventTarget {
     this.#figures.messagesOut++
     this.#figures.bytesOut += size
     this.#bufferedAmount += size
-    // send() (not sendAsync, which waits for a queue entry's completion) may write at once.
+    // send() (not sendAsync, which waits for a queue entry's completion) may skip the queue.
     if (resolve === noop && !(payload instanceof Promise) && this.#writeNow(opcode, payload, size)) return
     const item: Outgoing = { kind: 'data', opcode, size, frames: undefined, resolve, reject }
     this.#outgoing.push(item)
@@ -414,28 +427,62 @@ export class WebSocket extends EventTarget {
   }
 
   /**
-   * The immediate path of send(): when nothing is queued and nothing was written yet in this
-   * tick, the message's frame goes to the socket now, inside the caller's call. A client that
-   * sends one message and waits for the answer (request/response, echo) then pays no deferral
-   * on its round trip, as with `ws`, which writes synchronously. The write marks the tick
-   * (#schedulePump): later sends of the same tick queue up behind it and leave together in
-   * one write at the end of the tick, so a burst still costs one syscall for all but the
-   * first message. Returns false when the message must take the queue: something is queued
-   * ahead of it (order), it needs compressing (asynchronous) or fragmenting, or the tick's
-   * immediate write was already used.
+   * The direct path of send(), for a message that needs no queue entry: nothing is queued
+   * ahead of it (order), it needs no compressing (asynchronous) or fragmenting, and its frame
+   * fits a batch buffer.
+   *
+   * The first such message of a tick is written inside the caller's call: a client that
+   * sends one message and waits for the answer (request/response, echo) pays no deferral on
+   * its round trip, as with `ws`, which writes synchronously. That write marks the tick
+   * (#schedulePump); the messages sent later in the same tick are encoded into a batch
+   * buffer, back to back, and leave together in one write at the end of the tick
+   * (#flushBatch); the buffer is dropped then (an idle WebSocket holds none). A burst of 100,000
+   * small messages cost a queue entry, a frame Buffer and a frames array each, then a
+   * concatenation; most of the sender's time went to collecting that garbage.
    */
   #writeNow(opcode: DataOpcode, payload: Uint8Array | string, size: number): boolean {
     const socket = this.#socket
-    if (socket === undefined || this.#pumpScheduled || this.#outgoing.length !== 0 || size > this.#fragmentSize) return false
+    if (socket === undefined || this.#outgoing.length !== 0 || size > this.#fragmentSize) return false
     if (this.#deflate !== null && size >= (this.#deflateOptions?.threshold ?? 0)) return false
-    this.#writtenSizes.push(size)
-    socket.write(encodeFrame(opcode, payload), this.#onWritten)
-    this.#schedulePump()
+    if (!this.#pumpScheduled) {
+      // The tick's first message: a frame of its own, written now.
+      this.#writtenSizes.push(size)
+      socket.write(encodeFrame(opcode, payload), this.#onWritten)
+      this.#schedulePump()
+      return true
+    }
+    const length = frameLength(size)
+    if (length > BATCH_BUFFER_MAX) return false
+    let batch = this.#batch
+    if (batch === undefined || batch.length - this.#batchEnd < length) {
+      // Full (or none yet this tick): what is pending leaves now, and a buffer twice the size
+      // takes the rest of the burst.
+      this.#flushBatch()
+      const capacity = batch === undefined ? BATCH_BUFFER_FIRST : Math.min(batch.length * 2, BATCH_BUFFER_MAX)
+      batch = Buffer.allocUnsafeSlow(Math.max(capacity, length))
+      this.#batch = batch
+      this.#batchStart = 0
+      this.#batchEnd = 0
+    }
+    this.#batchEnd = writeDataFrame(batch, this.#batchEnd, opcode, payload, size)
+    this.#batchSize += size
     return true
   }
 
+  /** Hand the batch's pending frames to the socket in one write. */
+  #flushBatch(): void {
+    const socket = this.#socket
+    const batch = this.#batch
+    if (socket === undefined || batch === undefined || this.#batchEnd === this.#batchStart) return
+    this.#writtenSizes.push(this.#batchSize)
+    const frames = batch.subarray(this.#batchStart, this.#batchEnd)
+    this.#batchStart = this.#batchEnd
+    this.#batchSize = 0
+    socket.write(frames, this.#onWritten)
+  }
+
   /**
-   * The completion of an immediate write: its bytes leave bufferedAmount. Writes complete in
+   * The completion of a direct write: its bytes leave bufferedAmount. Writes complete in
    * the order they were made (node:stream), so the sizes are a FIFO and no closure is made
    * per message.
    */
@@ -491,6 +538,9 @@ export class WebSocket extends EventTarget {
   #pump(): void {
     const socket = this.#socket
     if (socket === undefined || this.#state === State.CLOSED) return
+    // Frames of the direct path were all sent before anything now queued (#writeNow takes
+    // none while the queue is not empty): they go first.
+    this.#flushBatch()
     const outgoing = this.#outgoing
     let count = 0
     let bytes = 0
@@ -543,6 +593,9 @@ export class WebSocket extends EventTarget {
   #pumpNow = (): void => {
     this.#pumpScheduled = false
     this.#pump()
+    // The burst is over; the next one starts a small buffer again.
+    this.#batch = undefined
+    this.#batchStart = this.#batchEnd = 0
   }
 
 
@@ -975,6 +1028,8 @@ export class WebSocket extends EventTarget {
     for (const item of this.#outgoing.splice(0)) item.reject(closedError)
     this.#bufferedAmount = 0
     this.#writtenSizes.length = 0
+    this.#batch = undefined
+    this.#batchStart = this.#batchEnd = this.#batchSize = 0
     for (const ping of this.#pings.splice(0)) ping.reject(closedError)
     if (!clean && this.#failure === undefined && !this.#closeReceived) {
       this.#failure = new SocketClosedError('the connection closed without a Close frame (1006)')

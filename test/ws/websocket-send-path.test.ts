@@ -157,6 +157,37 @@ t.test('close() after sends flushes every message before the Close', async (t) =
   t.equal(ws.bufferedAmount, 0)
 })
 
+t.test('a burst bigger than the batch buffer: every message intact and in order, few writes', async (t) => {
+  const { ws, conn, writes } = await connect(t)
+  const before = writes()
+  // 3,000 messages of varied sizes (text with multi-byte UTF-8, bytes, up to a frame with a
+  // 16-bit length, and last one too big for any batch buffer, which takes the queue): ~700 KB
+  // of frames in one tick.
+  const sent: string[] = []
+  let appBytes = 0
+  for (let i = 0; i < 3000; i++) {
+    const text = i % 3 === 0
+    const body = i === 2999 ? 'x'.repeat(70 * 1024) : `${i}:${'é€'.repeat(i % 150)}${'z'.repeat(i % 7)}`
+    sent.push(body)
+    if (text) ws.send(body)
+    else ws.send(Buffer.from(body))
+    appBytes += Buffer.byteLength(body)
+  }
+  t.equal(ws.bufferedAmount, appBytes, 'every message counted until flushed')
+  await nextTick()
+  const used = writes() - before
+  t.ok(used >= 2 && used <= 40, `the burst left in ${used} writes, not one per message`)
+  const got: string[] = []
+  for (let i = 0; i < sent.length; i++) {
+    const frame = await conn.nextMessage()
+    got.push(frame?.payload.toString() ?? '<end>')
+    if (got[i] !== sent[i]) break
+  }
+  t.same(got, sent, 'all 3,000 arrived, in order, unaltered')
+  while (ws.bufferedAmount > 0) await nextTick()
+  t.equal(ws.bufferedAmount, 0, 'bufferedAmount back to 0 once written')
+})
+
 t.test('bufferedAmount counts an immediate write until the socket flushed it', async (t) => {
   const { ws, conn, writes } = await connect(t)
   conn.socket.pause()
