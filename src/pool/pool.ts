@@ -898,9 +898,10 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
    * An HTTP/1.1 connection that has just finished a response takes its next queued request
    * in the check phase, after the poll phase that delivered the response, not inside it:
    *
-   * - a FIN, RST or stray bytes the server sent right behind the response are read first
-   *   (the same poll phase), so the connection retires instead of carrying a request into a
-   *   close (undici waits the same turn, GHSA-35p6-xmwp-9g52);
+   * - a FIN or RST that arrived with the response is read first (the rest of the same poll
+   *   phase), so the connection retires instead of carrying a request into a close; one that
+   *   is still on its way can still meet the request, as with any client (undici waits the
+   *   same turn, GHSA-35p6-xmwp-9g52);
    * - every connection freed in one poll phase writes its next request in one burst, so a
    *   server sleeping in epoll is woken once for them all. Writing each request in the middle
    *   of reading the other responses woke nginx for nearly every request: the wake-up runs in
