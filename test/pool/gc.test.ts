@@ -50,3 +50,44 @@ t.test('an unread body whose connection fails does not crash the process; the er
   t.match(err.message, /going down/)
   t.match(((await res.trailers.catch((e: unknown) => e)) as Error).message, /going down/)
 })
+
+t.test('a body whose reader waits for the next chunk is held strongly: collections do not cut the download', async (t) => {
+  // The server sends 1 MiB (the body fills: backpressure, the engine holds it weakly), then
+  // waits; the reader drains it and waits for more. Nothing but the body reaches the
+  // reader then, so if the engine still held the body weakly, a collection would take body
+  // and reader together, abort the request, and the rest would never be read.
+  const first = 1024 * 1024
+  const rest = 3 * 1024 * 1024
+  let sendRest: (() => void) | undefined
+  const srv = await httpServer(t, (_req, res) => {
+    res.writeHead(200, { 'content-length': String(first + rest) })
+    res.write(Buffer.alloc(first, 1))
+    sendRest = () => res.end(Buffer.alloc(rest, 2))
+  })
+  const pool = new Pool(srv.origin)
+  t.teardown(() => pool.destroy())
+  // What the reader did, kept outside its own reach (a root the test can look at).
+  const progress = { bytes: 0, finished: false, collected: false }
+  const watch = new FinalizationRegistry<null>(() => {
+    progress.collected = true
+  })
+  await (async () => {
+    const res = await pool.request({ path: '/' })
+    watch.register(res.body, null)
+    void (async () => {
+      for await (const chunk of res.body) progress.bytes += (chunk as Buffer).length
+      progress.finished = true
+    })()
+  })()
+  for (let i = 0; i < 500 && progress.bytes < first; i++) await new Promise((r) => setTimeout(r, 5))
+  t.equal(progress.bytes, first, 'the first MiB was read; the reader now waits for more')
+  for (let i = 0; i < 5; i++) {
+    gc()
+    await new Promise((r) => setImmediate(r))
+  }
+  t.equal(progress.collected, false, 'the waiting body was not collected')
+  ;(sendRest as () => void)()
+  for (let i = 0; i < 1000 && !progress.finished; i++) await new Promise((r) => setTimeout(r, 5))
+  t.equal(progress.bytes, first + rest, 'the whole body arrived')
+  t.equal(progress.finished, true)
+})
