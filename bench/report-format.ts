@@ -58,6 +58,7 @@ const VALUE_LABELS: Readonly<Record<string, string>> = {
   rssMiBPer100: 'RSS MiB / 100 conns',
   heapMiBPer100: 'heap MiB / 100 conns',
   openMs: 'open ms',
+  cpuMicrosPerRequest: 'client CPU µs/req',
 }
 
 /** Display names of ratio anchors (`vsHttp2` → `node:http2`); others are lower-cased. */
