@@ -87,6 +87,8 @@ interface ConnectionRecord extends ListNode<ConnectionRecord>, HealthRecord {
   retireReason: string | undefined
   /** Settles `#openConnection`'s promise once the record leaves `connecting`. */
   ready: { resolve: () => void; reject: (err: Error) => void } | undefined
+  /** An HTTP/1.1 connection whose response just ended, idle from the check phase on (#settle). */
+  settling: boolean
   /**
    * Armed (or refresh()ed, no allocation) each time the record goes idle; left running when
    * it goes busy, its expiry then being ignored — one Timeout per connection, not one per
@@ -194,6 +196,14 @@ function daysLeft(validTo: Date, now: number): number {
 
 function noop(): void {}
 
+/**
+ * The state figures report: a connection whose response is complete and that only waits for
+ * the check phase to take requests again (Pool#settle) is idle to anyone looking.
+ */
+function observedState(rec: ConnectionRecord): ConnectionState {
+  return rec.settling && rec.state === 'busy' && rec.conn?.inFlight === 0 ? 'idle' : rec.state
+}
+
 export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
   readonly origin: string
   readonly #origin: Origin
@@ -217,8 +227,10 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
   readonly #parent: EventEmitter<PoolEvents> | undefined
   #closing: Promise<void> | undefined
   #destroyed = false
-  /** A drain waiting for the check phase (see #drainAfterPoll). */
+  /** A drain waiting for the check phase (see #settle). */
   #drainImmediate: NodeJS.Immediate | undefined = undefined
+  /** HTTP/1.1 connections freed in this poll phase, idle from the check phase on. */
+  #settling: ConnectionRecord[] = []
   /** Protocol of the newest connection: decides how many connections a burst may open. */
   #protocolSeen: Protocol | undefined
   /** The newest leaf certificate seen (expiry figures). */
@@ -388,7 +400,7 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
         rttSum += rtt
         rttCount++
       }
-      counts[rec.state as Exclude<ConnectionState, 'closed'>]++
+      counts[observedState(rec) as Exclude<ConnectionState, 'closed'>]++
       counts.total++
       if (rec.protocol !== undefined) protocols[rec.protocol] = (protocols[rec.protocol] ?? 0) + 1
       if (rec.conn !== undefined) streamsOpen += rec.conn.inFlight
@@ -603,7 +615,8 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
       if (connecting === 0 && this.#live < this.#options.connections) this.#openForDemand(false)
       return
     }
-    let wanted = this.#queue.length - waitingForBound - connecting
+    // Connections about to be idle (#settle) will take queued requests in the check phase.
+    let wanted = this.#queue.length - waitingForBound - connecting - this.#settling.length
     while (wanted > 0 && this.#live < this.#options.connections) {
       if (!this.#openForDemand(false)) return
       wanted--
@@ -701,6 +714,7 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
       certificate: null,
       retireReason: undefined,
       ready: undefined,
+      settling: false,
       idleTimer: undefined,
       idleTimerMs: 0,
       ageTimer: undefined,
@@ -780,7 +794,7 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
       id: rec.id,
       origin: this.origin,
       protocol: rec.protocol,
-      state: rec.state,
+      state: observedState(rec),
       createdAt: rec.createdAt,
       lastUsedAt: rec.lastUsedAt,
       requests: rec.requests,
@@ -876,27 +890,30 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
   }
 
   /** Put a connection in the state its load says (idle/busy/draining), after any change. */
-  #refreshState(rec: ConnectionRecord, reason: string): void {
+  #refreshState(rec: ConnectionRecord, reason: string, settled = false): void {
     const conn = rec.conn
     if (conn === undefined || rec.state === 'closed') return
     let to: ConnectionState
     if (conn.retired) to = 'draining'
     else if (conn.inFlight === 0) to = 'idle'
     else to = 'busy'
+    if (to === 'idle' && !settled && reason === 'request-done' && rec.state === 'busy' && conn.multiplexed !== true) {
+      this.#settle(rec)
+      return
+    }
     if (to === 'idle' && this.#options.maxRequestsPerConnection !== undefined && rec.requests >= this.#options.maxRequestsPerConnection) {
       this.#retire(rec, 'max-requests')
       return
     }
     if (to !== rec.state) this.#move(rec, to, reason)
-    if (to === 'idle' || to === 'busy') {
-      if (reason === 'request-done' && conn.multiplexed !== true && this.#queue.length > 0) this.#drainAfterPoll()
-      else this.#drain()
-    } else if (to === 'draining' && conn.inFlight === 0) void conn.close()
+    if (to === 'idle' || to === 'busy') this.#drain()
+    else if (to === 'draining' && conn.inFlight === 0) void conn.close()
   }
 
   /**
-   * An HTTP/1.1 connection that has just finished a response takes its next queued request
-   * in the check phase, after the poll phase that delivered the response, not inside it:
+   * An HTTP/1.1 connection that has just finished a response stays busy until the check
+   * phase, after the poll phase that delivered the response, and takes requests from then on
+   * (queued ones, and those its caller sends straight away in reply):
    *
    * - a FIN or RST that arrived with the response is read first (the rest of the same poll
    *   phase), so the connection retires instead of carrying a request into a close; one that
@@ -908,15 +925,25 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
    *   the sender's write() on loopback and cost ~7 % of the client's CPU (perf), half of it
    *   avoidable.
    *
-   * One Immediate per pool, whatever the number of connections freed.
+   * One Immediate per pool, whatever the number of connections freed. Requests that arrive
+   * meanwhile wait for these connections rather than open new ones (#growIfNeeded).
    */
-  #drainAfterPoll(): void {
-    if (this.#drainImmediate !== undefined) return
-    this.#drainImmediate = setImmediate(this.#deferredDrain)
+  #settle(rec: ConnectionRecord): void {
+    if (!rec.settling) {
+      rec.settling = true
+      this.#settling.push(rec)
+    }
+    if (this.#drainImmediate === undefined) this.#drainImmediate = setImmediate(this.#settled)
   }
 
-  readonly #deferredDrain = (): void => {
+  readonly #settled = (): void => {
     this.#drainImmediate = undefined
+    const settling = this.#settling
+    this.#settling = []
+    for (const rec of settling) {
+      rec.settling = false
+      this.#refreshState(rec, 'request-done', true)
+    }
     if (!this.#destroyed) this.#drain()
   }
 
