@@ -229,23 +229,21 @@ export class ResponseCollector implements DispatchHandler {
     const body = new ResponseBody()
     this.#strongBody = body
     const decoder = this.#maxDecompressedSize >= 0 ? createDecoder(headers['content-encoding'], (err) => this.#decodeFailed(err)) : null
-    if (decoder === null) {
-      body._attach(() => {
-        this.#wanted()
-        resume()
-      }, this.#abort)
-    } else {
+    // What the body's reader asking for more resumes: the socket, or the decoder in between.
+    let more = resume
+    if (decoder !== null) {
       // Socket → decoder → body, with backpressure at both joints: a full decoder pauses the
       // socket (onData returns false) and a full body pauses the decoder.
       this.#decoder = decoder
       decoder.input.on('drain', resume)
       decoder.output.on('data', (out: Buffer) => this.#onDecoded(out))
       decoder.output.on('end', () => this.#finish())
-      body._attach(() => {
-        this.#wanted()
-        decoder.output.resume()
-      }, this.#abort)
+      more = () => decoder.output.resume()
     }
+    body._attach(() => {
+      this.#wanted()
+      more()
+    }, this.#abort)
     const resolve = this.#resolve
     this.#settled()
     resolve(new WirepoolResponse(status, statusText, headers, body, this.#info as ConnectionInfo, this.#informational ?? [], this.#trailersOutcome))

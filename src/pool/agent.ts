@@ -176,8 +176,10 @@ export class Agent extends EventEmitter<PoolEvents> {
           throw new InvalidArgumentError('give either url, or origin and path, not both')
         }
         const plain = typeof options.url === 'string' ? splitPlainUrl(options.url) : undefined
-        const known = plain === undefined || this.#closed ? undefined : this.#poolsByInput.get(plain.originPart)
-        if (known !== undefined && plain !== undefined) return { pool: known, path: plain.path }
+        if (plain !== undefined && !this.#closed) {
+          const known = this.#poolsByInput.get(plain.originPart)
+          if (known !== undefined) return { pool: known, path: plain.path }
+        }
         const split = splitUrl(options.url)
         pool = this.pool(split.origin.origin)
         path = split.path

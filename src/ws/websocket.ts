@@ -428,8 +428,7 @@ export class WebSocket extends EventTarget {
 
   /**
    * The direct path of send(), for a message that needs no queue entry: nothing is queued
-   * ahead of it (order), it needs no compressing (asynchronous) or fragmenting, and its frame
-   * fits a batch buffer.
+   * ahead of it (order), and it needs no compressing (asynchronous) or fragmenting.
    *
    * The first such message of a tick is written inside the caller's call: a client that
    * sends one message and waits for the answer (request/response, echo) pays no deferral on
@@ -452,6 +451,7 @@ export class WebSocket extends EventTarget {
       return true
     }
     const length = frameLength(size)
+    // Too big for a batch buffer: it takes the queue, whose writes follow the batch's.
     if (length > BATCH_BUFFER_MAX) return false
     let batch = this.#batch
     if (batch === undefined || batch.length - this.#batchEnd < length) {
@@ -594,8 +594,13 @@ export class WebSocket extends EventTarget {
     this.#pumpScheduled = false
     this.#pump()
     // The burst is over; the next one starts a small buffer again.
+    this.#dropBatch()
+  }
+
+  /** Forget the batch buffer (its written frames belong to the socket now). */
+  #dropBatch(): void {
     this.#batch = undefined
-    this.#batchStart = this.#batchEnd = 0
+    this.#batchStart = this.#batchEnd = this.#batchSize = 0
   }
 
 
@@ -1028,8 +1033,7 @@ export class WebSocket extends EventTarget {
     for (const item of this.#outgoing.splice(0)) item.reject(closedError)
     this.#bufferedAmount = 0
     this.#writtenSizes.length = 0
-    this.#batch = undefined
-    this.#batchStart = this.#batchEnd = this.#batchSize = 0
+    this.#dropBatch()
     for (const ping of this.#pings.splice(0)) ping.reject(closedError)
     if (!clean && this.#failure === undefined && !this.#closeReceived) {
       this.#failure = new SocketClosedError('the connection closed without a Close frame (1006)')

@@ -1,6 +1,36 @@
-/** Test helpers around our WebSocket: an ordered record of its events, and waits on them. */
+/**
+ * Test helpers around our WebSocket: an ordered record of its events, waits on them, and a
+ * client opening against a scripted raw peer.
+ */
+import { Agent } from '../../src/pool/agent.js'
 import type { CloseEvent, ErrorEvent } from '../../src/ws/events.js'
-import type { WebSocket } from '../../src/ws/websocket.js'
+import { WebSocket, type WebSocketOptions } from '../../src/ws/websocket.js'
+import { startRawPeer, type PeerConnection, type RawPeer } from './raw-peer.js'
+
+interface Teardown {
+  teardown(fn: () => unknown): void
+}
+
+/**
+ * A raw peer and our client opening to it on `path` (agent without retries), both torn down
+ * with the test; returns once the peer holds the connection, before it answers the handshake.
+ */
+export async function connectToRawPeer(
+  t: Teardown,
+  path: string,
+  options: WebSocketOptions = {},
+): Promise<{ peer: RawPeer; ws: WebSocket; rec: Recorder; conn: PeerConnection }> {
+  const peer = await startRawPeer(t)
+  const agent = new Agent({ retry: false })
+  t.teardown(() => agent.destroy())
+  const ws = new WebSocket(peer.url + path, { agent, ...options })
+  t.teardown(() => {
+    if (ws.readyState < 2) ws.close()
+  })
+  const rec = new Recorder(ws)
+  const conn = await peer.connection()
+  return { peer, ws, rec, conn }
+}
 
 export type Recorded =
   | { type: 'open' }

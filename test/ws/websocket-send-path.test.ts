@@ -8,12 +8,11 @@
  */
 import * as net from 'node:net'
 import t from 'tap'
-import { Agent } from '../../src/pool/agent.js'
 import { encodeFrame } from '../../src/ws/frame-encode.js'
 import { Opcode } from '../../src/ws/frame.js'
 import { WebSocket, type WebSocketOptions } from '../../src/ws/websocket.js'
-import { Recorder } from './client-helpers.js'
-import { startRawPeer, type PeerConnection } from './raw-peer.js'
+import { connectToRawPeer, type Recorder } from './client-helpers.js'
+import type { PeerConnection } from './raw-peer.js'
 
 interface Teardown {
   teardown(fn: () => unknown): void
@@ -28,7 +27,7 @@ interface Setup {
 }
 
 async function connect(t: Teardown, options: WebSocketOptions = {}, extensions: string[] = []): Promise<Setup> {
-  const peer = await startRawPeer(t)
+  const { peer, ws, rec, conn } = await connectToRawPeer(t, '/send', options)
   // Count only the writes of the client's end (the peer's sockets are net.Sockets too).
   let writes = 0
   const original = net.Socket.prototype.write
@@ -39,14 +38,6 @@ async function connect(t: Teardown, options: WebSocketOptions = {}, extensions: 
   t.teardown(() => {
     net.Socket.prototype.write = original
   })
-  const agent = new Agent({ retry: false })
-  t.teardown(() => agent.destroy())
-  const ws = new WebSocket(peer.url + '/send', { agent, ...options })
-  t.teardown(() => {
-    if (ws.readyState < 2) ws.close()
-  })
-  const rec = new Recorder(ws)
-  const conn = await peer.connection()
   conn.accept(extensions)
   await rec.wait('open')
   return { ws, rec, conn, writes: () => writes }

@@ -5,13 +5,12 @@
  * timeout, heartbeat timeout, handshake timeout.
  */
 import t, { type Test } from 'tap'
-import { Agent } from '../../src/pool/agent.js'
 import { WebSocket, type WebSocketOptions } from '../../src/ws/websocket.js'
 import { encodeClose, encodeFrame } from '../../src/ws/frame-encode.js'
 import { Opcode } from '../../src/ws/frame.js'
 import { WsHandshakeError } from '../../src/errors.js'
-import { startRawPeer, type PeerConnection } from './raw-peer.js'
-import { Recorder } from './client-helpers.js'
+import type { PeerConnection } from './raw-peer.js'
+import { connectToRawPeer, type Recorder } from './client-helpers.js'
 
 interface Teardown {
   teardown(fn: () => unknown): void
@@ -33,15 +32,7 @@ async function connect(
   options: WebSocketOptions = {},
   answer: ((conn: PeerConnection) => void) | null = (conn) => conn.accept(),
 ): Promise<{ ws: WebSocket; rec: Recorder; conn: PeerConnection }> {
-  const peer = await startRawPeer(t)
-  const agent = new Agent({ retry: false })
-  t.teardown(() => agent.destroy())
-  const ws = new WebSocket(peer.url + '/raw', { agent, ...options })
-  t.teardown(() => {
-    if (ws.readyState < 2) ws.close()
-  })
-  const rec = new Recorder(ws)
-  const conn = await peer.connection()
+  const { ws, rec, conn } = await connectToRawPeer(t, '/raw', options)
   if (answer !== null) answer(conn)
   return { ws, rec, conn }
 }
