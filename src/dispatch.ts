@@ -114,7 +114,7 @@ export interface ConnectionEvents {
   close: [err: WirepoolError | undefined]
 }
 
-/** The one contract H1Connection and (later) H2Connection implement for the pool. */
+/** The one contract H1Connection and H2Connection implement for the pool: every capability it reads is here. */
 export interface PoolConnection extends EventEmitter<ConnectionEvents> {
   readonly id: number
   readonly protocol: Protocol
@@ -132,20 +132,25 @@ export interface PoolConnection extends EventEmitter<ConnectionEvents> {
    * Concurrent requests do not wait for each other (HTTP/2 streams). The pool spreads load
    * over such a connection before opening another; HTTP/1.1 pipelining is not this.
    */
-  readonly multiplexed?: boolean
+  readonly multiplexed: boolean
   /**
    * False while `capacity` is an assumption (HTTP/2 before the peer's SETTINGS): the pool
    * waits for the real limit (a `free` event follows) before opening another connection.
    */
-  readonly capacityKnown?: boolean
-  /** Round trip of the newest answered PING, ms, for protocols that have one (HTTP/2). */
-  readonly rttMs?: number | undefined
+  readonly capacityKnown: boolean
+  /** Round trip of the newest answered PING, ms; undefined when none was answered (or the protocol has none). */
+  readonly rttMs: number | undefined
   /**
    * Requests with `upgrade` may go on this multiplexed connection as streams: an HTTP/2 peer
-   * that sent SETTINGS_ENABLE_CONNECT_PROTOCOL=1 (RFC 8441 §3). Absent or false on an
-   * HTTP/2 connection: upgrades need an HTTP/1.1 connection.
+   * that sent SETTINGS_ENABLE_CONNECT_PROTOCOL=1 (RFC 8441 §3). False on HTTP/1.1 (an
+   * upgrade takes the whole connection there) and on an HTTP/2 connection without it.
    */
-  readonly extendedConnect?: boolean
+  readonly extendedConnect: boolean
+  /**
+   * How long the peer said it keeps an idle connection (HTTP/1.1 `Keep-Alive: timeout=`),
+   * in ms; undefined when it said nothing. The pool closes the connection before then.
+   */
+  readonly idleTimeoutHint: number | undefined
   dispatch(request: DispatchRequest, handler: DispatchHandler): void
   /** Liveness check; resolves to the round-trip time in ms. */
   ping(): Promise<number>

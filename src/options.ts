@@ -3,6 +3,7 @@
  * Every bad option fails at construction with WP_INVALID_ARG rather than at first use.
  */
 import { InvalidArgumentError } from './errors.js'
+import { booleanOption, integerOption, msOption, optionalIntegerOption } from './option-checks.js'
 import { validatePins } from './tls/connect.js'
 
 export interface TlsOptions {
@@ -103,8 +104,8 @@ export function splitAgentOptions(options: AgentOptions): { pool: PoolOptions; m
   const { maxTotalConnections, coalesce, ...pool } = options
   return {
     pool,
-    maxTotalConnections: optionalPositiveInteger('maxTotalConnections', maxTotalConnections),
-    coalesce: bool('coalesce', coalesce, false),
+    maxTotalConnections: optionalIntegerOption('maxTotalConnections', maxTotalConnections),
+    coalesce: booleanOption('coalesce', coalesce, false),
   }
 }
 
@@ -134,33 +135,6 @@ export interface ResolvedPoolOptions {
   pingInterval: number
 }
 
-function positiveInteger(name: string, value: unknown, fallback: number, allowZero = false): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < (allowZero ? 0 : 1)) {
-    throw new InvalidArgumentError(`option ${name} must be ${allowZero ? 'a non-negative' : 'a positive'} integer, got ${String(value)}`)
-  }
-  return value
-}
-
-function optionalPositiveInteger(name: string, value: unknown): number | undefined {
-  return value === undefined ? undefined : positiveInteger(name, value, 0)
-}
-
-/** Timeouts are milliseconds; 0 disables the timeout (as undici). */
-function timeout(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new InvalidArgumentError(`option ${name} must be a non-negative number of milliseconds, got ${String(value)}`)
-  }
-  return value
-}
-
-function bool(name: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback
-  if (typeof value !== 'boolean') throw new InvalidArgumentError(`option ${name} must be a boolean, got ${String(value)}`)
-  return value
-}
-
 function resolveRetry(retry: RetryOptions | false | undefined): ResolvedRetry {
   if (retry === false) return { attempts: 0, minDelay: 0, maxDelay: 0, statuses: new Set(), maxRetryAfter: 0 }
   if (retry !== undefined && (typeof retry !== 'object' || retry === null)) {
@@ -172,11 +146,11 @@ function resolveRetry(retry: RetryOptions | false | undefined): ResolvedRetry {
     throw new InvalidArgumentError('option retry.statuses must be an array of HTTP status codes')
   }
   return {
-    attempts: positiveInteger('retry.attempts', r.attempts, 2, true),
-    minDelay: timeout('retry.minDelay', r.minDelay, 50),
-    maxDelay: timeout('retry.maxDelay', r.maxDelay, 2000),
+    attempts: integerOption('retry.attempts', r.attempts, 2, { min: 0 }),
+    minDelay: msOption('retry.minDelay', r.minDelay, 50),
+    maxDelay: msOption('retry.maxDelay', r.maxDelay, 2000),
     statuses: new Set(statuses),
-    maxRetryAfter: timeout('retry.maxRetryAfter', r.maxRetryAfter, 30_000),
+    maxRetryAfter: msOption('retry.maxRetryAfter', r.maxRetryAfter, 30_000),
   }
 }
 
@@ -198,35 +172,35 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
     throw new InvalidArgumentError(`option tls.minVersion must be 'TLSv1.2' or 'TLSv1.3', got ${String(tls.minVersion)}`)
   }
   if (tls.pins !== undefined) validatePins(tls.pins)
-  bool('tls.rejectUnauthorized', tls.rejectUnauthorized, true)
-  bool('tls.sessionCache', tls.sessionCache, true)
+  booleanOption('tls.rejectUnauthorized', tls.rejectUnauthorized, true)
+  booleanOption('tls.sessionCache', tls.sessionCache, true)
   const retry = resolveRetry(options.retry)
   const localAddress = options.localAddress
   if (localAddress !== undefined && typeof localAddress !== 'string') {
     throw new InvalidArgumentError('option localAddress must be a string')
   }
   return {
-    connections: positiveInteger('connections', options.connections, 10),
-    pipelining: positiveInteger('pipelining', options.pipelining, 1),
-    allowH2: bool('allowH2', options.allowH2, true),
-    h2c: bool('h2c', options.h2c, false),
-    maxConcurrentStreams: optionalPositiveInteger('maxConcurrentStreams', options.maxConcurrentStreams),
-    connectTimeout: timeout('connectTimeout', options.connectTimeout, 10_000),
-    headersTimeout: timeout('headersTimeout', options.headersTimeout, 300_000),
-    bodyTimeout: timeout('bodyTimeout', options.bodyTimeout, 300_000),
-    keepAliveTimeout: timeout('keepAliveTimeout', options.keepAliveTimeout, 4_000),
-    maxConnectionAge: options.maxConnectionAge === undefined ? undefined : timeout('maxConnectionAge', options.maxConnectionAge, 0),
-    maxRequestsPerConnection: optionalPositiveInteger('maxRequestsPerConnection', options.maxRequestsPerConnection),
-    decompress: bool('decompress', options.decompress, true),
-    maxDecompressedSize: positiveInteger('maxDecompressedSize', options.maxDecompressedSize, 1024 * 1024 * 1024, true),
+    connections: integerOption('connections', options.connections, 10),
+    pipelining: integerOption('pipelining', options.pipelining, 1),
+    allowH2: booleanOption('allowH2', options.allowH2, true),
+    h2c: booleanOption('h2c', options.h2c, false),
+    maxConcurrentStreams: optionalIntegerOption('maxConcurrentStreams', options.maxConcurrentStreams),
+    connectTimeout: msOption('connectTimeout', options.connectTimeout, 10_000),
+    headersTimeout: msOption('headersTimeout', options.headersTimeout, 300_000),
+    bodyTimeout: msOption('bodyTimeout', options.bodyTimeout, 300_000),
+    keepAliveTimeout: msOption('keepAliveTimeout', options.keepAliveTimeout, 4_000),
+    maxConnectionAge: options.maxConnectionAge === undefined ? undefined : msOption('maxConnectionAge', options.maxConnectionAge, 0),
+    maxRequestsPerConnection: optionalIntegerOption('maxRequestsPerConnection', options.maxRequestsPerConnection),
+    decompress: booleanOption('decompress', options.decompress, true),
+    maxDecompressedSize: integerOption('maxDecompressedSize', options.maxDecompressedSize, 1024 * 1024 * 1024, { min: 0 }),
     retry,
     tls,
     localAddress,
-    autoSelectFamily: options.autoSelectFamily === undefined ? undefined : bool('autoSelectFamily', options.autoSelectFamily, false),
-    maxHeaderSize: positiveInteger('maxHeaderSize', options.maxHeaderSize, 16 * 1024),
-    maxHeaderCount: positiveInteger('maxHeaderCount', options.maxHeaderCount, 128),
-    expectContinueTimeout: timeout('expectContinueTimeout', options.expectContinueTimeout, 1_000),
-    certificateExpiryWarningDays: timeout('certificateExpiryWarningDays', options.certificateExpiryWarningDays, 14),
-    pingInterval: timeout('pingInterval', options.pingInterval, 0),
+    autoSelectFamily: options.autoSelectFamily === undefined ? undefined : booleanOption('autoSelectFamily', options.autoSelectFamily, false),
+    maxHeaderSize: integerOption('maxHeaderSize', options.maxHeaderSize, 16 * 1024),
+    maxHeaderCount: integerOption('maxHeaderCount', options.maxHeaderCount, 128),
+    expectContinueTimeout: msOption('expectContinueTimeout', options.expectContinueTimeout, 1_000),
+    certificateExpiryWarningDays: msOption('certificateExpiryWarningDays', options.certificateExpiryWarningDays, 14),
+    pingInterval: msOption('pingInterval', options.pingInterval, 0),
   }
 }

@@ -3,8 +3,9 @@
  * Everything is checked here, before a connection is chosen, so a bad header never reaches
  * a socket (no CRLF injection: RFC 9110 §5.5, RFC 9112 §2.2).
  */
-import { Readable } from 'node:stream'
 import { InvalidArgumentError } from './errors.js'
+import { bodyByteLength } from './body-source.js'
+import { msOption } from './option-checks.js'
 import type { DispatchRequest, RequestBody } from './dispatch.js'
 import { assertFieldValue, assertRequestTarget, assertToken } from './http/validate.js'
 import { ACCEPT_ENCODING } from './decompress.js'
@@ -57,27 +58,6 @@ export function isIdempotentRequest(options: { method?: string | undefined; idem
 export interface Timeouts {
   headersTimeout: number
   bodyTimeout: number
-}
-
-function checkTimeout(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new InvalidArgumentError(`${name} must be a non-negative number of milliseconds`)
-  }
-  return value
-}
-
-function bodyByteLength(body: RequestBody): number {
-  if (body === undefined || body === null) return 0
-  if (typeof body === 'string') return Buffer.byteLength(body)
-  if (body instanceof Uint8Array) return body.byteLength
-  if (body instanceof Readable || (typeof body === 'object' && Symbol.asyncIterator in body)) return -1
-  throw new InvalidArgumentError('body must be a string, Uint8Array, Readable or AsyncIterable<Uint8Array>')
-}
-
-/** A body we can send again unchanged (needed to retry a request on another connection). */
-export function isReplayableBody(body: RequestBody): boolean {
-  return body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array
 }
 
 interface HeaderState {
@@ -182,8 +162,8 @@ export function buildDispatchRequest(options: PoolRequestOptions, authority: str
     bodyLength,
     idempotent: isIdempotentRequest(options),
     expectContinue: state.expectContinue,
-    headersTimeout: checkTimeout('headersTimeout', options.headersTimeout, defaults.headersTimeout),
-    bodyTimeout: checkTimeout('bodyTimeout', options.bodyTimeout, defaults.bodyTimeout),
+    headersTimeout: msOption('headersTimeout', options.headersTimeout, defaults.headersTimeout),
+    bodyTimeout: msOption('bodyTimeout', options.bodyTimeout, defaults.bodyTimeout),
     upgrade,
   }
 }

@@ -95,6 +95,14 @@ function toBytes(value: unknown): Uint8Array {
 export class H1Connection extends EventEmitter<ConnectionEvents> implements PoolConnection {
   readonly id: number
   readonly protocol: Protocol = 'http/1.1'
+  /** One request at a time on the wire's answer order; pipelining is not multiplexing. */
+  readonly multiplexed = false
+  /** The capacity of HTTP/1.1 is ours to set (pipelining), known from the start. */
+  readonly capacityKnown = true
+  /** HTTP/1.1 has no PING. */
+  readonly rttMs = undefined
+  /** An upgrade takes the whole HTTP/1.1 connection, never a share of it. */
+  readonly extendedConnect = false
   readonly tlsResumed: boolean | null
   readonly remoteAddress: string | undefined
   readonly remotePort: number | undefined

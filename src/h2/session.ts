@@ -155,6 +155,8 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
   readonly protocol: Protocol = 'h2'
   /** Streams do not wait for each other: the pool spreads requests over this connection. */
   readonly multiplexed = true
+  /** HTTP/2 has no idle-timeout announcement; GOAWAY says when the peer is done. */
+  readonly idleTimeoutHint = undefined
   readonly tlsResumed: boolean | null
   readonly remoteAddress: string | undefined
   readonly remotePort: number | undefined

@@ -17,7 +17,8 @@ import {
 } from '../errors.js'
 import type { ConnectionInfo, DispatchHandler, DispatchRequest, HeaderRecord, PoolConnection, Protocol } from '../dispatch.js'
 import { resolvePoolOptions, type PoolOptions, type ResolvedPoolOptions, type TlsOptions } from '../options.js'
-import { buildDispatchRequest, isReplayableBody, type PoolRequestOptions } from '../request-options.js'
+import { buildDispatchRequest, type PoolRequestOptions } from '../request-options.js'
+import { isReplayableBody } from '../body-source.js'
 import { ResponseCollector, type Response } from '../response.js'
 import { TlsSessionCache } from '../tls/session-cache.js'
 import { openConnection, type OpenedConnection } from './connector.js'
@@ -374,7 +375,7 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
     let carrier: ConnectionRecord | undefined
     for (const rec of this.#records) {
       const conn = rec.conn
-      if ((rec.state !== 'idle' && rec.state !== 'busy') || conn === undefined || conn.multiplexed !== true || conn.capacity === 0) continue
+      if ((rec.state !== 'idle' && rec.state !== 'busy') || conn === undefined || !conn.multiplexed || conn.capacity === 0) continue
       if (rec.remoteAddress === undefined || !addresses.has(rec.remoteAddress)) continue
       if (rec.certificate === null || !certificateCovers(rec.certificate, hostname)) continue
       if (carrier === undefined || conn.inFlight < (carrier.conn as PoolConnection).inFlight) carrier = rec
@@ -540,7 +541,7 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
     // connections must not walk them all for every queued request)
     if (this.#protocolSeen === 'h2') for (const rec of this.#records) {
       const conn = rec.conn
-      if (rec.state !== 'busy' || conn === undefined || conn.multiplexed !== true || conn.capacity === 0) continue
+      if (rec.state !== 'busy' || conn === undefined || !conn.multiplexed || conn.capacity === 0) continue
       const health = healthScore(rec, conn.rttMs, now)
       const cost = (conn.inFlight + 1) / Math.max(health, 0.001)
       if (cost < bestSharedCost) {
@@ -573,12 +574,12 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
     let best: ConnectionRecord | undefined
     for (const rec of this.#records) {
       const conn = rec.conn
-      if ((rec.state !== 'idle' && rec.state !== 'busy') || conn === undefined || conn.extendedConnect !== true || conn.capacity === 0) continue
+      if ((rec.state !== 'idle' && rec.state !== 'busy') || conn === undefined || !conn.extendedConnect || conn.capacity === 0) continue
       if (best === undefined || conn.inFlight < (best.conn as PoolConnection).inFlight) best = rec
     }
     if (best !== undefined) return best
     for (let rec = this.#idle.last; rec !== undefined; rec = rec.listPrev) {
-      if (rec.conn !== undefined && rec.conn.multiplexed !== true && rec.conn.capacity > 0) return rec
+      if (rec.conn !== undefined && !rec.conn.multiplexed && rec.conn.capacity > 0) return rec
     }
     return undefined
   }
@@ -840,7 +841,7 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
     }
     // An HTTP/2 connection is ready once the peer's SETTINGS told its real stream limit
     // (its first `free` event); until then a burst would be sized on a guess.
-    if (conn.capacityKnown !== false) this.#refreshState(rec, 'connected')
+    if (conn.capacityKnown) this.#refreshState(rec, 'connected')
   }
 
   #onConnectFailed(rec: ConnectionRecord, err: WirepoolError, reason: 'demand' | 'warm-up'): void {
@@ -897,7 +898,7 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
     if (conn.retired) to = 'draining'
     else if (conn.inFlight === 0) to = 'idle'
     else to = 'busy'
-    if (to === 'idle' && !settled && reason === 'request-done' && rec.state === 'busy' && conn.multiplexed !== true) {
+    if (to === 'idle' && !settled && reason === 'request-done' && rec.state === 'busy' && !conn.multiplexed) {
       this.#settle(rec)
       return
     }
@@ -1017,7 +1018,7 @@ export class Pool extends EventEmitter<PoolEvents> implements BudgetMember {
   /** keepAliveTimeout, lowered by a server's `Keep-Alive: timeout=` hint minus a safety margin. */
   #idleTimeoutFor(rec: ConnectionRecord): number {
     const configured = this.#options.keepAliveTimeout
-    const hint = (rec.conn as { idleTimeoutHint?: number | undefined } | undefined)?.idleTimeoutHint
+    const hint = rec.conn?.idleTimeoutHint
     if (hint === undefined) return configured
     // Close a second before the server would, so a request never races the server's close
     // (at least 1 ms: a hint never disables eviction, even when the option does).
