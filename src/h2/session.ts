@@ -67,7 +67,7 @@ import { PeerSettings, localSettings } from './settings.js'
 import { takeBytes } from './send-queue.js'
 import { H2Stream, ResponsePhase, StreamEvent, canReceive, canSend, transition } from './stream.js'
 import { TunnelHandler } from './tunnel.js'
-import { FrameWriter } from './writer.js'
+import { BatchWriter } from '../batch-writer.js'
 
 export interface H2ConnectionOptions {
   id: number
@@ -182,7 +182,7 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
   /** The field block being gathered (HEADERS without END_HEADERS, then CONTINUATION, §6.10). */
   readonly #fieldBlock: FieldBlockAssembler
   readonly #reader: FrameReader
-  readonly #writer: FrameWriter
+  readonly #writer: BatchWriter
   readonly #encoder = new HpackEncoder()
   readonly #decoder: HpackDecoder
   readonly #peer = new PeerSettings()
@@ -256,7 +256,7 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     this.remoteAddress = socket.remoteAddress
     this.remotePort = socket.remotePort
     this.#reader = new FrameReader(this.#frameHandler)
-    this.#writer = new FrameWriter(socket, this.#afterFlush)
+    this.#writer = new BatchWriter(socket, this.#afterFlush)
     this.#closePromise = new Promise<void>((resolve) => this.once('close', () => resolve()))
 
     socket.allowHalfOpen = false

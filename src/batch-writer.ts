@@ -1,22 +1,23 @@
 /**
- * Batches the frames one tick produces into as few socket writes as possible: frames are
- * appended to a list, and one `process.nextTick` flush writes them — concatenated into a single
- * buffer when they are small (control frames, HEADERS, small DATA), else as a corked burst so
- * that large DATA payloads are not copied. This is the hot path of a multiplexed connection:
- * 100 requests dispatched in one tick leave in one write.
+ * The one rule for batching writes (PERF.md: one trip into the kernel per burst): what one
+ * tick produces is appended to a list, and one `process.nextTick` flush writes it —
+ * concatenated into a single buffer when the total is small (control frames, request heads,
+ * small bodies), else as a corked burst so that large payloads are not copied. This is the
+ * hot path of a multiplexed connection: 100 HTTP/2 requests dispatched in one tick leave in
+ * one write.
  */
 import type { Socket } from 'node:net'
 
 /** Below this total, one concatenated write beats a corked writev of many small buffers. */
 const CONCAT_LIMIT = 64 * 1024
 
-export class FrameWriter {
+export class BatchWriter {
   readonly #socket: Socket
   #frames: Uint8Array[] = []
   #bytes = 0
   #scheduled = false
   #closed = false
-  /** Called after each flush (the session refills DATA then). */
+  /** Called after each tick's flush (an HTTP/2 session refills DATA then). */
   readonly #afterFlush: () => void
 
   constructor(socket: Socket, afterFlush: () => void) {
@@ -24,16 +25,12 @@ export class FrameWriter {
     this.#afterFlush = afterFlush
   }
 
-  /** Octets queued here and not yet handed to the socket. */
-  get pendingBytes(): number {
-    return this.#bytes
-  }
-
   /** Octets handed to the socket and not yet written to the kernel, plus ours. */
   get backlog(): number {
     return this.#bytes + this.#socket.writableLength
   }
 
+  /** Queue bytes for this tick's write. */
   push(frame: Uint8Array): void {
     if (this.#closed) return
     this.#frames.push(frame)
