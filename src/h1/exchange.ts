@@ -1,6 +1,8 @@
 /**
- * One request/response pair on an HTTP/1.1 connection, as `H1Connection` tracks it. Plain
- * data with two small state fields; every transition is made by the connection.
+ * One request/response pair on an HTTP/1.1 connection, as `H1Connection` tracks it: plain
+ * data with two small state machines, the request's progress on the wire (`write`) and the
+ * response's (`read`). Each changes only through its one function, `moveWrite` / `moveRead`,
+ * which accept the moves listed below and reject any other (see `unlistedMove`).
  */
 import type { DispatchHandler, DispatchRequest } from '../dispatch.js'
 
@@ -26,7 +28,7 @@ export type WriteState = (typeof WriteState)[keyof typeof WriteState]
  * Where the response stands.
  *
  *   WAITING ──► STARTED ──► BODY ──► DONE       (STARTED: some byte of it arrived)
- *   any ──► DONE                                completed, failed or upgraded
+ *   WAITING | STARTED ──► DONE                  failed, or upgraded
  */
 export const ReadState = {
   WAITING: 0,
@@ -36,6 +38,42 @@ export const ReadState = {
 } as const
 export type ReadState = (typeof ReadState)[keyof typeof ReadState]
 
+const W = WriteState
+const R = ReadState
+export const WRITE_NAMES = ['queued', 'awaiting-continue', 'streaming', 'sent', 'abandoned'] as const
+export const READ_NAMES = ['waiting', 'started', 'body', 'done'] as const
+
+/** Listed moves as bit sets: `WRITE_MOVES[from] & (1 << to)` (a table lookup, no array search per move). */
+const WRITE_MOVES: readonly number[] = [
+  /* QUEUED */ (1 << W.SENT) | (1 << W.AWAITING_CONTINUE) | (1 << W.STREAMING),
+  /* AWAITING_CONTINUE */ (1 << W.SENT) | (1 << W.STREAMING) | (1 << W.ABANDONED),
+  /* STREAMING */ (1 << W.SENT) | (1 << W.ABANDONED),
+  /* SENT */ 0,
+  /* ABANDONED */ 0,
+]
+const READ_MOVES: readonly number[] = [
+  /* WAITING */ (1 << R.STARTED) | (1 << R.DONE),
+  /* STARTED */ (1 << R.BODY) | (1 << R.DONE),
+  /* BODY */ 1 << R.DONE,
+  /* DONE */ 0,
+]
+
+/**
+ * What a state machine does with a move it does not list: under tap (which sets `TAP=1`
+ * in every test process) it throws where the bug is; in production it returns false and
+ * the caller fails the connection with an internal error. Never silently ignored. The
+ * environment is read here, on the path that should never run, not per move.
+ */
+export function unlistedMove(machine: string, from: string, to: string): false {
+  const message = unlistedMoveMessage(machine, from, to)
+  if (process.env['TAP'] === '1') throw new Error(message)
+  return false
+}
+
+export function unlistedMoveMessage(machine: string, from: string, to: string): string {
+  return `${machine}: unlisted transition ${from} -> ${to}`
+}
+
 export class Exchange {
   readonly request: DispatchRequest
   readonly handler: DispatchHandler
@@ -43,8 +81,8 @@ export class Exchange {
   readonly head: string
   /** Bytes of content after the head: -1 chunked, 0 none (see serialize.contentLengthOf). */
   readonly contentLength: number
-  write: WriteState = WriteState.QUEUED
-  read: ReadState = ReadState.WAITING
+  #write: WriteState = W.QUEUED
+  #read: ReadState = R.WAITING
   /** The consumer asked us to stop the body flow (onData/onHeaders returned false). */
   paused = false
   /**
@@ -56,7 +94,7 @@ export class Exchange {
   resume: () => void = noop
   /** The body iterator while streaming, so abandoning the body can stop its producer. */
   iterator: AsyncIterator<unknown> | undefined = undefined
-  /** Error listener on a Readable body, removed when the exchange settles. */
+  /** Error listener on a Readable body, removed when the exchange is done. */
   onBodyError: ((err: Error) => void) | undefined = undefined
 
   constructor(request: DispatchRequest, handler: DispatchHandler, head: string, contentLength: number) {
@@ -66,13 +104,37 @@ export class Exchange {
     this.contentLength = contentLength
   }
 
+  get write(): WriteState {
+    return this.#write
+  }
+
+  get read(): ReadState {
+    return this.#read
+  }
+
+  /** The one place the request's progress changes. False (production) for an unlisted move, which is not made. */
+  moveWrite(to: WriteState): boolean {
+    const from = this.#write
+    if ((WRITE_MOVES[from]! & (1 << to)) === 0) return unlistedMove('request write', WRITE_NAMES[from], WRITE_NAMES[to])
+    this.#write = to
+    return true
+  }
+
+  /** The one place the response's progress changes. False (production) for an unlisted move, which is not made. */
+  moveRead(to: ReadState): boolean {
+    const from = this.#read
+    if ((READ_MOVES[from]! & (1 << to)) === 0) return unlistedMove('response read', READ_NAMES[from], READ_NAMES[to])
+    this.#read = to
+    return true
+  }
+
   /** Some byte of this exchange's response arrived (SocketClosedError.responseStarted). */
   get responseStarted(): boolean {
-    return this.read !== ReadState.WAITING
+    return this.#read !== R.WAITING
   }
 
   get done(): boolean {
-    return this.read === ReadState.DONE
+    return this.#read === R.DONE
   }
 }
 
