@@ -12,7 +12,7 @@
 import { EventEmitter } from 'node:events'
 import type { Socket } from 'node:net'
 import type { Duplex, Readable } from 'node:stream'
-import { isAsyncIterable, isReadable } from '../body-source.js'
+import { bodyStreamError, isAsyncIterable, isReadable } from '../body-source.js'
 import { DeadlineTimer } from '../deadline-timer.js'
 import type {
   ConnectionEvents,
@@ -67,6 +67,14 @@ type Watch = (typeof Watch)[keyof typeof Watch]
 const UNWIND: unique symbol = Symbol('unwind')
 
 const DEFAULT_EXPECT_CONTINUE_TIMEOUT = 1000
+
+/**
+ * An upgrade request, or a CONNECT (whose 2xx makes the connection a tunnel, RFC 9112 §6.3
+ * rule 2): its answer may take the socket, so it must be alone on the connection.
+ */
+function takesConnection(request: DispatchRequest): boolean {
+  return request.upgrade !== undefined || request.method === 'CONNECT'
+}
 
 export class H1Connection extends EventEmitter<ConnectionEvents> implements PoolConnection {
   readonly id: number
@@ -200,8 +208,9 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     if (busy > 0 && !request.idempotent) {
       throw new InvalidArgumentError('a non-idempotent request may only be dispatched on an idle connection')
     }
-    if (busy > 0 && request.upgrade !== undefined) {
-      throw new InvalidArgumentError('an upgrade request may only be dispatched on an idle connection')
+    const exclusive = takesConnection(request)
+    if (busy > 0 && exclusive) {
+      throw new InvalidArgumentError('an upgrade or CONNECT request may only be dispatched on an idle connection')
     }
     const body = request.body
     const contentLength = contentLengthOf(request)
@@ -217,7 +226,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     const reused = this.#dispatched > 0
     this.#dispatched++
     this.#queue.push(ex)
-    if (request.upgrade !== undefined) this.#exclusive = true
+    if (exclusive) this.#exclusive = true
     if (body !== null && body !== undefined && isReadable(body)) {
       // A Readable that errors before we start reading it would otherwise throw an
       // unhandled 'error' event; it fails this request instead.
@@ -286,13 +295,12 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
       // oldest: then the 1xx, the timer and an early final response are all unambiguously its.
       if (this.#writeIdx !== 0 && ex.request.expectContinue && ex.contentLength !== 0) return
       this.#writeIdx++
-      if (!writer.start(ex)) {
-        // Held for 100-continue (its wait is now watched) or streaming: later heads wait.
-        this.#watchOldest()
-        return
-      }
-      // On the wire in full: its response deadline starts if it is the oldest.
+      const sent = writer.start(ex)
+      // On the wire in full, its response deadline starts; held for 100-continue, that wait
+      // does (always the oldest then); streaming, nothing is watched until it is sent.
       if (this.#queue[0] === ex) this.#watchOldest()
+      // Held or streaming: later heads wait for its body.
+      if (!sent) return
     }
   }
 
@@ -305,8 +313,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
   /** A Readable body errored outside our iteration (while queued or held for 100-continue). */
   #onBodyStreamError(ex: Exchange, err: Error): void {
     if (ex.done || ex.write === WriteState.STREAMING || ex.write === WriteState.SENT) return
-    const error = err instanceof WirepoolError ? err : new AbortedError('request body stream failed', { cause: err, origin: this.#origin, initiator: 'user' })
-    if (error.origin === undefined) error.origin = this.#origin
+    const error = bodyStreamError(err, this.#origin)
     if (ex.write === WriteState.QUEUED) this.#dropUnsent(ex, error)
     else this.#fail(error, ex)
   }
@@ -488,7 +495,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     this.#writeIdx--
     this.#served++
     if (!this.#finish(ex)) throw UNWIND
-    if (ex.request.upgrade !== undefined) this.#exclusive = false
+    if (takesConnection(ex.request)) this.#exclusive = false
     this.#completedInChunk++
     const wasPaused = ex.paused
     try {
@@ -747,7 +754,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     const index = this.#queue.indexOf(ex)
     if (index === -1) return
     this.#queue.splice(index, 1)
-    if (ex.request.upgrade !== undefined) this.#exclusive = false
+    if (takesConnection(ex.request)) this.#exclusive = false
     this.#failExchange(ex, err)
     // Capacity grew: tell the pool, but not from inside whatever call got us here.
     if (!this.#tickScheduled) {
