@@ -13,7 +13,6 @@ import { EventEmitter } from 'node:events'
 import type { Socket } from 'node:net'
 import type { Duplex, Readable } from 'node:stream'
 import { bodyStreamError, isAsyncIterable, isReadable } from '../body-source.js'
-import { DeadlineTimer } from '../deadline-timer.js'
 import type {
   ConnectionEvents,
   ConnectionInfo,
@@ -35,6 +34,7 @@ import {
 import { parseKeepAliveTimeout, rawHeadersToRecord } from '../http/headers.js'
 import { integerOption } from '../option-checks.js'
 import { type ConnectionState, OPEN, UPGRADED, closed, draining, isListedMove } from './connection-state.js'
+import { ExchangeDeadline, Watch } from './exchange-deadline.js'
 import { Exchange, READ_NAMES, ReadState, WriteState, unlistedMoveMessage } from './exchange.js'
 import { Framing, type ResponseHead } from './parser-events.js'
 import { ResponseParser } from './parser.js'
@@ -55,10 +55,6 @@ export interface H1ConnectionOptions {
   expectContinueTimeout?: number
   tlsResumed: boolean | null
 }
-
-/** What the deadline timer watches; it always concerns the oldest exchange. */
-const Watch = { NONE: 0, CONTINUE: 1, HEADERS: 2, BODY: 3 } as const
-type Watch = (typeof Watch)[keyof typeof Watch]
 
 /**
  * Thrown from parser callbacks once the connection has been torn down inside one of them,
@@ -95,7 +91,6 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
   readonly #origin: string
   readonly #pipelining: number
   readonly #maxRequests: number
-  readonly #continueTimeout: number
   readonly #parser: ResponseParser
   readonly #writer: RequestWriter
 
@@ -121,12 +116,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
   #closeEmitted = false
   #tickScheduled = false
 
-  // The one deadline timer: what it watches for the oldest exchange, until when, and the
-  // duration that deadline was set from (the timeout errors report it).
-  readonly #timer: DeadlineTimer
-  #watch: Watch = Watch.NONE
-  #deadline = Infinity
-  #watchMs = 0
+  readonly #deadline: ExchangeDeadline
 
   constructor(socket: Socket, options: H1ConnectionOptions) {
     super()
@@ -136,7 +126,6 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     this.#origin = options.origin
     this.#pipelining = integerOption('pipelining', options.pipelining, 1)
     this.#maxRequests = options.maxRequestsPerConnection ?? Infinity
-    this.#continueTimeout = options.expectContinueTimeout ?? DEFAULT_EXPECT_CONTINUE_TIMEOUT
     this.remoteAddress = socket.remoteAddress
     this.remotePort = socket.remotePort
     this.#parser = new ResponseParser(
@@ -157,7 +146,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
       internalError: (message) => this.#internalError(message),
     }
     this.#writer = new RequestWriter(socket, this.#origin, events)
-    this.#timer = new DeadlineTimer(this.#onDue)
+    this.#deadline = new ExchangeDeadline(options.expectContinueTimeout ?? DEFAULT_EXPECT_CONTINUE_TIMEOUT, this.#onExpired)
     // We never want a half-open socket: a peer FIN means the connection is over (and while
     // idle, that the pool must drop it now, not at the next request).
     socket.allowHalfOpen = false
@@ -210,7 +199,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     }
     const exclusive = takesConnection(request)
     if (busy > 0 && exclusive) {
-      throw new InvalidArgumentError('an upgrade or CONNECT request may only be dispatched on an idle connection')
+      throw new InvalidArgumentError('an upgrade request (or a CONNECT) may only be dispatched on an idle connection')
     }
     const body = request.body
     const contentLength = contentLengthOf(request)
@@ -461,9 +450,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
   }
 
   #onBody(chunk: Uint8Array): void {
-    // The body deadline restarts on each chunk. It only moves later, so the timer is not
-    // touched: it fires at the old deadline, finds this one and re-arms (DeadlineTimer).
-    if (this.#watch === Watch.BODY) this.#deadline = performance.now() + this.#watchMs
+    this.#deadline.bodyChunk()
     const ex = this.#queue[0] as Exchange
     ex.resumeEarly = false
     let goOn: boolean | void
@@ -494,7 +481,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     const ex = this.#queue.shift() as Exchange
     this.#writeIdx--
     this.#served++
-    if (!this.#finish(ex)) throw UNWIND
+    if (!this.#markDone(ex)) throw UNWIND
     if (takesConnection(ex.request)) this.#exclusive = false
     this.#completedInChunk++
     const wasPaused = ex.paused
@@ -526,8 +513,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     if (ex.paused) return
     ex.paused = true
     this.#socket.pause()
-    // A consumer that is slow is not a server that is silent: no body timeout while paused.
-    this.#watch = Watch.NONE
+    this.#deadline.pause()
   }
 
   #resume(ex: Exchange): void {
@@ -602,7 +588,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     const ex = this.#queue.shift() as Exchange
     this.#switchHead = null
     if (!this.#transition(UPGRADED)) return
-    this.#stopTimer()
+    this.#deadline.stop()
     const socket = this.#socket
     // Paused so that no byte is emitted before the new owner listens; it calls resume().
     socket.pause()
@@ -615,7 +601,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     // The upgrade request was alone on the connection (dispatch enforces it): nothing else to finish.
     this.#writeIdx = 0
     this.#served++
-    this.#finish(ex)
+    this.#markDone(ex)
     const onUpgrade = ex.handler.onUpgrade
     try {
       if (onUpgrade === undefined) throw new InvalidArgumentError('101 Switching Protocols but the handler has no onUpgrade')
@@ -716,7 +702,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
   #teardown(closeErr: WirepoolError | undefined, errorFor: ((ex: Exchange) => WirepoolError | undefined) | undefined, graceful: boolean): void {
     if (!this.#isLive()) return
     this.#transition(closed(closeErr))
-    this.#stopTimer()
+    this.#deadline.stop()
     const writing = this.#writer.writing
     if (writing !== null) this.#writer.abandon(writing)
     const queue = this.#queue
@@ -782,7 +768,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
   /** Deliver the one final error of an exchange. */
   #failExchange(ex: Exchange, err: WirepoolError): void {
     if (ex.done) return
-    this.#finish(ex)
+    this.#markDone(ex)
     try {
       ex.handler.onError(err)
     } catch {
@@ -791,7 +777,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
   }
 
   /** The exchange is done (completed, failed or upgraded): its response reads nothing more, its body stream is let go. */
-  #finish(ex: Exchange): boolean {
+  #markDone(ex: Exchange): boolean {
     const listener = ex.onBodyError
     if (listener !== undefined) {
       ex.onBodyError = undefined
@@ -802,63 +788,18 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
 
   // ── the one deadline ────────────────────────────────────────────────────────────────
 
-  /**
-   * Point the deadline at whatever the oldest exchange is waiting for: its 100 Continue,
-   * its head, or (while its consumer is not paused) the next body chunk; nothing while it
-   * is still being written.
-   */
+  /** Point the deadline at what the oldest exchange waits for (exchange-deadline.ts). */
   #watchOldest(): void {
-    const ex = this.#queue[0]
-    if (ex === undefined || !this.#isLive()) {
-      this.#watch = Watch.NONE
-    } else if (ex.write === WriteState.AWAITING_CONTINUE) {
-      this.#watchFor(Watch.CONTINUE, this.#continueTimeout)
-    } else if (ex.read === ReadState.BODY) {
-      if (ex.paused) this.#watch = Watch.NONE
-      else this.#watchFor(Watch.BODY, ex.request.bodyTimeout)
-    } else if (ex.write === WriteState.SENT) {
-      this.#watchFor(Watch.HEADERS, ex.request.headersTimeout)
-    } else {
-      this.#watch = Watch.NONE
-    }
+    this.#deadline.watch(this.#isLive() ? (this.#queue[0] ?? null) : null)
   }
 
-  /** 0 (or a non-finite value) means no timeout, as undici. */
-  #watchFor(watch: Watch, ms: number): void {
-    if (ms <= 0 || !Number.isFinite(ms)) {
-      this.#watch = Watch.NONE
-      return
-    }
-    this.#watch = watch
-    this.#watchMs = ms
-    this.#deadline = performance.now() + ms
-    this.#timer.armBy(this.#deadline)
-  }
-
-  #stopTimer(): void {
-    this.#watch = Watch.NONE
-    this.#timer.cancel()
-  }
-
-  /**
-   * The timer fired. What is due is judged now, from the current watch and deadline, never
-   * from what was watched when the timer was armed: a stale expiry finds nothing to do.
-   */
-  #onDue = (now: number): number => {
-    const watch = this.#watch
-    if (watch === Watch.NONE) return Infinity
-    if (now < this.#deadline) return this.#deadline
-    const ex = this.#queue[0]
-    this.#watch = Watch.NONE
-    if (ex === undefined) return Infinity
+  #onExpired = (watch: Watch, ex: Exchange, ms: number): void => {
     if (watch === Watch.CONTINUE) {
       if (ex.write === WriteState.AWAITING_CONTINUE) this.#release(ex)
     } else if (watch === Watch.HEADERS) {
-      this.#fail(new HeadersTimeoutError(this.#watchMs, { origin: this.#origin }), ex)
+      this.#fail(new HeadersTimeoutError(ms, { origin: this.#origin }), ex)
     } else {
-      this.#fail(new BodyTimeoutError(this.#watchMs, { origin: this.#origin }), ex)
+      this.#fail(new BodyTimeoutError(ms, { origin: this.#origin }), ex)
     }
-    // Whatever comes next (the released body's head deadline) armed the timer itself.
-    return Infinity
   }
 }
