@@ -15,6 +15,7 @@
  */
 import type { WirepoolError } from '../errors.js'
 import { type Exchange, unlistedMove } from './exchange.js'
+import { Framing, type ResponseHead } from './parser-events.js'
 
 export type ConnectionState =
   | { readonly name: 'open'; readonly reason: null; readonly final: null; readonly error: null }
@@ -62,4 +63,17 @@ const MOVES: { readonly [K in ConnectionStateName]: readonly ConnectionStateName
 /** True for a listed move; an unlisted one throws under tests and is false in production (see `unlistedMove`). */
 export function isListedMove(from: ConnectionStateName, to: ConnectionStateName): boolean {
   return MOVES[from].includes(to) || unlistedMove('H1Connection', from, to)
+}
+
+/**
+ * The 'draining' reason for a final response the parser found not persistent
+ * (`head.keepAlive` false, RFC 9112 §9.3): it ends the connection's useful life.
+ */
+export function whyNotPersistent(head: ResponseHead): string {
+  // RFC 9112 §6.3 rule 3: Content-Length with Transfer-Encoding is a smuggling vector; the
+  // message may be read, the connection must not be reused.
+  if (head.conflictingFraming) return 'response had both Content-Length and Transfer-Encoding'
+  // RFC 9112 §6.3 rule 8: the body runs until the server closes the connection.
+  if (head.framing === Framing.UNTIL_CLOSE) return 'response body is delimited by connection close'
+  return head.versionMinor === 0 ? 'HTTP/1.0 response without keep-alive' : 'peer sent Connection: close'
 }

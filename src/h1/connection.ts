@@ -11,8 +11,8 @@
  */
 import { EventEmitter } from 'node:events'
 import type { Socket } from 'node:net'
-import type { Duplex, Readable } from 'node:stream'
-import { bodyStreamError, isAsyncIterable, isReadable } from '../body-source.js'
+import type { Readable } from 'node:stream'
+import { bodyStreamError, isReadable } from '../body-source.js'
 import type {
   ConnectionEvents,
   ConnectionInfo,
@@ -33,13 +33,13 @@ import {
 } from '../errors.js'
 import { parseKeepAliveTimeout, rawHeadersToRecord } from '../http/headers.js'
 import { integerOption } from '../option-checks.js'
-import { type ConnectionState, OPEN, UPGRADED, closed, draining, isListedMove } from './connection-state.js'
+import { type ConnectionState, OPEN, UPGRADED, closed, draining, isListedMove, whyNotPersistent } from './connection-state.js'
 import { ExchangeDeadline, Watch } from './exchange-deadline.js'
-import { Exchange, READ_NAMES, ReadState, WriteState, unlistedMoveMessage } from './exchange.js'
+import { Exchange, READ_NAMES, frameExchange, ReadState, WriteState, unlistedMoveMessage } from './exchange.js'
 import { Framing, type ResponseHead } from './parser-events.js'
 import { ResponseParser } from './parser.js'
 import { RequestWriter, type RequestWriterEvents } from './request-writer.js'
-import { contentLengthOf, serializeHead } from './serialize.js'
+import { deliverSocket } from './upgrade.js'
 
 export interface H1ConnectionOptions {
   id: number
@@ -201,16 +201,8 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     if (busy > 0 && exclusive) {
       throw new InvalidArgumentError('an upgrade request (or a CONNECT) may only be dispatched on an idle connection')
     }
+    const ex = frameExchange(request, handler)
     const body = request.body
-    const contentLength = contentLengthOf(request)
-    if (typeof body === 'string') {
-      if (Buffer.byteLength(body) !== contentLength) throw new InvalidArgumentError('bodyLength does not match the string body')
-    } else if (body instanceof Uint8Array) {
-      if (body.byteLength !== contentLength) throw new InvalidArgumentError('bodyLength does not match the body')
-    } else if (body !== null && body !== undefined && !isAsyncIterable(body)) {
-      throw new InvalidArgumentError('body must be a string, Uint8Array, Readable or AsyncIterable<Uint8Array>')
-    }
-    const ex = new Exchange(request, handler, serializeHead(request), contentLength)
     ex.resume = () => this.#resume(ex)
     const reused = this.#dispatched > 0
     this.#dispatched++
@@ -410,16 +402,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
       this.#writer.abandon(ex)
       retireReason = 'final response arrived before the request body was sent'
     } else if (!head.keepAlive) {
-      retireReason = head.conflictingFraming
-        ? // RFC 9112 §6.3 rule 3: Content-Length with Transfer-Encoding is a smuggling
-          // vector; the message may be read, the connection must not be reused.
-          'response had both Content-Length and Transfer-Encoding'
-        : head.framing === Framing.UNTIL_CLOSE
-          ? // RFC 9112 §6.3 rule 8: the body runs until the server closes the connection.
-            'response body is delimited by connection close'
-          : head.versionMinor === 0
-            ? 'HTTP/1.0 response without keep-alive'
-            : 'peer sent Connection: close'
+      retireReason = whyNotPersistent(head)
     }
     if (retireReason !== undefined) {
       this.#retire(retireReason, ex)
@@ -602,22 +585,8 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     this.#writeIdx = 0
     this.#served++
     this.#markDone(ex)
-    const onUpgrade = ex.handler.onUpgrade
-    try {
-      if (onUpgrade === undefined) throw new InvalidArgumentError('101 Switching Protocols but the handler has no onUpgrade')
-      onUpgrade.call(ex.handler, head.statusCode, rawHeadersToRecord(head.rawHeaders), socket as Duplex, rest)
-    } catch (err) {
-      socket.destroy()
-      const error =
-        err instanceof WirepoolError ? err : new AbortedError('request handler threw in onUpgrade', { cause: err, origin: this.#origin })
-      if (error.origin === undefined) error.origin = this.#origin
-      this.#transition(closed(error))
-      try {
-        ex.handler.onError(error)
-      } catch {
-        // Nothing is left to tell: the handler failed while being told of its own failure.
-      }
-    }
+    const error = deliverSocket(ex, head, socket, rest, this.#origin)
+    if (error !== undefined) this.#transition(closed(error))
     this.#emitClose()
   }
 

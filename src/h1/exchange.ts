@@ -4,7 +4,10 @@
  * response's (`read`). Each changes only through its one function, `moveWrite` / `moveRead`,
  * which accept the moves listed below and reject any other (see `unlistedMove`).
  */
+import { isAsyncIterable } from '../body-source.js'
 import type { DispatchHandler, DispatchRequest } from '../dispatch.js'
+import { InvalidArgumentError } from '../errors.js'
+import { contentLengthOf, serializeHead } from './serialize.js'
 
 /**
  * Where the request stands on the wire. Requests are written strictly in order (RFC 9112
@@ -136,6 +139,24 @@ export class Exchange {
   get done(): boolean {
     return this.#read === R.DONE
   }
+}
+
+/**
+ * A new exchange, its head serialised. Throws InvalidArgumentError, before anything is
+ * queued, for a request that cannot be framed: an in-memory body whose length is not its
+ * declared one, a body of no known kind, or a head value that would break the framing.
+ */
+export function frameExchange(request: DispatchRequest, handler: DispatchHandler): Exchange {
+  const body = request.body
+  const contentLength = contentLengthOf(request)
+  if (typeof body === 'string') {
+    if (Buffer.byteLength(body) !== contentLength) throw new InvalidArgumentError('bodyLength does not match the string body')
+  } else if (body instanceof Uint8Array) {
+    if (body.byteLength !== contentLength) throw new InvalidArgumentError('bodyLength does not match the body')
+  } else if (body !== null && body !== undefined && !isAsyncIterable(body)) {
+    throw new InvalidArgumentError('body must be a string, Uint8Array, Readable or AsyncIterable<Uint8Array>')
+  }
+  return new Exchange(request, handler, serializeHead(request), contentLength)
 }
 
 function noop(): void {}
