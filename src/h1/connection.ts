@@ -100,7 +100,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
   #queue: Exchange[] = []
   /** Index in `#queue` of the first exchange whose head is not written yet. */
   #writeIdx = 0
-  /** An upgrade request is in flight: it must be alone on the connection. */
+  /** An upgrade or CONNECT request is in flight: it must be alone on the connection (takesConnection). */
   #exclusive = false
   #dispatched = 0
   #served = 0
@@ -465,7 +465,8 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     this.#writeIdx--
     this.#served++
     if (!this.#markDone(ex)) throw UNWIND
-    if (takesConnection(ex.request)) this.#exclusive = false
+    // An exclusive request is alone on the connection: whichever finished, it was that one.
+    this.#exclusive = false
     this.#completedInChunk++
     const wasPaused = ex.paused
     try {
@@ -709,7 +710,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     const index = this.#queue.indexOf(ex)
     if (index === -1) return
     this.#queue.splice(index, 1)
-    if (takesConnection(ex.request)) this.#exclusive = false
+    this.#exclusive = false // (an exclusive request is alone: it was this one)
     this.#failExchange(ex, err)
     // Capacity grew: tell the pool, but not from inside whatever call got us here.
     if (!this.#tickScheduled) {
