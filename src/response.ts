@@ -90,11 +90,22 @@ export interface Response {
 }
 
 /**
+ * Where the trailers promise of a response stands:
+ *
+ *   PENDING ──► RESOLVED      the body ended (trailers, or none)
+ *   PENDING ──► REJECTED      the response failed first
+ *
+ * Numbers, named: compared once per response on the request path.
+ */
+const Outcome = { PENDING: 0, RESOLVED: 1, REJECTED: 2 } as const
+type Outcome = (typeof Outcome)[keyof typeof Outcome]
+
+/**
  * The trailers of one response, settled once; its promise is made only when someone asks
  * for it (most callers never do, and a promise per response is measurable at 100K req/s).
  */
 class TrailersOutcome {
-  #state: 0 | 1 | 2 = 0 // pending, resolved, rejected
+  #state: Outcome = Outcome.PENDING
   #value: HeaderRecord | WirepoolError | undefined
   #promise: Promise<HeaderRecord> | undefined
   #resolve: ((t: HeaderRecord) => void) | undefined
@@ -102,8 +113,8 @@ class TrailersOutcome {
 
   get promise(): Promise<HeaderRecord> {
     if (this.#promise === undefined) {
-      if (this.#state === 1) this.#promise = Promise.resolve(this.#value as HeaderRecord)
-      else if (this.#state === 2) this.#promise = Promise.reject(this.#value as WirepoolError)
+      if (this.#state === Outcome.RESOLVED) this.#promise = Promise.resolve(this.#value as HeaderRecord)
+      else if (this.#state === Outcome.REJECTED) this.#promise = Promise.reject(this.#value as WirepoolError)
       else {
         this.#promise = new Promise<HeaderRecord>((resolve, reject) => {
           this.#resolve = resolve
@@ -118,17 +129,23 @@ class TrailersOutcome {
   }
 
   resolve(trailers: HeaderRecord): void {
-    if (this.#state !== 0) return
-    this.#state = 1
-    this.#value = trailers
-    this.#resolve?.(trailers)
+    if (this.#settle(Outcome.RESOLVED, trailers)) this.#resolve?.(trailers)
   }
 
   reject(err: WirepoolError): void {
-    if (this.#state !== 0) return
-    this.#state = 2
-    this.#value = err
-    this.#reject?.(err)
+    if (this.#settle(Outcome.REJECTED, err)) this.#reject?.(err)
+  }
+
+  /**
+   * The one transition: PENDING to an outcome, true when it was made. Once settled the
+   * first outcome stands, as a promise's does: a failure reported after the body ended (a
+   * late decoder or socket error) is not a move of this machine, and changes nothing.
+   */
+  #settle(to: Outcome, value: HeaderRecord | WirepoolError): boolean {
+    if (this.#state !== Outcome.PENDING) return false
+    this.#state = to
+    this.#value = value
+    return true
   }
 }
 
@@ -211,7 +228,8 @@ export class ResponseCollector implements DispatchHandler {
     this.#maxDecompressedSize = maxDecompressedSize
   }
 
-  #settled(): void {
+  /** The request's promise is settled: drop its functions (see above). */
+  #promiseSettled(): void {
     this.#resolve = noop
     this.#reject = noop
   }
@@ -245,7 +263,7 @@ export class ResponseCollector implements DispatchHandler {
       more()
     }, this.#abort)
     const resolve = this.#resolve
-    this.#settled()
+    this.#promiseSettled()
     resolve(new WirepoolResponse(status, statusText, headers, body, this.#info as ConnectionInfo, this.#informational ?? [], this.#trailersOutcome))
     return true
   }
@@ -344,7 +362,7 @@ export class ResponseCollector implements DispatchHandler {
   onError(err: WirepoolError): void {
     if (this.#strongBody === undefined && this.#weakBody === undefined) {
       const reject = this.#reject
-      this.#settled()
+      this.#promiseSettled()
       reject(err)
       return
     }

@@ -1,19 +1,18 @@
 /**
  * H1Connection: one HTTP/1.1 connection driven for the pool through the PoolConnection
- * contract. The sans-I/O ResponseParser reads; serialize.ts frames what we write; this file
- * is the glue: request ordering, keep-alive and retirement (RFC 9112 §9), optional
- * pipelining, 1xx and 100-continue, upgrades, backpressure in both directions, one timer,
- * and making every failure reach every affected handler exactly once.
+ * contract. The sans-I/O ResponseParser reads (told which request each response answers);
+ * RequestWriter (request-writer.ts) writes; this file is the glue: request ordering,
+ * keep-alive and retirement (RFC 9112 §9), optional pipelining, 1xx and 100-continue,
+ * upgrades, backpressure in both directions, one deadline timer, and making every failure
+ * reach every affected handler exactly once.
  *
- * Life of the connection (`#state`, changed only by `#transition`):
- *
- *   open ──► draining ──► closed        draining: no new requests, in-flight ones finish
- *   open ──► closed                     failure, destroy(), or the peer went away
- *   open | draining ──► upgraded        101: the socket now belongs to the upgrade handler
+ * Life of the connection: `#state`, a ConnectionState (connection-state.ts, where its
+ * diagram is), changed only by `#transition`, which rejects unlisted moves.
  */
 import { EventEmitter } from 'node:events'
 import type { Socket } from 'node:net'
-import type { Duplex, Readable } from 'node:stream'
+import type { Readable } from 'node:stream'
+import { bodyStreamError, isReadable } from '../body-source.js'
 import type {
   ConnectionEvents,
   ConnectionInfo,
@@ -33,10 +32,14 @@ import {
   toWirepoolError,
 } from '../errors.js'
 import { parseKeepAliveTimeout, rawHeadersToRecord } from '../http/headers.js'
-import { Exchange, ReadState, WriteState } from './exchange.js'
-import { BodyMode, type ResponseHead } from './parser-events.js'
+import { integerOption } from '../option-checks.js'
+import { type ConnectionState, OPEN, UPGRADED, closed, draining, isListedMove, whyNotPersistent } from './connection-state.js'
+import { ExchangeDeadline, Watch } from './exchange-deadline.js'
+import { Exchange, READ_NAMES, frameExchange, ReadState, WriteState, unlistedMoveMessage } from './exchange.js'
+import { Framing, type ResponseHead } from './parser-events.js'
 import { ResponseParser } from './parser.js'
-import { LAST_CHUNK, contentLengthOf, serializeHead, writeChunk, writeHead } from './serialize.js'
+import { RequestWriter, type RequestWriterEvents } from './request-writer.js'
+import { deliverSocket } from './upgrade.js'
 
 export interface H1ConnectionOptions {
   id: number
@@ -53,12 +56,6 @@ export interface H1ConnectionOptions {
   tlsResumed: boolean | null
 }
 
-type ConnectionState = 'open' | 'draining' | 'closed' | 'upgraded'
-
-/** What the one per-connection timer currently measures; it always concerns the oldest exchange. */
-const TimerKind = { NONE: 0, CONTINUE: 1, HEADERS: 2, BODY: 3 } as const
-type TimerKind = (typeof TimerKind)[keyof typeof TimerKind]
-
 /**
  * Thrown from parser callbacks once the connection has been torn down inside one of them,
  * to unwind `execute()` without the parser delivering the rest of the chunk to anyone.
@@ -67,29 +64,12 @@ const UNWIND: unique symbol = Symbol('unwind')
 
 const DEFAULT_EXPECT_CONTINUE_TIMEOUT = 1000
 
-function isReadable(body: unknown): body is Readable {
-  return typeof (body as Readable).on === 'function' && typeof (body as Readable).destroy === 'function'
-}
-
-function isAsyncIterable(body: unknown): body is AsyncIterable<unknown> {
-  return typeof (body as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function'
-}
-
 /**
- * RFC 9112 §9.3 persistence from the Connection field alone: `close` ends it; HTTP/1.0
- * needs `keep-alive`. Used for HEAD responses, whose missing length means nothing.
+ * An upgrade request, or a CONNECT (whose 2xx makes the connection a tunnel, RFC 9112 §6.3
+ * rule 2): its answer may take the socket, so it must be alone on the connection.
  */
-function persistsAfterBodyless(head: ResponseHead, headers: Record<string, string | string[]>): boolean {
-  const field = headers['connection']
-  const tokens = (Array.isArray(field) ? field.join(',') : field ?? '').toLowerCase().split(',').map((t) => t.trim())
-  if (tokens.includes('close')) return false
-  return head.versionMinor === 1 || tokens.includes('keep-alive')
-}
-
-function toBytes(value: unknown): Uint8Array {
-  if (value instanceof Uint8Array) return value
-  if (typeof value === 'string') return Buffer.from(value, 'utf8')
-  throw new InvalidArgumentError('request body streams must produce Uint8Array (or string) chunks')
+function takesConnection(request: DispatchRequest): boolean {
+  return request.upgrade !== undefined || request.method === 'CONNECT'
 }
 
 export class H1Connection extends EventEmitter<ConnectionEvents> implements PoolConnection {
@@ -111,23 +91,16 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
   readonly #origin: string
   readonly #pipelining: number
   readonly #maxRequests: number
-  readonly #continueTimeout: number
   readonly #parser: ResponseParser
+  readonly #writer: RequestWriter
 
-  #state: ConnectionState = 'open'
-  /**
-   * Set when a response ends the connection's useful life (Connection: close, doubtful
-   * framing, early response): no response after this exchange's is trusted and no further
-   * request head is written. The connection closes once it is done.
-   */
-  #finalExchange: Exchange | null = null
+  /** The only holder of the connection's state; written by `#transition` alone. */
+  #state: ConnectionState = OPEN
   /** Dispatched and unfinished, oldest first; responses are matched to `#queue[0]` (RFC 9112 §9.3.2). */
   #queue: Exchange[] = []
   /** Index in `#queue` of the first exchange whose head is not written yet. */
   #writeIdx = 0
-  /** The exchange whose body is being written (or held for 100-continue); blocks later heads. */
-  #writing: Exchange | null = null
-  /** An upgrade request is in flight: it must be alone on the connection. */
+  /** An upgrade or CONNECT request is in flight: it must be alone on the connection (takesConnection). */
   #exclusive = false
   #dispatched = 0
   #served = 0
@@ -135,35 +108,24 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
   #inParse = false
   /** Exchanges completed during the current chunk (the pool hears 'free' once per chunk). */
   #completedInChunk = 0
-  /** Set by onHead on a 101 for an upgrade request: the chunk handler hands the socket over. */
-  #upgradeHead: ResponseHead | null = null
+  /** Set by onHead on a switching head (101, CONNECT 2xx): the chunk handler hands the socket over. */
+  #switchHead: ResponseHead | null = null
   #keepAliveHint: number | undefined = undefined
   /** The Keep-Alive value `#keepAliveHint` was parsed from: a server repeats the same one on every response. */
   #keepAliveValue: string | undefined = undefined
-  #closeErr: WirepoolError | undefined = undefined
   #closeEmitted = false
   #tickScheduled = false
-  #drainWaiter: (() => void) | null = null
 
-  #timer: NodeJS.Timeout | undefined = undefined
-  #timerKind: TimerKind = TimerKind.NONE
-  #timerMs = 0
-  /** The socket is corked until the next tick so that pipelined heads leave in one write. */
-  #corked = false
+  readonly #deadline: ExchangeDeadline
 
   constructor(socket: Socket, options: H1ConnectionOptions) {
     super()
-    const { pipelining } = options
-    if (!Number.isInteger(pipelining) || pipelining < 1) {
-      throw new InvalidArgumentError(`pipelining must be an integer ≥ 1, got ${pipelining}`)
-    }
     this.id = options.id
     this.tlsResumed = options.tlsResumed
     this.#socket = socket
     this.#origin = options.origin
-    this.#pipelining = pipelining
+    this.#pipelining = integerOption('pipelining', options.pipelining, 1)
     this.#maxRequests = options.maxRequestsPerConnection ?? Infinity
-    this.#continueTimeout = options.expectContinueTimeout ?? DEFAULT_EXPECT_CONTINUE_TIMEOUT
     this.remoteAddress = socket.remoteAddress
     this.remotePort = socket.remotePort
     this.#parser = new ResponseParser(
@@ -175,6 +137,16 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
       },
       { maxHeaderSize: options.maxHeaderSize, maxHeaderCount: options.maxHeaderCount },
     )
+    const events: RequestWriterEvents = {
+      bodySent: (ex) => {
+        if (this.#queue[0] === ex) this.#watchOldest()
+        this.#pump()
+      },
+      bodyFailed: (ex, err) => this.#fail(err, ex),
+      internalError: (message) => this.#internalError(message),
+    }
+    this.#writer = new RequestWriter(socket, this.#origin, events)
+    this.#deadline = new ExchangeDeadline(options.expectContinueTimeout ?? DEFAULT_EXPECT_CONTINUE_TIMEOUT, this.#onExpired)
     // We never want a half-open socket: a peer FIN means the connection is over (and while
     // idle, that the pool must drop it now, not at the next request).
     socket.allowHalfOpen = false
@@ -182,7 +154,6 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     socket.on('end', this.#onEnd)
     socket.on('error', this.#onError)
     socket.on('close', this.#onClose)
-    socket.on('drain', this.#onDrain)
     if (socket.destroyed) {
       this.#teardown(new SocketClosedError('socket was already closed', { origin: this.#origin, responseStarted: false }), undefined, false)
       process.nextTick(this.#emitClose)
@@ -192,7 +163,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
   // ── PoolConnection ──────────────────────────────────────────────────────────────────
 
   get capacity(): number {
-    if (this.#state !== 'open' || this.#exclusive) return 0
+    if (this.#state.name !== 'open' || this.#exclusive) return 0
     return this.#pipelining - this.#queue.length
   }
 
@@ -205,7 +176,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
   }
 
   get retired(): boolean {
-    return this.#state !== 'open'
+    return this.#state.name !== 'open'
   }
 
   /** The idle timeout the last response announced in `Keep-Alive: timeout=N`, in ms. */
@@ -220,30 +191,23 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
    * that cannot be framed.
    */
   dispatch(request: DispatchRequest, handler: DispatchHandler): void {
-    if (this.#state !== 'open') throw new InvalidArgumentError(`connection ${this.id} is ${this.#state} and takes no requests`)
+    if (this.#state.name !== 'open') throw new InvalidArgumentError(`connection ${this.id} is ${this.#state.name} and takes no requests`)
     const busy = this.#queue.length
     if (busy >= this.#pipelining || this.#exclusive) throw new InvalidArgumentError(`connection ${this.id} has no free capacity`)
     if (busy > 0 && !request.idempotent) {
       throw new InvalidArgumentError('a non-idempotent request may only be dispatched on an idle connection')
     }
-    if (busy > 0 && request.upgrade !== undefined) {
-      throw new InvalidArgumentError('an upgrade request may only be dispatched on an idle connection')
+    const exclusive = takesConnection(request)
+    if (busy > 0 && exclusive) {
+      throw new InvalidArgumentError('an upgrade request (or a CONNECT) may only be dispatched on an idle connection')
     }
+    const ex = frameExchange(request, handler)
     const body = request.body
-    const contentLength = contentLengthOf(request)
-    if (typeof body === 'string') {
-      if (Buffer.byteLength(body) !== contentLength) throw new InvalidArgumentError('bodyLength does not match the string body')
-    } else if (body instanceof Uint8Array) {
-      if (body.byteLength !== contentLength) throw new InvalidArgumentError('bodyLength does not match the body')
-    } else if (body !== null && body !== undefined && !isAsyncIterable(body)) {
-      throw new InvalidArgumentError('body must be a string, Uint8Array, Readable or AsyncIterable<Uint8Array>')
-    }
-    const ex = new Exchange(request, handler, serializeHead(request), contentLength)
     ex.resume = () => this.#resume(ex)
     const reused = this.#dispatched > 0
     this.#dispatched++
     this.#queue.push(ex)
-    if (request.upgrade !== undefined) this.#exclusive = true
+    if (exclusive) this.#exclusive = true
     if (body !== null && body !== undefined && isReadable(body)) {
       // A Readable that errors before we start reading it would otherwise throw an
       // unhandled 'error' event; it fails this request instead.
@@ -285,10 +249,10 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
   /** Graceful: no new requests, in-flight ones finish (queued ones are still sent), then the socket closes. */
   close(): Promise<void> {
     if (this.#closeEmitted) return Promise.resolve()
-    const closed = new Promise<void>((resolve) => this.once('close', () => resolve()))
-    if (this.#state === 'open') this.#retire('close() called', null)
-    if (this.#state === 'draining') this.#maybeFinishDrain()
-    return closed
+    const done = new Promise<void>((resolve) => this.once('close', () => resolve()))
+    if (this.#state.name === 'open') this.#retire('close() called', null)
+    if (this.#state.name === 'draining') this.#maybeFinishDrain()
+    return done
   }
 
   /** Fail every unfinished request with `err` (or a SocketClosedError each) and close the socket now. */
@@ -298,159 +262,41 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     this.#teardown(err, err === undefined ? undefined : () => err, false)
   }
 
-  // ── writing ─────────────────────────────────────────────────────────────────────────
+  // ── writing (the order; RequestWriter does the bytes) ───────────────────────────────
 
   /** Write every head (and in-memory body) that may go now, in dispatch order. */
   #pump(): void {
-    if (this.#inParse || this.#writing !== null || this.#finalExchange !== null) return
+    if (this.#inParse || this.#writer.writing !== null || this.#state.final !== null) return
     if (!this.#isLive()) return
-    const socket = this.#socket
-    if (this.#pipelining > 1 && !this.#corked && this.#writeIdx < this.#queue.length) {
-      // Requests dispatched in the same tick (a pipelined burst, or the follow-ups that
-      // completed responses trigger) leave in one writev: one trip into the kernel instead
-      // of one per request (PERF.md). Without pipelining there is never a second request
-      // to wait for, so the head is written at once.
-      socket.cork()
-      this.#corked = true
-      process.nextTick(this.#uncork)
-    }
+    const writer = this.#writer
+    if (this.#pipelining > 1 && this.#writeIdx < this.#queue.length) writer.corkUntilNextTick()
     while (this.#writeIdx < this.#queue.length) {
       const ex = this.#queue[this.#writeIdx] as Exchange
-      const body = ex.request.body
-      const expectContinue = ex.request.expectContinue && ex.contentLength !== 0
       // An exchange holding its body for 100-continue is only started once it is the
       // oldest: then the 1xx, the timer and an early final response are all unambiguously its.
-      if (expectContinue && this.#writeIdx !== 0) return
+      if (this.#writeIdx !== 0 && ex.request.expectContinue && ex.contentLength !== 0) return
       this.#writeIdx++
-      if (expectContinue) {
-        writeHead(socket, ex.head)
-        ex.write = WriteState.AWAITING_CONTINUE
-        this.#writing = ex
-        this.#armTimer()
-        return
-      }
-      if (body === null || body === undefined || typeof body === 'string' || body instanceof Uint8Array) {
-        writeHead(socket, ex.head, body ?? undefined)
-        this.#sent(ex)
-        continue
-      }
-      writeHead(socket, ex.head)
-      this.#startStreaming(ex)
-      return
+      const sent = writer.start(ex)
+      // On the wire in full, its response deadline starts; held for 100-continue, that wait
+      // does (always the oldest then); streaming, nothing is watched until it is sent.
+      if (this.#queue[0] === ex) this.#watchOldest()
+      // Held or streaming: later heads wait for its body.
+      if (!sent) return
     }
   }
 
-  #uncork = (): void => {
-    this.#corked = false
-    this.#socket.uncork()
-  }
-
-  /** The request is on the wire in full: its response deadline starts if it is the oldest. */
-  #sent(ex: Exchange): void {
-    ex.write = WriteState.SENT
-    if (this.#writing === ex) this.#writing = null
-    if (this.#queue[0] === ex) this.#armTimer()
-  }
-
-  /** 100 Continue arrived, or we waited long enough (RFC 9110 §10.1.1): send the held body. */
-  #releaseHeldBody(ex: Exchange): void {
-    const body = ex.request.body
-    if (typeof body === 'string' || body instanceof Uint8Array) {
-      this.#socket.write(body)
-      this.#sent(ex)
-      this.#pump()
-    } else {
-      this.#startStreaming(ex)
-    }
-  }
-
-  #startStreaming(ex: Exchange): void {
-    ex.write = WriteState.STREAMING
-    this.#writing = ex
-    this.#timerKind = TimerKind.NONE
-    void this.#streamBody(ex)
-  }
-
-  /**
-   * Copy a Readable / AsyncIterable body to the socket: chunked when its length is unknown
-   * (RFC 9112 §7.1), raw and counted when declared (a length mismatch would desynchronise
-   * the peer, RFC 9112 §6.3, so it fails the request and the socket). Waits for 'drain'
-   * whenever the socket buffer is full.
-   */
-  async #streamBody(ex: Exchange): Promise<void> {
-    const socket = this.#socket
-    const declared = ex.contentLength
-    let sent = 0
-    try {
-      const iterator = (ex.request.body as AsyncIterable<unknown>)[Symbol.asyncIterator]()
-      ex.iterator = iterator
-      for (;;) {
-        const step = await iterator.next()
-        if (ex.write !== WriteState.STREAMING) return
-        if (step.done === true) break
-        const chunk = toBytes(step.value)
-        if (chunk.byteLength === 0) continue
-        sent += chunk.byteLength
-        if (declared >= 0 && sent > declared) {
-          throw new InvalidArgumentError(`request body is longer than its declared ${declared} bytes`)
-        }
-        const ok = declared < 0 ? writeChunk(socket, chunk) : socket.write(chunk)
-        if (!ok) {
-          await new Promise<void>((resolve) => (this.#drainWaiter = resolve))
-          if (ex.write !== WriteState.STREAMING) return
-        }
-      }
-      if (declared >= 0 && sent !== declared) {
-        throw new InvalidArgumentError(`request body ended after ${sent} of its declared ${declared} bytes`)
-      }
-      if (declared < 0) socket.write(LAST_CHUNK, 'latin1')
-    } catch (err) {
-      if (ex.write !== WriteState.STREAMING) return // we abandoned it; the error is a consequence
-      ex.iterator = undefined
-      this.#fail(this.#bodyError(err), ex)
-      return
-    }
-    ex.iterator = undefined
-    this.#sent(ex)
-    this.#pump()
-  }
-
-  #bodyError(err: unknown): WirepoolError {
-    if (err instanceof WirepoolError) {
-      if (err.origin === undefined) err.origin = this.#origin
-      return err
-    }
-    return new AbortedError('request body stream failed', { cause: err, origin: this.#origin, initiator: 'user' })
+  /** 100 Continue arrived, or the wait for it is over: the held body goes. */
+  #release(ex: Exchange): void {
+    this.#writer.release(ex)
+    if (this.#isLive()) this.#watchOldest()
   }
 
   /** A Readable body errored outside our iteration (while queued or held for 100-continue). */
   #onBodyStreamError(ex: Exchange, err: Error): void {
     if (ex.done || ex.write === WriteState.STREAMING || ex.write === WriteState.SENT) return
-    const error = this.#bodyError(err)
+    const error = bodyStreamError(err, this.#origin)
     if (ex.write === WriteState.QUEUED) this.#dropUnsent(ex, error)
     else this.#fail(error, ex)
-  }
-
-  /** Stop writing `ex`'s body for good (final response first, or failure). */
-  #abandonBody(ex: Exchange): void {
-    if (ex.write !== WriteState.AWAITING_CONTINUE && ex.write !== WriteState.STREAMING) return
-    ex.write = WriteState.ABANDONED
-    if (this.#writing === ex) this.#writing = null
-    const waiter = this.#drainWaiter
-    this.#drainWaiter = null
-    waiter?.()
-    const iterator = ex.iterator
-    ex.iterator = undefined
-    if (iterator?.return !== undefined) iterator.return().catch(() => {})
-    const body = ex.request.body
-    if (isReadable(body)) body.destroy()
-  }
-
-  #onDrain = (): void => {
-    const waiter = this.#drainWaiter
-    if (waiter === null) return
-    this.#drainWaiter = null
-    waiter()
   }
 
   // ── reading ─────────────────────────────────────────────────────────────────────────
@@ -458,8 +304,11 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
   #onData = (chunk: Buffer): void => {
     if (!this.#isLive()) return
     const first = this.#queue[0]
-    if (first !== undefined && first.read === ReadState.WAITING && first.write !== WriteState.QUEUED) {
-      first.read = ReadState.STARTED
+    if (first !== undefined) {
+      if (first.read === ReadState.WAITING && first.write !== WriteState.QUEUED) this.#moveRead(first, ReadState.STARTED)
+      // The parser decides framing from the request (RFC 9112 §6.3); pipelined responses
+      // that follow in this chunk are announced from #onMessageComplete.
+      this.#parser.expectResponse(first.request.method, first.request.upgrade !== undefined)
     }
     let consumed: number
     this.#inParse = true
@@ -471,8 +320,8 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
       return
     }
     this.#inParse = false
-    if (this.#upgradeHead !== null) {
-      this.#handOver(this.#upgradeHead, chunk.subarray(consumed))
+    if (this.#switchHead !== null) {
+      this.#handOver(this.#switchHead, chunk.subarray(consumed))
       return
     }
     // A retired connection whose last response just ended closes here (the parser may now
@@ -486,7 +335,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
         this.#fail(this.#unsolicited(), undefined)
         return
       }
-      if (next.read === ReadState.WAITING) next.read = ReadState.STARTED
+      if (next.read === ReadState.WAITING) this.#moveRead(next, ReadState.STARTED)
     }
     this.#afterChunk()
   }
@@ -497,7 +346,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     this.#completedInChunk = 0
     if (this.#maybeFinishDrain()) return
     this.#pump()
-    if (completed > 0 && this.#state === 'open' && this.capacity > 0) {
+    if (completed > 0 && this.#state.name === 'open' && this.capacity > 0) {
       try {
         this.emit('free')
       } catch (err) {
@@ -507,27 +356,27 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     }
   }
 
-  #onHead(head: ResponseHead): BodyMode | void {
+  #onHead(head: ResponseHead): void {
     if (!this.#isLive()) throw UNWIND
     const ex = this.#queue[0]
     if (ex === undefined || ex.write === WriteState.QUEUED) {
       this.#fail(this.#unsolicited(), undefined)
       throw UNWIND
     }
-    if (ex.read === ReadState.WAITING) ex.read = ReadState.STARTED
+    if (ex.read === ReadState.WAITING) this.#moveRead(ex, ReadState.STARTED)
     const status = head.statusCode
+    if (head.framing === Framing.SWITCHED) {
+      // A 101 to our Upgrade request, or a 2xx to our CONNECT: the parser stops after this
+      // head, and the chunk handler hands the socket over.
+      this.#switchHead = head
+      return
+    }
     if (status < 200) {
       if (status === 101) {
-        // RFC 9110 §15.2.2: only meaningful as the answer to our Upgrade request.
-        if (ex.request.upgrade === undefined) {
-          this.#fail(
-            new H1ParseError('101 Switching Protocols for a request that asked for no upgrade', 0, { origin: this.#origin }),
-            ex,
-          )
-          throw UNWIND
-        }
-        this.#upgradeHead = head
-        return BodyMode.UPGRADE
+        // RFC 9110 §15.2.2: only meaningful as the answer to our Upgrade request. The parser
+        // refuses it too; failing here first names the request in the error.
+        this.#fail(new H1ParseError('101 Switching Protocols for a request that asked for no upgrade', 0, { origin: this.#origin }), ex)
+        throw UNWIND
       }
       // RFC 9110 §15.2: a client MUST be able to parse 1xx responses it did not expect,
       // so an unsolicited 100 or a 103 is delivered and we keep waiting for the final one.
@@ -540,36 +389,27 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
         }
         if (!this.#isLive()) throw UNWIND
       }
-      if (status === 100 && ex.write === WriteState.AWAITING_CONTINUE) this.#releaseHeldBody(ex)
+      if (status === 100 && ex.write === WriteState.AWAITING_CONTINUE) this.#release(ex)
       return
     }
 
-    const noBody = ex.request.method === 'HEAD'
-    const headers = rawHeadersToRecord(head.rawHeaders)
-    const closeDelimited = !noBody && !head.chunked && head.contentLength < 0 && status !== 204 && status !== 304
+    // The parser decided framing and persistence (RFC 9112 §6.3, §9.3) knowing the request;
+    // here only what they mean for this connection.
     let retireReason: string | undefined
     if (ex.write !== WriteState.SENT) {
       // A final response before the body was (fully) sent: stop sending it. The server has
       // not read the rest, so the connection can never carry another request.
-      this.#abandonBody(ex)
+      this.#writer.abandon(ex)
       retireReason = 'final response arrived before the request body was sent'
-    } else if (head.conflictingFraming) {
-      // RFC 9112 §6.3 rule 3: Content-Length with Transfer-Encoding is a smuggling vector;
-      // the message may be read, the connection must not be reused.
-      retireReason = 'response had both Content-Length and Transfer-Encoding'
-    } else if (closeDelimited) {
-      // RFC 9112 §6.3 rule 8: the body runs until the server closes the connection.
-      retireReason = 'response body is delimited by connection close'
-    } else if (!head.keepAlive && !(noBody && persistsAfterBodyless(head, headers))) {
-      // RFC 9112 §9.3 (the parser folded a missing length into keepAlive, which does not
-      // apply to a HEAD response: it has no body whatever its framing says).
-      retireReason = head.versionMinor === 0 ? 'HTTP/1.0 response without keep-alive' : 'peer sent Connection: close'
+    } else if (!head.keepAlive) {
+      retireReason = whyNotPersistent(head)
     }
     if (retireReason !== undefined) {
       this.#retire(retireReason, ex)
       if (!this.#isLive()) throw UNWIND // a 'draining' listener destroyed us
     }
 
+    const headers = rawHeadersToRecord(head.rawHeaders)
     const keepAlive = headers['keep-alive']
     if (typeof keepAlive !== 'string') {
       this.#keepAliveValue = undefined
@@ -578,7 +418,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
       this.#keepAliveValue = keepAlive
       this.#keepAliveHint = parseKeepAliveTimeout(keepAlive)
     }
-    ex.read = ReadState.BODY
+    if (!this.#moveRead(ex, ReadState.BODY)) throw UNWIND
     ex.resumeEarly = false
     let goOn: boolean | void
     try {
@@ -589,12 +429,11 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     }
     if (!this.#isLive()) throw UNWIND
     if (goOn === false) this.#pause(ex)
-    this.#armTimer()
-    return noBody ? BodyMode.NONE : BodyMode.DEFAULT
+    this.#watchOldest()
   }
 
   #onBody(chunk: Uint8Array): void {
-    if (this.#timerKind === TimerKind.BODY) (this.#timer as NodeJS.Timeout).refresh()
+    this.#deadline.bodyChunk()
     const ex = this.#queue[0] as Exchange
     ex.resumeEarly = false
     let goOn: boolean | void
@@ -625,9 +464,9 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     const ex = this.#queue.shift() as Exchange
     this.#writeIdx--
     this.#served++
-    ex.read = ReadState.DONE
-    this.#settled(ex)
-    if (ex.request.upgrade !== undefined) this.#exclusive = false
+    if (!this.#markDone(ex)) throw UNWIND
+    // An exclusive request is alone on the connection: whichever finished, it was that one.
+    this.#exclusive = false
     this.#completedInChunk++
     const wasPaused = ex.paused
     try {
@@ -637,14 +476,17 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
       throw UNWIND
     }
     if (!this.#isLive()) throw UNWIND
-    if (ex === this.#finalExchange) {
+    if (ex === this.#state.final) {
       // Nothing after this response may be read as a response of ours.
       this.#maybeFinishDrain()
       throw UNWIND
     }
+    // The next response in this chunk (pipelining) answers the next request.
+    const next = this.#queue[0]
+    if (next !== undefined) this.#parser.expectResponse(next.request.method, next.request.upgrade !== undefined)
     // The pause was for this body; the next response must flow.
     if (wasPaused) this.#socket.resume()
-    this.#armTimer()
+    this.#watchOldest()
   }
 
   #pause(ex: Exchange): void {
@@ -655,8 +497,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     if (ex.paused) return
     ex.paused = true
     this.#socket.pause()
-    // A consumer that is slow is not a server that is silent: no body timeout while paused.
-    this.#timerKind = TimerKind.NONE
+    this.#deadline.pause()
   }
 
   #resume(ex: Exchange): void {
@@ -667,7 +508,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     }
     ex.paused = false
     this.#socket.resume()
-    this.#armTimer()
+    this.#watchOldest()
   }
 
   /** Peer FIN: a close-delimited body ends here (RFC 9112 §6.3 rule 8); anything else unfinished fails. */
@@ -707,7 +548,8 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
   #emitClose = (): void => {
     if (this.#closeEmitted) return
     this.#closeEmitted = true
-    this.emit('close', this.#closeErr)
+    const state = this.#state
+    this.emit('close', state.name === 'closed' ? state.error : undefined)
   }
 
   #onParseThrow(err: unknown): void {
@@ -722,12 +564,15 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     return new H1ParseError('response bytes arrived with no request in flight', 0, { origin: this.#origin })
   }
 
-  /** 101 for our Upgrade request: step aside and give the socket, with any bytes after the head, to the handler. */
+  /**
+   * 101 for our Upgrade request (or 2xx for our CONNECT): step aside and give the socket,
+   * with any bytes after the head, to the handler.
+   */
   #handOver(head: ResponseHead, rest: Uint8Array): void {
     const ex = this.#queue.shift() as Exchange
-    this.#upgradeHead = null
-    this.#transition('upgraded')
-    this.#stopTimer()
+    this.#switchHead = null
+    if (!this.#transition(UPGRADED)) return
+    this.#deadline.stop()
     const socket = this.#socket
     // Paused so that no byte is emitted before the new owner listens; it calls resume().
     socket.pause()
@@ -735,29 +580,14 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     socket.off('end', this.#onEnd)
     socket.off('error', this.#onError)
     socket.off('close', this.#onClose)
-    socket.off('drain', this.#onDrain)
-    this.#abandonBody(ex)
-    // The upgrade request was alone on the connection (dispatch enforces it): nothing else to settle.
+    this.#writer.detach()
+    this.#writer.abandon(ex)
+    // The upgrade request was alone on the connection (dispatch enforces it): nothing else to finish.
     this.#writeIdx = 0
     this.#served++
-    ex.read = ReadState.DONE
-    this.#settled(ex)
-    const onUpgrade = ex.handler.onUpgrade
-    try {
-      if (onUpgrade === undefined) throw new InvalidArgumentError('101 Switching Protocols but the handler has no onUpgrade')
-      onUpgrade.call(ex.handler, head.statusCode, rawHeadersToRecord(head.rawHeaders), socket as Duplex, rest)
-    } catch (err) {
-      socket.destroy()
-      const error =
-        err instanceof WirepoolError ? err : new AbortedError('request handler threw in onUpgrade', { cause: err, origin: this.#origin })
-      if (error.origin === undefined) error.origin = this.#origin
-      this.#closeErr = error
-      try {
-        ex.handler.onError(error)
-      } catch {
-        // Nothing is left to tell: the handler failed while being told of its own failure.
-      }
-    }
+    this.#markDone(ex)
+    const error = deliverSocket(ex, head, socket, rest, this.#origin)
+    if (error !== undefined) this.#transition(closed(error))
     this.#emitClose()
   }
 
@@ -765,17 +595,39 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
 
   /** Open or draining: the socket is ours and requests may still be in flight. */
   #isLive(): boolean {
-    const state = this.#state
-    return state === 'open' || state === 'draining'
+    const name = this.#state.name
+    return name === 'open' || name === 'draining'
   }
 
-  /** The one place `#state` changes. */
-  #transition(to: ConnectionState, reason?: string): void {
+  /**
+   * The one place `#state` changes. An unlisted move throws under tests; in production it
+   * is not made, the connection fails with an internal error, and this returns false.
+   */
+  #transition(to: ConnectionState): boolean {
     const from = this.#state
-    if (from === to || from === 'closed' || from === 'upgraded') return
-    if (to === 'open') return
+    if (!isListedMove(from.name, to.name)) {
+      this.#internalError(unlistedMoveMessage('H1Connection', from.name, to.name))
+      return false
+    }
     this.#state = to
-    if (to === 'draining') this.emit('draining', reason ?? 'draining')
+    if (to.name === 'draining' && from.name !== 'draining') this.emit('draining', to.reason)
+    return true
+  }
+
+  /**
+   * A state machine refused a move (production only; tests throw where it happens): a bug
+   * of ours, so the connection can no longer be trusted. Every unfinished request fails.
+   */
+  #internalError(message: string): void {
+    if (!this.#isLive()) return
+    this.#fail(new SocketClosedError(`internal error: ${message}`, { origin: this.#origin, initiator: 'library' }), undefined)
+  }
+
+  /** The one place an exchange's response progress changes; false (production) for an unlisted move. */
+  #moveRead(ex: Exchange, to: ReadState): boolean {
+    if (ex.moveRead(to)) return true
+    this.#internalError(unlistedMoveMessage('response read', READ_NAMES[ex.read], READ_NAMES[to]))
+    return false
   }
 
   /**
@@ -784,8 +636,9 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
    * exchanges are never written and fail as not started when it is done.
    */
   #retire(reason: string, final: Exchange | null): void {
-    if (final !== null && this.#finalExchange === null) this.#finalExchange = final
-    if (this.#state === 'open') this.#transition('draining', reason)
+    const state = this.#state
+    if (state.name === 'open') this.#transition(draining(reason, final))
+    else if (state.name === 'draining' && final !== null && state.final === null) this.#transition(draining(state.reason, final))
   }
 
   /**
@@ -794,8 +647,9 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
    * the pool may send them elsewhere).
    */
   #maybeFinishDrain(): boolean {
-    if (this.#state !== 'draining') return false
-    const final = this.#finalExchange
+    const state = this.#state
+    if (state.name !== 'draining') return false
+    const final = state.final
     if (final !== null ? !final.done : this.#queue.length > 0) return false
     this.#teardown(undefined, undefined, true)
     return true
@@ -811,18 +665,16 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
   }
 
   /**
-   * Close the connection and settle every unfinished exchange exactly once: `errorFor(ex)`
+   * Close the connection and end every unfinished exchange exactly once: `errorFor(ex)`
    * when it returns an error, else a SocketClosedError that says whether its response had
    * started. `closeErr` is what 'close' will carry (undefined for an orderly close).
    */
   #teardown(closeErr: WirepoolError | undefined, errorFor: ((ex: Exchange) => WirepoolError | undefined) | undefined, graceful: boolean): void {
     if (!this.#isLive()) return
-    this.#transition('closed')
-    this.#closeErr = closeErr
-    this.#stopTimer()
-    const writing = this.#writing
-    if (writing !== null) this.#abandonBody(writing)
-    this.#writing = null
+    this.#transition(closed(closeErr))
+    this.#deadline.stop()
+    const writing = this.#writer.writing
+    if (writing !== null) this.#writer.abandon(writing)
     const queue = this.#queue
     this.#queue = []
     this.#writeIdx = 0
@@ -841,7 +693,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
       const own = errorFor?.(ex)
       const what = ex.write === WriteState.QUEUED ? 'before the request was sent' : 'before the response completed'
       const message = closeErr === undefined ? `connection closed ${what}` : `connection failed ${what}: ${closeErr.message}`
-      this.#settle(
+      this.#failExchange(
         ex,
         own ??
           new SocketClosedError(message, {
@@ -858,8 +710,8 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     const index = this.#queue.indexOf(ex)
     if (index === -1) return
     this.#queue.splice(index, 1)
-    if (ex.request.upgrade !== undefined) this.#exclusive = false
-    this.#settle(ex, err)
+    this.#exclusive = false // (an exclusive request is alone: it was this one)
+    this.#failExchange(ex, err)
     // Capacity grew: tell the pool, but not from inside whatever call got us here.
     if (!this.#tickScheduled) {
       this.#tickScheduled = true
@@ -884,10 +736,9 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
   }
 
   /** Deliver the one final error of an exchange. */
-  #settle(ex: Exchange, err: WirepoolError): void {
+  #failExchange(ex: Exchange, err: WirepoolError): void {
     if (ex.done) return
-    ex.read = ReadState.DONE
-    this.#settled(ex)
+    this.#markDone(ex)
     try {
       ex.handler.onError(err)
     } catch {
@@ -895,70 +746,30 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     }
   }
 
-  #settled(ex: Exchange): void {
+  /** The exchange is done (completed, failed or upgraded): its response reads nothing more, its body stream is let go. */
+  #markDone(ex: Exchange): boolean {
     const listener = ex.onBodyError
     if (listener !== undefined) {
       ex.onBodyError = undefined
       ;(ex.request.body as Readable).off('error', listener)
     }
+    return this.#moveRead(ex, ReadState.DONE)
   }
 
-  // ── the one timer ───────────────────────────────────────────────────────────────────
+  // ── the one deadline ────────────────────────────────────────────────────────────────
 
-  /** Point the timer at whatever the oldest exchange is waiting for (nothing while it is still being written). */
-  #armTimer(): void {
-    const ex = this.#queue[0]
-    if (ex === undefined || !this.#isLive()) {
-      this.#timerKind = TimerKind.NONE
-    } else if (ex.write === WriteState.AWAITING_CONTINUE) {
-      this.#setTimer(TimerKind.CONTINUE, this.#continueTimeout)
-    } else if (ex.read === ReadState.BODY) {
-      if (ex.paused) this.#timerKind = TimerKind.NONE
-      else this.#setTimer(TimerKind.BODY, ex.request.bodyTimeout)
-    } else if (ex.write === WriteState.SENT) {
-      this.#setTimer(TimerKind.HEADERS, ex.request.headersTimeout)
+  /** Point the deadline at what the oldest exchange waits for (exchange-deadline.ts). */
+  #watchOldest(): void {
+    this.#deadline.watch(this.#isLive() ? (this.#queue[0] ?? null) : null)
+  }
+
+  #onExpired = (watch: Watch, ex: Exchange, ms: number): void => {
+    if (watch === Watch.CONTINUE) {
+      if (ex.write === WriteState.AWAITING_CONTINUE) this.#release(ex)
+    } else if (watch === Watch.HEADERS) {
+      this.#fail(new HeadersTimeoutError(ms, { origin: this.#origin }), ex)
     } else {
-      this.#timerKind = TimerKind.NONE
-    }
-  }
-
-  /**
-   * One Timeout object per connection, re-armed with refresh() (no allocation) when the
-   * duration is unchanged. Disarming only changes `#timerKind`: a stale expiry is ignored.
-   */
-  #setTimer(kind: TimerKind, ms: number): void {
-    if (ms <= 0 || !Number.isFinite(ms)) {
-      this.#timerKind = TimerKind.NONE
-      return
-    }
-    this.#timerKind = kind
-    if (this.#timer !== undefined && this.#timerMs === ms) {
-      this.#timer.refresh()
-      return
-    }
-    if (this.#timer !== undefined) clearTimeout(this.#timer)
-    this.#timerMs = ms
-    this.#timer = setTimeout(this.#onTimer, ms)
-    this.#timer.unref()
-  }
-
-  #stopTimer(): void {
-    this.#timerKind = TimerKind.NONE
-    if (this.#timer !== undefined) clearTimeout(this.#timer)
-    this.#timer = undefined
-  }
-
-  #onTimer = (): void => {
-    const kind = this.#timerKind
-    const ex = this.#queue[0]
-    this.#timerKind = TimerKind.NONE
-    if (ex === undefined || kind === TimerKind.NONE) return
-    if (kind === TimerKind.CONTINUE) {
-      if (ex.write === WriteState.AWAITING_CONTINUE) this.#releaseHeldBody(ex)
-    } else if (kind === TimerKind.HEADERS) {
-      this.#fail(new HeadersTimeoutError(this.#timerMs, { origin: this.#origin }), ex)
-    } else {
-      this.#fail(new BodyTimeoutError(this.#timerMs, { origin: this.#origin }), ex)
+      this.#fail(new BodyTimeoutError(ms, { origin: this.#origin }), ex)
     }
   }
 }

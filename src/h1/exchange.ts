@@ -1,8 +1,13 @@
 /**
- * One request/response pair on an HTTP/1.1 connection, as `H1Connection` tracks it. Plain
- * data with two small state fields; every transition is made by the connection.
+ * One request/response pair on an HTTP/1.1 connection, as `H1Connection` tracks it: plain
+ * data with two small state machines, the request's progress on the wire (`write`) and the
+ * response's (`read`). Each changes only through its one function, `moveWrite` / `moveRead`,
+ * which accept the moves listed below and reject any other (see `unlistedMove`).
  */
+import { isAsyncIterable } from '../body-source.js'
 import type { DispatchHandler, DispatchRequest } from '../dispatch.js'
+import { InvalidArgumentError } from '../errors.js'
+import { contentLengthOf, serializeHead } from './serialize.js'
 
 /**
  * Where the request stands on the wire. Requests are written strictly in order (RFC 9112
@@ -26,7 +31,7 @@ export type WriteState = (typeof WriteState)[keyof typeof WriteState]
  * Where the response stands.
  *
  *   WAITING ──► STARTED ──► BODY ──► DONE       (STARTED: some byte of it arrived)
- *   any ──► DONE                                completed, failed or upgraded
+ *   WAITING | STARTED ──► DONE                  failed, or upgraded
  */
 export const ReadState = {
   WAITING: 0,
@@ -36,6 +41,42 @@ export const ReadState = {
 } as const
 export type ReadState = (typeof ReadState)[keyof typeof ReadState]
 
+const W = WriteState
+const R = ReadState
+export const WRITE_NAMES = ['queued', 'awaiting-continue', 'streaming', 'sent', 'abandoned'] as const
+export const READ_NAMES = ['waiting', 'started', 'body', 'done'] as const
+
+/** Listed moves as bit sets: `WRITE_MOVES[from] & (1 << to)` (a table lookup, no array search per move). */
+const WRITE_MOVES: readonly number[] = [
+  /* QUEUED */ (1 << W.SENT) | (1 << W.AWAITING_CONTINUE) | (1 << W.STREAMING),
+  /* AWAITING_CONTINUE */ (1 << W.SENT) | (1 << W.STREAMING) | (1 << W.ABANDONED),
+  /* STREAMING */ (1 << W.SENT) | (1 << W.ABANDONED),
+  /* SENT */ 0,
+  /* ABANDONED */ 0,
+]
+const READ_MOVES: readonly number[] = [
+  /* WAITING */ (1 << R.STARTED) | (1 << R.DONE),
+  /* STARTED */ (1 << R.BODY) | (1 << R.DONE),
+  /* BODY */ 1 << R.DONE,
+  /* DONE */ 0,
+]
+
+/**
+ * What a state machine does with a move it does not list: under tap (which sets `TAP=1`
+ * in every test process) it throws where the bug is; in production it returns false and
+ * the caller fails the connection with an internal error. Never silently ignored. The
+ * environment is read here, on the path that should never run, not per move.
+ */
+export function unlistedMove(machine: string, from: string, to: string): false {
+  const message = unlistedMoveMessage(machine, from, to)
+  if (process.env['TAP'] === '1') throw new Error(message)
+  return false
+}
+
+export function unlistedMoveMessage(machine: string, from: string, to: string): string {
+  return `${machine}: unlisted transition ${from} -> ${to}`
+}
+
 export class Exchange {
   readonly request: DispatchRequest
   readonly handler: DispatchHandler
@@ -43,8 +84,8 @@ export class Exchange {
   readonly head: string
   /** Bytes of content after the head: -1 chunked, 0 none (see serialize.contentLengthOf). */
   readonly contentLength: number
-  write: WriteState = WriteState.QUEUED
-  read: ReadState = ReadState.WAITING
+  #write: WriteState = W.QUEUED
+  #read: ReadState = R.WAITING
   /** The consumer asked us to stop the body flow (onData/onHeaders returned false). */
   paused = false
   /**
@@ -56,7 +97,7 @@ export class Exchange {
   resume: () => void = noop
   /** The body iterator while streaming, so abandoning the body can stop its producer. */
   iterator: AsyncIterator<unknown> | undefined = undefined
-  /** Error listener on a Readable body, removed when the exchange settles. */
+  /** Error listener on a Readable body, removed when the exchange is done. */
   onBodyError: ((err: Error) => void) | undefined = undefined
 
   constructor(request: DispatchRequest, handler: DispatchHandler, head: string, contentLength: number) {
@@ -66,14 +107,56 @@ export class Exchange {
     this.contentLength = contentLength
   }
 
+  get write(): WriteState {
+    return this.#write
+  }
+
+  get read(): ReadState {
+    return this.#read
+  }
+
+  /** The one place the request's progress changes. False (production) for an unlisted move, which is not made. */
+  moveWrite(to: WriteState): boolean {
+    const from = this.#write
+    if ((WRITE_MOVES[from]! & (1 << to)) === 0) return unlistedMove('request write', WRITE_NAMES[from], WRITE_NAMES[to])
+    this.#write = to
+    return true
+  }
+
+  /** The one place the response's progress changes. False (production) for an unlisted move, which is not made. */
+  moveRead(to: ReadState): boolean {
+    const from = this.#read
+    if ((READ_MOVES[from]! & (1 << to)) === 0) return unlistedMove('response read', READ_NAMES[from], READ_NAMES[to])
+    this.#read = to
+    return true
+  }
+
   /** Some byte of this exchange's response arrived (SocketClosedError.responseStarted). */
   get responseStarted(): boolean {
-    return this.read !== ReadState.WAITING
+    return this.#read !== R.WAITING
   }
 
   get done(): boolean {
-    return this.read === ReadState.DONE
+    return this.#read === R.DONE
   }
+}
+
+/**
+ * A new exchange, its head serialised. Throws InvalidArgumentError, before anything is
+ * queued, for a request that cannot be framed: an in-memory body whose length is not its
+ * declared one, a body of no known kind, or a head value that would break the framing.
+ */
+export function frameExchange(request: DispatchRequest, handler: DispatchHandler): Exchange {
+  const body = request.body
+  const contentLength = contentLengthOf(request)
+  if (typeof body === 'string') {
+    if (Buffer.byteLength(body) !== contentLength) throw new InvalidArgumentError('bodyLength does not match the string body')
+  } else if (body instanceof Uint8Array) {
+    if (body.byteLength !== contentLength) throw new InvalidArgumentError('bodyLength does not match the body')
+  } else if (body !== null && body !== undefined && !isAsyncIterable(body)) {
+    throw new InvalidArgumentError('body must be a string, Uint8Array, Readable or AsyncIterable<Uint8Array>')
+  }
+  return new Exchange(request, handler, serializeHead(request), contentLength)
 }
 
 function noop(): void {}

@@ -17,7 +17,10 @@ export interface ResponseHead {
    * head spans chunks).
    */
   rawHeaders: string[]
-  /** RFC 9112 §9.3: persistent unless HTTP/1.0 without keep-alive, or `Connection: close`. */
+  /**
+   * RFC 9112 §9.3: persistent unless HTTP/1.0 without keep-alive, `Connection: close`, a
+   * body delimited by the close, or Transfer-Encoding on HTTP/1.0 or with Content-Length.
+   */
   keepAlive: boolean
   /** Value of Content-Length, or -1 when absent (or when Transfer-Encoding wins). */
   contentLength: number
@@ -27,26 +30,39 @@ export interface ResponseHead {
   conflictingFraming: boolean
   /** `Connection: upgrade` token present (meaningful with 101). */
   upgrade: boolean
+  /** How the body is delimited (see Framing); `keepAlive` already accounts for it. */
+  framing: Framing
 }
 
-/** What the driver tells the parser about the body of the response it just saw. */
-export const BodyMode = {
-  /** Use the framing the head declares (RFC 9112 §6.3). */
-  DEFAULT: 0,
-  /** No body whatever the head says: the request was HEAD, or a CONNECT got 2xx. */
-  NONE: 1,
-  /** Stop parsing: the rest of the bytes belong to another protocol (101 Switching Protocols). */
-  UPGRADE: 2,
+/**
+ * How the body of a response is delimited, decided once by the parser from the head and
+ * from the request it answers (RFC 9112 §6.3, in the rules' order).
+ */
+export const Framing = {
+  /** No body: a 1xx, 204 or 304 (rule 1), or the answer to HEAD (rule 1). */
+  NONE: 0,
+  /** `contentLength` bytes (rule 6). */
+  LENGTH: 1,
+  /** The chunked transfer coding (rule 4). */
+  CHUNKED: 2,
+  /** Until the server closes the connection (rules 4 and 8); the connection is not persistent. */
+  UNTIL_CLOSE: 3,
+  /**
+   * No body and no more HTTP/1.1: the bytes after the head belong to another protocol — a 101
+   * to a request that asked for an upgrade (RFC 9110 §15.2.2), or a 2xx to CONNECT, which
+   * makes the connection a tunnel (rule 2). The parser stops right after the head.
+   */
+  SWITCHED: 4,
 } as const
-export type BodyMode = (typeof BodyMode)[keyof typeof BodyMode]
+export type Framing = (typeof Framing)[keyof typeof Framing]
 
 export interface ResponseParserHandler {
   /**
-   * Called for every head, interim (1xx) and final. Return a BodyMode for final heads;
-   * `undefined` means DEFAULT. 1xx heads other than 101 never have a body and parsing
-   * continues with the next head.
+   * Called for every head, interim (1xx) and final, once its framing is decided (see
+   * `ResponseParser#expectResponse`). 1xx heads other than a switching 101 never have a
+   * body and parsing continues with the next head.
    */
-  onHead(head: ResponseHead): BodyMode | void
+  onHead(head: ResponseHead): void
   /** A piece of body. A view into the chunk given to `execute`: valid only during the call. */
   onBody(chunk: Uint8Array): void
   /** Trailer fields of a chunked body, flattened like `rawHeaders`. Called only when non-empty. */

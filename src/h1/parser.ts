@@ -23,16 +23,21 @@
  * - Bytes after a response that ends the connection (`keepAlive` false) are an error
  *   ("data after connection close"), as in llhttp: nothing after it can be a response to
  *   one of our requests.
- * - A 101, and any head the driver answers with BodyMode.UPGRADE, stops the parser:
- *   `onMessageComplete` is NOT called for it, `execute` returns the offset right after the
- *   head, and the parser stays in state `upgraded`.
+ * - The driver tells the parser which request the next response answers
+ *   (`expectResponse`, as hyper's `ParseContext`), so framing and persistence are decided
+ *   here, once: a HEAD response has no body, a CONNECT 2xx is a tunnel (RFC 9112 §6.3
+ *   rules 1 and 2). A 101 to a request that asked for an upgrade, and a CONNECT 2xx, stop
+ *   the parser (Framing.SWITCHED): `onMessageComplete` is NOT called for it, `execute`
+ *   returns the offset right after the head, and the parser stays in state `upgraded`. A
+ *   101 nobody asked for is refused (RFC 9110 §15.2.2).
  *
  * Lifetimes: views given to `onBody` are valid only during the call. The handler must not
  * call back into the parser it is being called from.
  */
-import { H1ParseError, InvalidArgumentError } from '../errors.js'
+import { H1ParseError } from '../errors.js'
+import { integerOption } from '../option-checks.js'
 import * as events from './parser-events.js'
-import type { ResponseHead, ResponseParserHandler, ResponseParserOptions } from './parser-events.js'
+import type { Framing as FramingType, ResponseHead, ResponseParserHandler, ResponseParserOptions } from './parser-events.js'
 import * as chars from './parser-chars.js'
 import * as framing from './parser-framing.js'
 import type { TransferCodings } from './parser-framing.js'
@@ -42,7 +47,7 @@ import type { TransferCodings } from './parser-framing.js'
 const { BACKSLASH, COLON, CR, DQUOTE, EQUALS, FIELD_VALUE, HEX, HTAB, LF, QDTEXT, SEMICOLON, SP, TOKEN } = chars
 const { addTransferCodings, CL_MISMATCH, CL_OVERFLOW, CONN_CLOSE, CONN_KEEP_ALIVE, CONN_UPGRADE } = framing
 const { connectionOptions, parseContentLength } = framing
-const { BodyMode } = events
+const { Framing } = events
 
 /** The parser's states, in the order a response walks through them. */
 export const ParserState = {
@@ -165,14 +170,6 @@ function latin1(buf: Buffer, start: number, end: number): string {
   return (buf as unknown as Latin1Slicer).latin1Slice(start, end)
 }
 
-function checkLimit(name: string, value: number | undefined, fallback: number, min: number): number {
-  if (value === undefined) return fallback
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got ${String(value)}`)
-  }
-  return value
-}
-
 export class ResponseParser {
   readonly #handler: ResponseParserHandler
   readonly #maxHeaderSize: number
@@ -219,10 +216,31 @@ export class ResponseParser {
   /** Persistence of the response being read; decides IDLE or CLOSED at its end. */
   #keepAlive = true
 
+  // The request the next response answers (expectResponse): primitives, set per response
+  // by the driver, read once per head.
+  /** It was HEAD: the response has no body whatever its framing fields say. */
+  #requestHead = false
+  /** It was CONNECT: a 2xx makes the connection a tunnel. */
+  #requestConnect = false
+  /** It asked for an upgrade: a 101 switches protocols. */
+  #upgradeRequested = false
+
   constructor(handler: ResponseParserHandler, options: ResponseParserOptions = {}) {
     this.#handler = handler
-    this.#maxHeaderSize = checkLimit('maxHeaderSize', options.maxHeaderSize, DEFAULT_MAX_HEADER_SIZE, 16)
-    this.#maxHeaderCount = checkLimit('maxHeaderCount', options.maxHeaderCount, DEFAULT_MAX_HEADER_COUNT, 0)
+    this.#maxHeaderSize = integerOption('maxHeaderSize', options.maxHeaderSize, DEFAULT_MAX_HEADER_SIZE, { min: 16 })
+    this.#maxHeaderCount = integerOption('maxHeaderCount', options.maxHeaderCount, DEFAULT_MAX_HEADER_COUNT, { min: 0 })
+  }
+
+  /**
+   * Say which request the next response (its interim heads included) answers: its method
+   * and whether it asked for an upgrade. Holds until called again; the default is a GET
+   * that asked for no upgrade. Call it between responses, before `execute()` delivers the
+   * head — for pipelined responses in one chunk, from `onMessageComplete`.
+   */
+  expectResponse(method: string, upgrade: boolean): void {
+    this.#requestHead = method === 'HEAD'
+    this.#requestConnect = method === 'CONNECT'
+    this.#upgradeRequested = upgrade
   }
 
   get state(): ParserState {
@@ -236,7 +254,7 @@ export class ResponseParser {
 
   /**
    * Parse as much of `chunk` as possible. Returns the bytes consumed: `chunk.length`, or,
-   * when a head was answered with BodyMode.UPGRADE, the offset right after that head.
+   * after a head with Framing.SWITCHED, the offset right after that head.
    * Throws H1ParseError on malformed input; the parser is then dead.
    */
   execute(chunk: Uint8Array): number {
@@ -720,50 +738,62 @@ export class ResponseParser {
     let persistent = (conn & CONN_CLOSE) === 0 && (v1 || (conn & CONN_KEEP_ALIVE) !== 0)
     // RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing: close after it.
     if (conflicting || (te && !v1)) persistent = false
-    // RFC 9112 §6.3 rule 1: 1xx, 204 and 304 never have content.
-    const bodiless = status < 200 || status === 204 || status === 304
-    // RFC 9112 §6.3 rules 4 and 8: no chunked, no Content-Length → until the close.
-    const untilClose = !bodiless && !chunked && (te || contentLength === -1)
+    // RFC 9112 §6.3, its rules in order, with the request this response answers.
+    let framing: FramingType
+    if (status < 200) {
+      // RFC 9110 §15.2.2: a 101 switches only when we asked; otherwise 1xx is interim (rule 1).
+      framing = status === 101 && this.#upgradeRequested ? Framing.SWITCHED : Framing.NONE
+    } else if (this.#requestConnect && status < 300) {
+      // Rule 2: a 2xx to CONNECT makes the connection a tunnel right after the head.
+      framing = Framing.SWITCHED
+    } else if (this.#requestHead || status === 204 || status === 304) {
+      // Rule 1: no content whatever the framing fields say, so a missing Content-Length
+      // does not make the response close-delimited.
+      framing = Framing.NONE
+    } else if (chunked) {
+      framing = Framing.CHUNKED // rule 4
+    } else if (te || contentLength === -1) {
+      framing = Framing.UNTIL_CLOSE // rules 4 and 8
+    } else {
+      framing = Framing.LENGTH // rule 6
+    }
+    const keepAlive = persistent && framing !== Framing.UNTIL_CLOSE
 
     const head: ResponseHead = {
       statusCode: status,
       statusText: this.#statusText,
       versionMinor: this.#versionMinor,
       rawHeaders: fields,
-      keepAlive: persistent && !untilClose,
+      keepAlive,
       contentLength: te ? -1 : contentLength,
       chunked,
       conflictingFraming: conflicting,
       upgrade: (conn & CONN_UPGRADE) !== 0,
+      framing,
     }
     this.#fields = []
     this.#headBytes = 0
     // The decoded head is done with; do not keep the chunk (or match a reused one) later.
     this.#strBuf = null
     this.#headStr = ''
-    const mode = this.#handler.onHead(head)
+    this.#handler.onHead(head)
 
+    if (framing === Framing.SWITCHED) return this.#to(S.UPGRADED)
     if (status < 200) {
-      if (status === 101) {
-        // RFC 9110 §15.2.2: the protocol changes right after the empty line ending the head.
-        if (mode === BodyMode.UPGRADE) return this.#to(S.UPGRADED)
-        // A 101 the driver did not ask for: nothing after it can be parsed as HTTP/1.1.
-        this.#fail(ParseReason.UNEXPECTED_101, this.#headOff)
-      }
+      // A 101 nobody asked for: nothing after it can be parsed as HTTP/1.1.
+      if (status === 101) this.#fail(ParseReason.UNEXPECTED_101, this.#headOff)
       // RFC 9110 §15.2: an interim response; the final one follows on the same stream.
       return this.#to(S.IDLE)
     }
-    if (mode === BodyMode.UPGRADE) return this.#to(S.UPGRADED)
-    if (mode === BodyMode.NONE || bodiless) {
-      // A HEAD response (or a CONNECT 2xx) has no body whatever its framing fields say,
-      // so a missing Content-Length does not make it close-delimited.
-      if (mode === BodyMode.NONE) head.keepAlive = persistent
-      this.#keepAlive = head.keepAlive
-      return this.#complete()
+    this.#keepAlive = keepAlive
+    switch (framing) {
+      case Framing.NONE:
+        return this.#complete()
+      case Framing.CHUNKED:
+        return this.#to(S.CHUNK_SIZE)
+      case Framing.UNTIL_CLOSE:
+        return this.#to(S.BODY_UNTIL_CLOSE)
     }
-    this.#keepAlive = head.keepAlive
-    if (chunked) return this.#to(S.CHUNK_SIZE)
-    if (untilClose) return this.#to(S.BODY_UNTIL_CLOSE)
     if (contentLength === 0) return this.#complete()
     this.#remaining = contentLength
     this.#to(S.BODY_LENGTH)

@@ -269,3 +269,73 @@ t.test('an upgrade the server declines is an ordinary response', async (t) => {
   t.equal(r.body.toString(), 'plain')
   t.equal(conn.capacity, 1, 'the connection is free again')
 })
+
+t.test('HEAD with Content-Length: no body is read, the connection is reused (RFC 9112 §6.3 rule 1)', async (t) => {
+  const srv = await rawServer(t, (socket) => {
+    onRequestHeads(socket, (head) => {
+      if (head.startsWith('HEAD ')) socket.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n')
+      else socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')
+    })
+  })
+  const { conn, events } = await connect(t, srv.port)
+  const head = collect()
+  conn.dispatch(req({ method: 'HEAD' }), head.handler)
+  const r = await head.done
+  t.equal(r.status, 200)
+  t.equal(r.body.length, 0, 'no body')
+  t.same(r.events, ['connect', 'headers', 'complete'])
+  const get = collect()
+  conn.dispatch(req(), get.handler)
+  t.equal((await get.done).body.toString(), 'ok', 'the next response is read from right after the HEAD head')
+  t.equal(conn.requestsServed, 2)
+  t.notOk(events.some((e) => e.startsWith('draining')), 'never retired')
+})
+
+t.test('HEAD without any length is not close-delimited: the connection stays', async (t) => {
+  const srv = await rawServer(t, (socket) => {
+    onRequestHeads(socket, () => socket.write('HTTP/1.1 200 OK\r\n\r\n'))
+  })
+  const { conn, events } = await connect(t, srv.port)
+  const c = collect()
+  conn.dispatch(req({ method: 'HEAD' }), c.handler)
+  t.equal((await c.done).status, 200)
+  t.equal(conn.capacity, 1)
+  t.notOk(events.some((e) => e.startsWith('draining')))
+})
+
+t.test('CONNECT 2xx: the connection becomes a tunnel handed to onUpgrade (RFC 9112 §6.3 rule 2)', async (t) => {
+  const srv = await rawServer(t, (socket) => {
+    onRequestHeads(socket, () => socket.write('HTTP/1.1 200 Connection Established\r\nContent-Length: 3\r\n\r\nTUNNEL-BYTES'))
+  })
+  const { conn, socket, closed } = await connect(t, srv.port)
+  const c = collect()
+  conn.dispatch(req({ method: 'CONNECT', path: 'example.com:443', idempotent: false }), c.handler)
+  const r = await c.done
+  t.equal(r.upgrade?.status, 200)
+  t.equal(r.upgrade?.head.toString(), 'TUNNEL-BYTES', 'no byte is read as a body')
+  t.equal(r.upgrade?.socket, socket)
+  t.equal(await closed, undefined)
+  t.equal(conn.capacity, 0)
+  socket.destroy()
+})
+
+t.test('CONNECT answered otherwise is an ordinary response', async (t) => {
+  const srv = await rawServer(t, (socket) => {
+    onRequestHeads(socket, () => socket.write('HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 2\r\n\r\nno'))
+  })
+  const { conn } = await connect(t, srv.port)
+  const c = collect()
+  conn.dispatch(req({ method: 'CONNECT', path: 'example.com:443', idempotent: false }), c.handler)
+  const r = await c.done
+  t.equal(r.status, 407)
+  t.equal(r.body.toString(), 'no')
+  t.equal(conn.capacity, 1, 'the connection is free again')
+})
+
+t.test('a CONNECT must be alone on the connection', async (t) => {
+  const srv = await rawServer(t, () => {})
+  const { conn } = await connect(t, srv.port, { pipelining: 2 })
+  conn.dispatch(req(), collect().handler)
+  t.throws(() => conn.dispatch(req({ method: 'CONNECT', path: 'example.com:443' }), collect().handler), InvalidArgumentError)
+  conn.destroy()
+})

@@ -6,7 +6,6 @@
 import { existsSync } from 'node:fs'
 import { H1ParseError } from '../../src/errors.js'
 import { ResponseParser } from '../../src/h1/parser.js'
-import { BodyMode } from '../../src/h1/parser-events.js'
 import type { ResponseHead, ResponseParserOptions } from '../../src/h1/parser-events.js'
 
 export interface Message {
@@ -30,8 +29,11 @@ export interface Outcome {
 }
 
 export interface RunOptions {
-  /** BodyMode for a head; default: UPGRADE for 101, DEFAULT otherwise. */
-  mode?: (head: ResponseHead) => BodyMode | undefined
+  /**
+   * The request every response answers (`ResponseParser#expectResponse`); default: a GET
+   * that asked for an upgrade (a 101 switches, anything else is read by its framing).
+   */
+  request?: { method: string; upgrade: boolean }
   /** Call finish() after the last piece. */
   finish?: boolean
   parser?: ResponseParserOptions
@@ -40,13 +42,12 @@ export interface RunOptions {
 /** A corpus field value as a parser reports it: without the OWS around it (RFC 9112 §5.1). */
 export const trimOws = (s: string): string => s.replace(/^[ \t]+|[ \t]+$/g, '')
 
-export const defaultMode = (head: ResponseHead): BodyMode | undefined =>
-  head.statusCode === 101 ? BodyMode.UPGRADE : undefined
+export const defaultRequest = { method: 'GET', upgrade: true } as const
 
 /** Feed `pieces` in order to a fresh parser and record what happened. Non-parse errors propagate. */
 export function run(pieces: readonly Uint8Array[], options: RunOptions = {}): Outcome {
   const messages: Message[] = []
-  const mode = options.mode ?? defaultMode
+  const request = options.request ?? defaultRequest
   let current: Message | null = null
   let bodies: Buffer[] = []
   const parser = new ResponseParser(
@@ -56,7 +57,6 @@ export function run(pieces: readonly Uint8Array[], options: RunOptions = {}): Ou
         bodies = []
         current = { head, body: Buffer.alloc(0), bodyCalls: 0, trailers: null, complete: head.statusCode < 200 }
         messages.push(current)
-        return mode(head)
       },
       onBody(chunk) {
         if (current === null) throw new Error('onBody before onHead')
@@ -77,6 +77,7 @@ export function run(pieces: readonly Uint8Array[], options: RunOptions = {}): Ou
     },
     options.parser,
   )
+  parser.expectResponse(request.method, request.upgrade)
   let error: H1ParseError | null = null
   let upgradeRest: Buffer | null = null
   let consumed = 0

@@ -8,7 +8,6 @@
 import t from 'tap'
 import type { Test } from 'tap'
 import { readFileSync } from 'node:fs'
-import { BodyMode } from '../../src/h1/parser-events.js'
 import { canonical, corpusDir, run } from './parser-harness.js'
 import type { Outcome } from './parser-harness.js'
 import { prng } from '../support/prng.js'
@@ -47,7 +46,7 @@ const CONNECTION: Record<string, string> = {
 
 type Check = (t: Test, o: Outcome) => void
 
-const PARSER: Record<string, { mode?: BodyMode; check: Check }> = {
+const PARSER: Record<string, { request?: { method: string; upgrade: boolean }; check: Check }> = {
   'cl-and-te-chunked': {
     // Deliberate: RFC 9112 §6.3 rule 3 — TE overrides CL; we read chunked and never reuse
     // the connection. Node refuses the response instead (HPE_UNEXPECTED_CONTENT_LENGTH).
@@ -184,7 +183,7 @@ const PARSER: Record<string, { mode?: BodyMode; check: Check }> = {
     },
   },
   'unexpected-101-upgrade': {
-    mode: BodyMode.DEFAULT,
+    request: { method: 'GET', upgrade: false },
     check: (tt, o) => {
       tt.equal(o.messages[0]?.head.statusCode, 101)
       tt.equal(o.error?.reason, 'unexpected 101')
@@ -228,11 +227,11 @@ if (dir === null) {
       const pieces = v.server_writes.filter((w): w is string => typeof w === 'string').map((w) => Buffer.from(w, 'latin1'))
       const o = run(pieces, {
         finish: v.server_ends_after_writes,
-        ...(spec.mode === undefined ? {} : { mode: () => spec.mode }),
+        ...(spec.request === undefined ? {} : { request: spec.request }),
       })
       const whole = run([Buffer.concat(pieces)], {
         finish: v.server_ends_after_writes,
-        ...(spec.mode === undefined ? {} : { mode: () => spec.mode }),
+        ...(spec.request === undefined ? {} : { request: spec.request }),
       })
       tt.same(canonical(o), canonical(whole), 'the server\'s write boundaries do not change the outcome')
       if (CONNECTION[v.id] !== undefined) tt.comment(`connection-level part not tested here: ${CONNECTION[v.id]}`)

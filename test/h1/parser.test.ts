@@ -7,7 +7,7 @@ import t from 'tap'
 import type { Test } from 'tap'
 import { H1ParseError, InvalidArgumentError } from '../../src/errors.js'
 import { MAX_CHUNK_LINE, ParseReason, ParserState, ResponseParser } from '../../src/h1/parser.js'
-import { BodyMode } from '../../src/h1/parser-events.js'
+import { Framing } from '../../src/h1/parser-events.js'
 import type { ResponseHead, ResponseParserHandler } from '../../src/h1/parser-events.js'
 import { bytewise, run, runAllSplits } from './parser-harness.js'
 import type { Outcome, RunOptions } from './parser-harness.js'
@@ -323,8 +323,8 @@ t.test('responses without a body', async (t) => {
     tt.equal(o.messages[0]?.head.contentLength, 10, 'the declared length is still reported')
     tt.end()
   })
-  t.test('HEAD: BodyMode.NONE', (tt) => {
-    const none = { mode: (): BodyMode => BodyMode.NONE }
+  t.test('HEAD: no body whatever the framing fields say', (tt) => {
+    const none = { request: { method: 'HEAD', upgrade: false } }
     const o = consistent(tt, OK + 'Content-Length: 1000\r\n\r\n' + OK + 'Transfer-Encoding: chunked\r\n\r\n' + OK + 'X: y\r\n\r\n', none)
     tt.equal(o.messages.length, 3)
     tt.ok(o.messages.every((m) => m.complete && m.body.length === 0), 'three complete, empty responses')
@@ -379,7 +379,8 @@ t.test('upgrade (RFC 9110 §15.2.2, §7.8)', async (t) => {
     tt.end()
   })
   t.test('head split over chunks: the offset is within the last chunk', (tt) => {
-    const p = new ResponseParser(handlerWith({ onHead: () => BodyMode.UPGRADE }))
+    const p = new ResponseParser(handlerWith({}))
+    p.expectResponse('GET', true)
     tt.equal(p.execute(bytes(head.slice(0, 20))), 20)
     tt.equal(p.execute(bytes(head.slice(20) + 'XYZ')), head.length - 20)
     tt.equal(p.execute(bytes('more')), 0, 'nothing more is consumed')
@@ -387,16 +388,103 @@ t.test('upgrade (RFC 9110 §15.2.2, §7.8)', async (t) => {
     tt.equal(p.state, ParserState.UPGRADED, 'finish() is a no-op after an upgrade')
     tt.end()
   })
-  t.test('a 2xx answered with UPGRADE (CONNECT) also stops', (tt) => {
-    const o = consistent(tt, OK + '\r\ntunnel bytes', { mode: () => BodyMode.UPGRADE })
+  t.test('a 2xx to CONNECT also stops (RFC 9112 §6.3 rule 2)', (tt) => {
+    const o = consistent(tt, OK + '\r\ntunnel bytes', { request: { method: 'CONNECT', upgrade: false } })
     tt.equal(o.state, ParserState.UPGRADED)
     tt.equal(o.upgradeRest?.toString(), 'tunnel bytes')
     tt.equal(o.messages[0]?.complete, false, 'onMessageComplete is not called for an upgrade')
     tt.end()
   })
   t.test('a 101 the driver did not ask for is refused', (tt) => {
-    rejects(tt, '\r\n' + head, ParseReason.UNEXPECTED_101, 2, { mode: () => BodyMode.DEFAULT })
-    rejects(tt, head, ParseReason.UNEXPECTED_101, 0, { mode: () => BodyMode.NONE })
+    rejects(tt, '\r\n' + head, ParseReason.UNEXPECTED_101, 2, { request: { method: 'GET', upgrade: false } })
+    rejects(tt, head, ParseReason.UNEXPECTED_101, 0, { request: { method: 'HEAD', upgrade: false } })
+    tt.end()
+  })
+})
+
+t.test('the request a response answers decides its framing (expectResponse, RFC 9112 §6.3)', async (t) => {
+  const HEAD = { request: { method: 'HEAD', upgrade: false } }
+  const CONNECT = { request: { method: 'CONNECT', upgrade: false } }
+  t.test('HEAD with Content-Length: no body, persistent, framing NONE', (tt) => {
+    const o = consistent(tt, OK + 'Content-Length: 5\r\n\r\n' + OK + 'Content-Length: 0\r\n\r\n', HEAD)
+    tt.equal(o.messages.length, 2, 'the next response starts right after the head')
+    tt.equal(o.messages[0]?.head.framing, Framing.NONE)
+    tt.equal(o.messages[0]?.head.contentLength, 5, 'the declared length is still reported')
+    tt.equal(o.messages[0]?.body.length, 0)
+    tt.equal(o.messages[0]?.head.keepAlive, true)
+    tt.equal(o.state, ParserState.IDLE)
+    tt.end()
+  })
+  t.test('HEAD without any length: not close-delimited; HTTP/1.0 still needs keep-alive', (tt) => {
+    tt.equal(only(consistent(tt, OK + '\r\n', HEAD)).keepAlive, true)
+    tt.equal(only(consistent(tt, 'HTTP/1.0 200 OK\r\n\r\n', HEAD)).keepAlive, false)
+    tt.equal(only(consistent(tt, 'HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n\r\n', HEAD)).keepAlive, true)
+    tt.end()
+  })
+  t.test('204 and 304: framing NONE, after GET as after HEAD', (tt) => {
+    for (const request of [{ method: 'GET', upgrade: false }, HEAD.request]) {
+      const o = consistent(tt, 'HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 304 Not Modified\r\nContent-Length: 3\r\n\r\n', { request })
+      tt.same(
+        o.messages.map((m) => [m.head.statusCode, m.head.framing, m.head.keepAlive, m.complete]),
+        [
+          [204, Framing.NONE, true, true],
+          [304, Framing.NONE, true, true],
+        ],
+      )
+    }
+    tt.end()
+  })
+  t.test('GET: LENGTH, CHUNKED and UNTIL_CLOSE', (tt) => {
+    const get = { request: { method: 'GET', upgrade: false } }
+    tt.equal(only(consistent(tt, OK + 'Content-Length: 1\r\n\r\nx', get)).framing, Framing.LENGTH)
+    tt.equal(only(consistent(tt, OK + 'Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n', get)).framing, Framing.CHUNKED)
+    const close = only(consistent(tt, OK + '\r\nabc', get))
+    tt.equal(close.framing, Framing.UNTIL_CLOSE)
+    tt.equal(close.keepAlive, false)
+    tt.end()
+  })
+  t.test('CONNECT 2xx: SWITCHED, whatever its framing fields; the rest is the tunnel', (tt) => {
+    const o = consistent(tt, OK + 'Content-Length: 3\r\n\r\nabcdef', CONNECT)
+    tt.equal(o.messages[0]?.head.framing, Framing.SWITCHED)
+    tt.equal(o.messages[0]?.head.keepAlive, true)
+    tt.equal(o.state, ParserState.UPGRADED)
+    tt.equal(o.upgradeRest?.toString(), 'abcdef', 'no byte is read as a body')
+    tt.end()
+  })
+  t.test('CONNECT answered otherwise: an ordinary response', (tt) => {
+    const o = consistent(tt, 'HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 2\r\n\r\nno', CONNECT)
+    tt.equal(o.messages[0]?.head.framing, Framing.LENGTH)
+    tt.equal(o.messages[0]?.body.toString(), 'no')
+    tt.equal(o.state, ParserState.IDLE)
+    tt.end()
+  })
+  t.test('upgrade asked: 101 is SWITCHED; a 200 instead is read by its framing', (tt) => {
+    const upgrade = { request: { method: 'GET', upgrade: true } }
+    const o = consistent(tt, 'HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\nraw', upgrade)
+    tt.equal(o.messages[0]?.head.framing, Framing.SWITCHED)
+    tt.equal(o.state, ParserState.UPGRADED)
+    tt.equal(o.upgradeRest?.toString(), 'raw')
+    const declined = only(consistent(tt, OK + 'Content-Length: 2\r\n\r\nok', upgrade))
+    tt.equal(declined.framing, Framing.LENGTH)
+    tt.end()
+  })
+  t.test('the context holds per response: changed from onMessageComplete, pipelined in one chunk', (tt) => {
+    const framings: number[] = []
+    const methods = ['HEAD', 'GET', 'HEAD']
+    const p = new ResponseParser(
+      handlerWith({
+        onHead: (h) => void framings.push(h.framing),
+        onMessageComplete: () => {
+          methods.shift()
+          if (methods[0] !== undefined) p.expectResponse(methods[0], false)
+        },
+      }),
+    )
+    p.expectResponse('HEAD', false)
+    const response = OK + 'Content-Length: 2\r\n\r\n'
+    p.execute(bytes(response + response + 'ok' + response))
+    tt.same(framings, [Framing.NONE, Framing.LENGTH, Framing.NONE])
+    tt.equal(p.state, ParserState.IDLE)
     tt.end()
   })
 })
