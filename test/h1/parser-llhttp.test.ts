@@ -11,6 +11,7 @@ import { BodyMode } from '../../src/h1/parser-events.js'
 import type { ResponseHead } from '../../src/h1/parser-events.js'
 import { corpusDir, run, runAllSplits, trimOws } from './parser-harness.js'
 import type { Outcome } from './parser-harness.js'
+import { corpusMissing } from '../support/corpus.js'
 
 interface ExpectedMessage {
   status: number
@@ -263,7 +264,7 @@ const DELIBERATE: Record<string, Deliberate> = {
 
 const dir = corpusDir('llhttp')
 if (dir === null) {
-  t.plan(0, 'llhttp corpus not found (../shared/corpus/llhttp), skipping')
+  t.plan(0, corpusMissing('llhttp/'))
 } else {
   const cases = readCases(dir)
   t.ok(cases.length >= 80, `read ${cases.length} response cases`)

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs'
 import { BodyMode } from '../../src/h1/parser-events.js'
 import { canonical, corpusDir, run } from './parser-harness.js'
 import type { Outcome } from './parser-harness.js'
+import { corpusMissing } from '../support/corpus.js'
 import { prng } from '../support/prng.js'
 
 interface Vector {
@@ -211,7 +212,7 @@ const PARSER: Record<string, { mode?: BodyMode; check: Check }> = {
 
 const dir = corpusDir('http1-client-robustness')
 if (dir === null) {
-  t.plan(0, 'http1-client-robustness corpus not found (../shared/corpus/http1-client-robustness), skipping')
+  t.plan(0, corpusMissing('http1-client-robustness/'))
 } else {
   const vectors = (JSON.parse(readFileSync(new URL('vectors.json', dir), 'utf8')) as { response_side: Vector[] }).response_side
   let parserLevel = 0
