@@ -63,6 +63,17 @@ export interface ServerReply {
   reset(): void
 }
 
+/**
+ * The server end of a granted upgrade, whichever way it was granted: the socket after a 101
+ * (HTTP/1.1, RFC 9110 §7.8) or the stream after a 2xx to an extended CONNECT (RFC 8441 §4).
+ */
+export interface ServerTunnel {
+  onData(listener: (chunk: Buffer) => void): void
+  onEnd(listener: () => void): void
+  write(chunk: string | Uint8Array): void
+  end(): void
+}
+
 /** Named rendezvous points between a case's server and client (no sleeps). */
 export class Rendezvous {
   readonly #points = new Map<string, { promise: Promise<void>; resolve: () => void }>()
@@ -167,6 +178,11 @@ export interface Case {
   /** Pool options on top of the transport's own (the case gets a fresh pool). */
   pool?: PoolOptions
   serve(req: ServerRequest, res: ServerReply, ctx: Rendezvous): void | Promise<void>
+  /**
+   * For a request with `upgrade`: the server side once the runner granted it (HTTP/1.1: 101
+   * with `Upgrade: <protocol>`; HTTP/2: 200 to the extended CONNECT). `serve` is not called then.
+   */
+  upgraded?(tunnel: ServerTunnel, ctx: Rendezvous): void
   /** The request `request()` is called with (path is set by the runner). Default: GET. */
   request?: PoolRequestOptions | ((ctx: Rendezvous) => PoolRequestOptions)
   /** A client that acts mid-exchange; default: `request()` and read everything. */
@@ -283,8 +299,7 @@ async function* asyncChunks(): AsyncGenerator<Uint8Array> {
 }
 
 /** A handler that records its calls, for the `dispatch()` cases. */
-function recordingHandler(done: (trace: string[]) => void): DispatchHandler {
-  const trace: string[] = []
+function recordingHandler(done: (trace: string[]) => void, trace: string[] = []): DispatchHandler {
   let bytes = 0
   const flushData = (): void => {
     if (bytes > 0) trace.push(`data ${bytes}`)
@@ -320,13 +335,28 @@ function recordingHandler(done: (trace: string[]) => void): DispatchHandler {
   }
 }
 
-function dispatchTrace(client: Client, options: PoolRequestOptions): Promise<Outcome> {
-  return new Promise((resolve) => client.dispatch(options, recordingHandler((trace) => resolve({ kind: 'trace', trace }))))
+function dispatchTrace(client: Client, options: PoolRequestOptions, adjust?: (handler: DispatchHandler) => void): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const handler = recordingHandler((trace) => resolve({ kind: 'trace', trace }))
+    adjust?.(handler)
+    client.dispatch(options, handler)
+  })
 }
+
+/** Wrap a handler method: `before` runs first and may replace the return value. */
+function wrap<K extends 'onHeaders' | 'onData' | 'onConnect'>(handler: DispatchHandler, key: K, after: (result: unknown, ...args: Parameters<NonNullable<DispatchHandler[K]>>) => unknown): void {
+  const inner = handler[key] as (...args: unknown[]) => unknown
+  ;(handler as unknown as Record<string, unknown>)[key] = (...args: Parameters<NonNullable<DispatchHandler[K]>>) => after(inner.apply(handler, args), ...args)
+}
+
+const HUGE_VALUE = 'v'.repeat(2048)
 
 // ── the cases ────────────────────────────────────────────────────────────────────────────
 
 const LIMITED_HEADERS = 16
+
+/** The protocol the upgrade case asks for (the runner grants it). */
+export const UPGRADE_PROTOCOL = 'x-shout'
 
 const HEADER_COUNT_DIFFERS =
   'the limit counts the fields of the head as received: on HTTP/1.1 the header lines (the status line is not one), on HTTP/2 the field block, :status included (RFC 9113 §8.3.2)'
@@ -432,6 +462,40 @@ export const cases: readonly Case[] = [
     serve: echo,
     request: () => ({ method: 'POST', headers: { 'content-length': String(STREAMED.length) }, body: asyncChunks() }),
     expect: echoed('POST', STREAMED, String(STREAMED.length), 'none'),
+  },
+  {
+    name: 'Uint8Array request body (not a Buffer)',
+    rfc: 'RFC 9110 §8.6',
+    serve: echo,
+    request: () => ({ method: 'POST', body: new Uint8Array([0x62, 0x79, 0x74, 0x65, 0x73]) }),
+    expect: echoed('POST', 'bytes', '5', 'none'),
+  },
+  {
+    name: 'dispatch(): a handler that pauses on every callback still gets every byte',
+    rfc: 'API.md "Low-level" (backpressure: return false, then resume())',
+    serve(_req, res) {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': MiB })
+      res.end(ONE_MIB)
+    },
+    run: (client) =>
+      dispatchTrace(client, {}, (handler) => {
+        // Pause at the head and after every chunk; resume on the next turn of the event loop.
+        let resume: () => void = () => {}
+        wrap(handler, 'onHeaders', (_result, _status, _headers, r) => {
+          resume = r
+          setImmediate(resume)
+          return false
+        })
+        wrap(handler, 'onData', () => {
+          setImmediate(resume)
+          return false
+        })
+      }),
+    expect: {
+      'http/1.1': { trace: ['connect http/1.1', 'headers 200 application/octet-stream', `data ${MiB}`, 'complete'] },
+      h2: { trace: ['connect h2', 'headers 200 application/octet-stream', `data ${MiB}`, 'complete'] },
+    },
+    differs: 'onConnect names the protocol the request went on',
   },
 
   // Trailers
@@ -580,6 +644,24 @@ export const cases: readonly Case[] = [
     },
     expect: { error: AbortedError, code: ErrorCode.ABORTED, stage: 'body' },
   },
+  {
+    name: "dispatch(): onConnect's abort() before the head",
+    rfc: 'API.md "Low-level" (onConnect abort)',
+    serve(_req, _res, ctx) {
+      ctx.reach('received')
+    },
+    run: (client, ctx) =>
+      dispatchTrace(client, {}, (handler) => {
+        wrap(handler, 'onConnect', (_result, abort) => {
+          ctx.reached('received').then(() => abort(), () => {})
+        })
+      }),
+    expect: {
+      'http/1.1': { trace: ['connect http/1.1', 'error WP_ABORTED'] },
+      h2: { trace: ['connect h2', 'error WP_ABORTED'] },
+    },
+    differs: 'onConnect names the protocol the request went on',
+  },
 
   // Timeouts
   {
@@ -675,6 +757,29 @@ export const cases: readonly Case[] = [
     },
   },
   {
+    name: 'a 2 KiB header value is within the default limits',
+    rfc: 'API.md "Options" maxHeaderSize (default 16 KiB)',
+    serve(_req, res) {
+      res.writeHead(200, { 'x-big': HUGE_VALUE, 'content-length': 0 })
+      res.end()
+    },
+    expect: { status: 200, headers: { 'x-big': HUGE_VALUE, 'content-length': '0' }, body: '' },
+  },
+  {
+    name: 'a response head over maxHeaderSize fails the request',
+    rfc: 'API.md "Options" maxHeaderSize; RFC 9113 §6.5.2 SETTINGS_MAX_HEADER_LIST_SIZE',
+    pool: { maxHeaderSize: 1024 },
+    differs: 'HTTP/1.1 fails parsing the head; HTTP/2 fails the stream (ENHANCE_YOUR_CALM, the field list is over the size the client advertised)',
+    serve(_req, res) {
+      res.writeHead(200, { 'x-big': HUGE_VALUE, 'content-length': 0 })
+      res.end()
+    },
+    expect: {
+      'http/1.1': { error: H1ParseError, code: ErrorCode.H1_PARSE, stage: 'headers' },
+      h2: { error: H2ProtocolError, code: ErrorCode.H2_PROTOCOL, stage: 'headers' },
+    },
+  },
+  {
     name: 'response header names lowercase; repeats and set-cookie are arrays',
     rfc: 'RFC 9110 §5.1 (case-insensitive names), §5.3 (repeats), RFC 6265 §3 (set-cookie never folds)',
     serve(_req, res) {
@@ -706,6 +811,50 @@ export const cases: readonly Case[] = [
       res.end()
     },
     expect: { status: 200, headers: { 'set-cookie': ['only=1'], 'content-length': '0' }, body: '' },
+  },
+
+  // Upgrades
+  {
+    name: 'upgrade: a tunnel after the switch',
+    rfc: 'RFC 9110 §7.8, §15.2.2 / RFC 8441 §4',
+    differs: 'HTTP/1.1 switches the whole connection with 101 Switching Protocols; HTTP/2 carries the tunnel on one stream, an extended CONNECT answered 200 (101 is forbidden there, RFC 9113 §8.6)',
+    serve(_req, res) {
+      res.writeHead(400, { 'content-length': 0 })
+      res.end()
+    },
+    upgraded(tunnel) {
+      tunnel.onData((chunk) => tunnel.write(chunk.toString('latin1').toUpperCase()))
+      tunnel.onEnd(() => tunnel.end())
+    },
+    run: (client) =>
+      new Promise((resolve) => {
+        const trace: string[] = []
+        const handler = recordingHandler(() => resolve({ kind: 'trace', trace }), trace)
+        handler.onUpgrade = (status, headers, socket) => {
+          trace.push(`upgrade ${status} ${String(headers['upgrade'] ?? '-')}`)
+          let echoed = ''
+          socket.setEncoding('latin1')
+          socket.on('data', (text: string) => (echoed += text))
+          socket.on('end', () => {
+            trace.push(`tunnel ${echoed}`)
+            socket.destroy()
+            resolve({ kind: 'trace', trace })
+          })
+          socket.on('error', (err) => {
+            trace.push(`tunnel error ${err.message}`)
+            resolve({ kind: 'trace', trace })
+          })
+          // An HTTP/1.1 socket is handed over paused, so that no byte is emitted before its new
+          // owner listens (src/h1/connection.ts); a 'data' listener alone does not restart it.
+          socket.resume()
+          socket.end('ping')
+        }
+        client.dispatch({ upgrade: UPGRADE_PROTOCOL }, handler)
+      }),
+    expect: {
+      'http/1.1': { trace: ['connect http/1.1', `upgrade 101 ${UPGRADE_PROTOCOL}`, 'tunnel PING'] },
+      h2: { trace: ['connect h2', 'upgrade 200 -', 'tunnel PING'] },
+    },
   },
 ]
 

@@ -22,6 +22,7 @@ import {
   type Expectation,
   type Outcome,
   type ServerReply,
+  type ServerTunnel,
   type ServerRequest,
 } from './cases.js'
 
@@ -56,6 +57,53 @@ function adapt(res: http.ServerResponse | http2.Http2ServerResponse): ServerRepl
   return reply
 }
 
+/** The server end of a granted HTTP/1.1 upgrade: the socket itself, after the 101. */
+function socketTunnel(socket: net.Socket): ServerTunnel {
+  return {
+    onData: (listener) => socket.on('data', listener),
+    onEnd: (listener) => socket.on('end', listener),
+    write: (chunk) => socket.write(chunk),
+    end: () => socket.end(),
+  }
+}
+
+/** The server end of a granted extended CONNECT: the stream, read through the request and written through the response. */
+function streamTunnel(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): ServerTunnel {
+  return {
+    onData: (listener) => req.on('data', listener),
+    onEnd: (listener) => req.on('end', listener),
+    write: (chunk) => res.write(chunk),
+    end: () => res.end(),
+  }
+}
+
+/** HTTP/1.1 `upgrade` event: grant with 101 when the case takes upgrades (RFC 9110 §7.8). */
+function upgradeHandler(route: Route): (req: http.IncomingMessage, socket: net.Socket) => void {
+  return (req, socket) => {
+    const found = route(req.url ?? '')
+    if (found?.kase.upgraded === undefined) {
+      socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n')
+      return
+    }
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${String(req.headers.upgrade)}\r\n\r\n`)
+    found.kase.upgraded(socketTunnel(socket), found.ctx)
+  }
+}
+
+/** HTTP/2 `connect` event: grant an extended CONNECT (RFC 8441 §4) with 200 when the case takes upgrades. */
+function connectHandler(route: Route): (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void {
+  return (req, res) => {
+    const found = route(req.url ?? '')
+    if (found?.kase.upgraded === undefined || req.headers[':protocol'] === undefined) {
+      res.writeHead(400)
+      res.end()
+      return
+    }
+    res.writeHead(200)
+    found.kase.upgraded(streamTunnel(req, res), found.ctx)
+  }
+}
+
 function handlerFor(route: Route): (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void {
   return (req, res) => {
     res.sendDate = false
@@ -79,6 +127,7 @@ async function serve(t: Tap, transport: Transport, route: Route): Promise<Served
     const server = http.createServer({ keepAliveTimeout: 60_000 }, handler)
     // With a checkContinue listener the server sends no 100 on its own: the case decides.
     server.on('checkContinue', handler)
+    server.on('upgrade', upgradeHandler(route))
     const sockets = new Set<net.Socket>()
     server.on('connection', (s: net.Socket) => {
       sockets.add(s)
@@ -89,11 +138,16 @@ async function serve(t: Tap, transport: Transport, route: Route): Promise<Served
     return { origin, client: (t, options, path) => poolClient(t, origin, path, { ...options }) }
   }
   const certs = transport === 'h2c' ? undefined : await makeCertificates()
+  // RFC 8441 §3: the server takes extended CONNECT, so upgrades go as streams.
+  const settings = { enableConnectProtocol: true }
   const server =
     certs === undefined
-      ? http2.createServer({}, handler)
-      : http2.createSecureServer({ key: certs.key, cert: certs.cert, allowHTTP1: transport !== 'h2' }, handler)
+      ? http2.createServer({ settings }, handler)
+      : http2.createSecureServer({ key: certs.key, cert: certs.cert, allowHTTP1: transport !== 'h2', settings }, handler)
   server.on('checkContinue', handler)
+  server.on('connect', connectHandler(route))
+  // The HTTP/1.1 side of an allowHTTP1 server.
+  server.on('upgrade', upgradeHandler(route))
   const open = new Set<{ destroy(): void }>()
   const track = (s: { destroy(): void; on(e: 'close', f: () => void): unknown }): void => {
     open.add(s)
