@@ -343,7 +343,7 @@ function dispatchTrace(client: Client, options: PoolRequestOptions, adjust?: (ha
   })
 }
 
-/** Wrap a handler method: `before` runs first and may replace the return value. */
+/** Wrap a handler method: the recording one runs, then `after` with its result, and `after`'s result is returned. */
 function wrap<K extends 'onHeaders' | 'onData' | 'onConnect'>(handler: DispatchHandler, key: K, after: (result: unknown, ...args: Parameters<NonNullable<DispatchHandler[K]>>) => unknown): void {
   const inner = handler[key] as (...args: unknown[]) => unknown
   ;(handler as unknown as Record<string, unknown>)[key] = (...args: Parameters<NonNullable<DispatchHandler[K]>>) => after(inner.apply(handler, args), ...args)

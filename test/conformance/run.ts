@@ -9,7 +9,7 @@ import type * as net from 'node:net'
 import type { Test } from 'tap'
 import { Agent, Pool, WirepoolError, type PoolOptions, type Protocol } from '../../src/index.js'
 import { makeCertificates } from '../support/certs.js'
-import { listenLoopback } from '../support/servers.js'
+import { httpServer, listenLoopback } from '../support/servers.js'
 import {
   bodyMatches,
   cases,
@@ -26,8 +26,6 @@ import {
   type ServerRequest,
 } from './cases.js'
 
-type Tap = Test
-
 /**
  * - `h1`: node:http, cleartext.
  * - `h2`: node:http2 over TLS, ALPN h2 only.
@@ -40,9 +38,8 @@ export type Transport = 'h1' | 'h2' | 'h2c' | 'alpn-h2' | 'alpn-http1'
 const PROTOCOL: Record<Transport, Protocol> = { h1: 'http/1.1', h2: 'h2', h2c: 'h2', 'alpn-h2': 'h2', 'alpn-http1': 'http/1.1' }
 
 interface Served {
-  origin: string
   /** A pool to the server with the case's options on top of the transport's, its requests going to `path`. */
-  client(t: Tap, options: PoolOptions | undefined, path: string): Client
+  client(t: Test, options: PoolOptions | undefined, path: string): Client
 }
 
 /** Which case and rendezvous a request belongs to: the path is `/<case index>`. */
@@ -121,21 +118,14 @@ function handlerFor(route: Route): (req: http.IncomingMessage | http2.Http2Serve
   }
 }
 
-async function serve(t: Tap, transport: Transport, route: Route): Promise<Served> {
+async function serve(t: Test, transport: Transport, route: Route): Promise<Served> {
   const handler = handlerFor(route)
   if (transport === 'h1') {
-    const server = http.createServer({ keepAliveTimeout: 60_000 }, handler)
+    const { server, origin } = await httpServer(t, handler)
     // With a checkContinue listener the server sends no 100 on its own: the case decides.
     server.on('checkContinue', handler)
     server.on('upgrade', upgradeHandler(route))
-    const sockets = new Set<net.Socket>()
-    server.on('connection', (s: net.Socket) => {
-      sockets.add(s)
-      s.on('close', () => sockets.delete(s))
-    })
-    const port = await listenLoopback(t, server, () => sockets)
-    const origin = `http://127.0.0.1:${port}`
-    return { origin, client: (t, options, path) => poolClient(t, origin, path, { ...options }) }
+    return { client: (t, options, path) => poolClient(t, origin, path, { ...options }) }
   }
   const certs = transport === 'h2c' ? undefined : await makeCertificates()
   // RFC 8441 §3: the server takes extended CONNECT, so upgrades go as streams.
@@ -161,11 +151,10 @@ async function serve(t: Tap, transport: Transport, route: Route): Promise<Served
   const port = await listenLoopback(t, server, () => open)
   const origin = `${certs === undefined ? 'http' : 'https'}://127.0.0.1:${port}`
   const tls = certs === undefined ? {} : { tls: { ca: certs.ca } }
-  if (transport === 'h2c') return { origin, client: (t, options, path) => poolClient(t, origin, path, { h2c: true, ...options }) }
-  if (transport === 'h2') return { origin, client: (t, options, path) => poolClient(t, origin, path, { ...tls, ...options }) }
+  if (transport === 'h2c') return { client: (t, options, path) => poolClient(t, origin, path, { h2c: true, ...options }) }
+  if (transport === 'h2') return { client: (t, options, path) => poolClient(t, origin, path, { ...tls, ...options }) }
   const allowH2 = transport === 'alpn-h2'
   return {
-    origin,
     client(t, options, path) {
       const agent = new Agent({ ...tls, allowH2, ...options })
       t.teardown(() => agent.destroy())
@@ -174,7 +163,7 @@ async function serve(t: Tap, transport: Transport, route: Route): Promise<Served
   }
 }
 
-function poolClient(t: Tap, origin: string, path: string, options: PoolOptions): Client {
+function poolClient(t: Test, origin: string, path: string, options: PoolOptions): Client {
   // Retries would hide what the case is about (a reset, a timeout): every case sees one attempt.
   const pool = new Pool(origin, { retry: false, ...options })
   t.teardown(() => pool.destroy())
@@ -195,14 +184,16 @@ function normalise(headers: Record<string, string | string[]>): Record<string, s
   return out
 }
 
-function check(t: Tap, outcome: Outcome, expect: Expectation, protocol: Protocol): void {
+function check(t: Test, outcome: Outcome, expect: Expectation, protocol: Protocol): void {
   if ('error' in expect) {
     if (outcome.kind !== 'error') {
       t.fail(`expected ${expect.code} at stage ${expect.stage}, got a ${outcome.kind}`, { outcome: outcome.kind === 'response' ? { status: outcome.status, headers: outcome.headers } : outcome })
       return
     }
     t.equal(outcome.stage, expect.stage, 'stage')
-    t.type(outcome.error, expect.error, `error class ${expect.error.name}`)
+    // The exact class, not a subclass or a wrapper: its name, then its identity.
+    t.equal((outcome.error as object | null)?.constructor.name, expect.error.name, 'error class')
+    t.type(outcome.error, expect.error, `an instance of ${expect.error.name}`)
     t.equal(outcome.error instanceof WirepoolError ? outcome.error.code : outcome.error, expect.code, 'error code')
     return
   }
@@ -211,7 +202,7 @@ function check(t: Tap, outcome: Outcome, expect: Expectation, protocol: Protocol
       t.fail(`expected a dispatch trace, got a ${outcome.kind}`, { error: outcome.kind === 'error' ? outcome.error : undefined })
       return
     }
-    t.same(outcome.trace, expect.trace, 'handler calls')
+    t.strictSame(outcome.trace, expect.trace, 'handler calls')
     return
   }
   if (outcome.kind !== 'response') {
@@ -228,7 +219,7 @@ function check(t: Tap, outcome: Outcome, expect: Expectation, protocol: Protocol
 }
 
 /** Register one subtest per case, all against one server of `transport`. */
-export async function runConformance(t: Tap, transport: Transport): Promise<void> {
+export async function runConformance(t: Test, transport: Transport): Promise<void> {
   const protocol = PROTOCOL[transport]
   let active: { kase: Case; ctx: Rendezvous; path: string } | undefined
   const served = await serve(t, transport, (path) => (active !== undefined && active.path === path ? active : undefined))
@@ -242,7 +233,8 @@ export async function runConformance(t: Tap, transport: Transport): Promise<void
       const outcome = kase.run !== undefined ? await kase.run(client, ctx) : await requestOutcome(client, request)
       const expect = isPerProtocol(kase.expect) ? kase.expect[protocol] : kase.expect
       check(t, outcome, expect, protocol)
-      // The pool is destroyed by the teardown: await it here so the next case starts clean.
+      // Destroyed here as well as in the teardown (which covers a case that threw), so no
+      // socket of this case is still open when the next one starts.
       await client.pool.destroy()
       active = undefined
     })
