@@ -117,6 +117,7 @@ export interface ResponseOutcome {
   kind: 'response'
   protocol: Protocol
   status: number
+  statusText: string
   headers: HeaderRecord
   body: Buffer
   trailers: HeaderRecord
@@ -143,6 +144,8 @@ export type ExpectedBody = string | { length: number; sha256: string }
 
 export interface ExpectResponse {
   status: number
+  /** Checked when given. */
+  statusText?: string
   /** The exact header record, hop-by-hop fields aside (see HOP_BY_HOP). */
   headers: HeaderRecord
   body: ExpectedBody
@@ -214,6 +217,7 @@ export async function collect(res: Response): Promise<Outcome> {
       kind: 'response',
       protocol: res.protocol,
       status: res.status,
+      statusText: res.statusText,
       headers: res.headers,
       body: Buffer.concat(chunks),
       trailers,
@@ -496,6 +500,43 @@ export const cases: readonly Case[] = [
       h2: { trace: ['connect h2', 'headers 200 application/octet-stream', `data ${MiB}`, 'complete'] },
     },
     differs: 'onConnect names the protocol the request went on',
+  },
+
+  // Status line and connection reuse
+  {
+    name: 'the reason phrase is HTTP/1.1 only',
+    rfc: 'RFC 9112 §4 / RFC 9113 §8.3.2',
+    differs: 'HTTP/1.1 carries a reason phrase in the status line; HTTP/2 has only the :status pseudo-header, so statusText is empty',
+    serve(_req, res) {
+      res.writeHead(200, { 'content-length': 0 })
+      res.end()
+    },
+    expect: {
+      'http/1.1': { status: 200, statusText: 'OK', headers: { 'content-length': '0' }, body: '' },
+      h2: { status: 200, statusText: '', headers: { 'content-length': '0' }, body: '' },
+    },
+  },
+  {
+    name: 'a second request reuses the connection of the first',
+    rfc: 'RFC 9112 §9.3 (persistence) / RFC 9113 §9.1 (one connection per origin)',
+    serve(_req, res) {
+      res.writeHead(200, { 'content-length': 2 })
+      res.end('ok')
+    },
+    async run(client) {
+      const first = await client.request()
+      await first.body.bytes()
+      const second = await client.request()
+      await second.body.bytes()
+      return {
+        kind: 'trace',
+        trace: [
+          `first reused=${String(first.connection.reused)}`,
+          `second reused=${String(second.connection.reused)} same connection=${String(second.connection.id === first.connection.id)}`,
+        ],
+      }
+    },
+    expect: { trace: ['first reused=false', 'second reused=true same connection=true'] },
   },
 
   // Trailers

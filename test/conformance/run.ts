@@ -211,6 +211,7 @@ function check(t: Test, outcome: Outcome, expect: Expectation, protocol: Protoco
   }
   t.equal(outcome.protocol, protocol, 'protocol')
   t.equal(outcome.status, expect.status, 'status')
+  if (expect.statusText !== undefined) t.equal(outcome.statusText, expect.statusText, 'status text')
   t.strictSame(normalise(outcome.headers), expect.headers, 'headers')
   const body = bodyMatches(outcome.body, expect.body)
   t.strictSame(body.actual, body.wanted, 'body bytes')
