@@ -12,7 +12,6 @@ import { makeCertificates } from '../support/certs.js'
 import { httpServer, listenLoopback } from '../support/servers.js'
 import {
   bodyMatches,
-  cases,
   HOP_BY_HOP,
   isPerProtocol,
   Rendezvous,
@@ -24,7 +23,8 @@ import {
   type ServerReply,
   type ServerTunnel,
   type ServerRequest,
-} from './cases.js'
+} from './case.js'
+import { cases } from './cases.js'
 
 /**
  * - `h1`: node:http, cleartext.
