@@ -5,7 +5,7 @@
  * never reuse a socket that carried something wrong. Where we deliberately differ, the
  * vector's entry in DEVIATIONS says how and why.
  */
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import type * as net from 'node:net'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
@@ -18,6 +18,7 @@ import {
 import { onRequestHeads, rawServer } from '../support/servers.js'
 import { type Connected, type Recording, collect, connect, req } from './connection-helpers.js'
 import { prng } from '../support/prng.js'
+import { corpusMissing, corpusUrl } from '../support/corpus.js'
 
 interface Vector {
   id: string
@@ -35,9 +36,8 @@ interface Vector {
   }
 }
 
-const corpusPath = fileURLToPath(new URL('../../../shared/corpus/http1-client-robustness/vectors.json', import.meta.url))
-const haveCorpus = existsSync(corpusPath)
-if (!haveCorpus) t.comment(`http1-client-robustness corpus not found at ${corpusPath}, skipping`)
+const corpusPath = fileURLToPath(corpusUrl('http1-client-robustness/vectors.json'))
+const skip = corpusMissing('http1-client-robustness/vectors.json') ?? false
 
 /** Pauses in the vectors are scaled down: they only need to split reads, not to take seconds. */
 const DELAY_SCALE = 0.2
@@ -127,7 +127,7 @@ async function run(
   return { results, c }
 }
 
-t.test('response_side vectors', { skip: haveCorpus ? false : 'corpus not found' }, async (t) => {
+t.test('response_side vectors', { skip }, async (t) => {
   const corpus = JSON.parse(readFileSync(corpusPath, 'utf8')) as { response_side: Vector[] }
   const vectors = corpus.response_side.filter((v) => !v.id.startsWith('fuzz-'))
   t.ok(vectors.length >= 20, `${vectors.length} vectors`)
@@ -209,7 +209,7 @@ function randomLatin1(rand: () => number, length: number): string {
   return s
 }
 
-t.test('fuzz-append: random tails after the status line never crash or hang', { skip: haveCorpus ? false : 'corpus not found' }, async (t) => {
+t.test('fuzz-append: random tails after the status line never crash or hang', { skip }, async (t) => {
   const rand = prng(0x5eed)
   for (let i = 0; i < 25; i++) {
     const tail = randomLatin1(rand, Math.floor(rand() * 80))
@@ -221,7 +221,7 @@ t.test('fuzz-append: random tails after the status line never crash or hang', { 
   }
 })
 
-t.test('fuzz-split: a close-delimited body split at random points arrives intact', { skip: haveCorpus ? false : 'corpus not found' }, async (t) => {
+t.test('fuzz-split: a close-delimited body split at random points arrives intact', { skip }, async (t) => {
   const rand = prng(0xc0ffee)
   const head = 'HTTP/1.1 200 OK\r\nDate: Sat, 09 Oct 2010 14:28:02 GMT\r\nConnection: close\r\n\r\n'
   for (let i = 0; i < 25; i++) {

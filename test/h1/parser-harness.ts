@@ -4,6 +4,7 @@
  * comparable value so "whole" and "split" runs can be checked for equality.
  */
 import { existsSync } from 'node:fs'
+import { corpusUrl } from '../support/corpus.js'
 import { H1ParseError } from '../../src/errors.js'
 import { ResponseParser } from '../../src/h1/parser.js'
 import type { ResponseHead, ResponseParserOptions } from '../../src/h1/parser-events.js'
@@ -159,8 +160,8 @@ export function runAllSplits(
   return { whole, mismatches }
 }
 
-/** Resolve a corpus folder next to the repository (../shared/corpus/<name>), or null if absent. */
+/** Resolve a corpus folder next to the repository (../shared/corpus/<name>, see support/corpus.ts), or null if absent. */
 export function corpusDir(name: string): URL | null {
-  const url = new URL(`../../../shared/corpus/${name}/`, import.meta.url)
+  const url = corpusUrl(`${name}/`)
   return existsSync(url) ? url : null
 }

@@ -9,6 +9,7 @@ import type { Test } from 'tap'
 import { readFileSync } from 'node:fs'
 import { corpusDir, run, runAllSplits, trimOws } from './parser-harness.js'
 import type { Outcome } from './parser-harness.js'
+import { corpusMissing } from '../support/corpus.js'
 
 interface HpResponse {
   index: number
@@ -129,7 +130,7 @@ const DELIBERATE_ERRORS: Record<string, { why: string; check: (t: Test, o: Outco
 
 const dir = corpusDir('http-parser')
 if (dir === null) {
-  t.plan(0, 'http-parser corpus not found (../shared/corpus/http-parser), skipping')
+  t.plan(0, corpusMissing('http-parser/'))
 } else {
   const responses = JSON.parse(readFileSync(new URL('responses.json', dir), 'utf8')) as HpResponse[]
   const errors = (JSON.parse(readFileSync(new URL('response-errors.json', dir), 'utf8')) as { cases: HpError[] }).cases

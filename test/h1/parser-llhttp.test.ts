@@ -9,6 +9,7 @@ import type { Test } from 'tap'
 import { readdirSync, readFileSync } from 'node:fs'
 import { corpusDir, run, runAllSplits, trimOws } from './parser-harness.js'
 import type { Outcome } from './parser-harness.js'
+import { corpusMissing } from '../support/corpus.js'
 
 interface ExpectedMessage {
   status: number
@@ -261,7 +262,7 @@ const DELIBERATE: Record<string, Deliberate> = {
 
 const dir = corpusDir('llhttp')
 if (dir === null) {
-  t.plan(0, 'llhttp corpus not found (../shared/corpus/llhttp), skipping')
+  t.plan(0, corpusMissing('llhttp/'))
 } else {
   const cases = readCases(dir)
   t.ok(cases.length >= 80, `read ${cases.length} response cases`)

@@ -10,6 +10,7 @@ import type { Test } from 'tap'
 import { readFileSync } from 'node:fs'
 import { canonical, corpusDir, run } from './parser-harness.js'
 import type { Outcome } from './parser-harness.js'
+import { corpusMissing } from '../support/corpus.js'
 import { prng } from '../support/prng.js'
 
 interface Vector {
@@ -210,7 +211,7 @@ const PARSER: Record<string, { request?: { method: string; upgrade: boolean }; c
 
 const dir = corpusDir('http1-client-robustness')
 if (dir === null) {
-  t.plan(0, 'http1-client-robustness corpus not found (../shared/corpus/http1-client-robustness), skipping')
+  t.plan(0, corpusMissing('http1-client-robustness/'))
 } else {
   const vectors = (JSON.parse(readFileSync(new URL('vectors.json', dir), 'utf8')) as { response_side: Vector[] }).response_side
   let parserLevel = 0

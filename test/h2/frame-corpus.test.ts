@@ -22,9 +22,10 @@ import {
 } from '../../src/h2/frame.js'
 import type { Priority, SettingsEntry } from '../../src/h2/frame.js'
 import { feed } from './frame-recorder.js'
+import { corpusMissing, corpusUrl } from '../support/corpus.js'
 import type { FrameRecord } from './frame-recorder.js'
 
-const CORPUS = new URL('../../../shared/corpus/http2-frame-test-case/', import.meta.url)
+const CORPUS = corpusUrl('http2-frame-test-case/')
 
 type Payload = Record<string, unknown>
 interface CorpusFrame {
@@ -42,8 +43,7 @@ interface CorpusCase {
 }
 
 if (!existsSync(CORPUS)) {
-  t.comment('http2-frame-test-case corpus not found, skipping')
-  t.plan(0, 'http2-frame-test-case corpus not found (../shared/corpus/http2-frame-test-case), skipping')
+  t.plan(0, corpusMissing('http2-frame-test-case/'))
 } else {
   const files: string[] = []
   for (const dir of readdirSync(CORPUS, { withFileTypes: true })) {

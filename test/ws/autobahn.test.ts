@@ -16,8 +16,9 @@ import { Agent } from '../../src/pool/agent.js'
 import { WebSocket } from '../../src/ws/websocket.js'
 import { CloseEvent } from '../../src/ws/events.js'
 import { startRawPeer, type ClientFrame, type PeerConnection, type RawPeer } from './raw-peer.js'
+import { corpusMissing, corpusUrl } from '../support/corpus.js'
 
-const CORPUS = fileURLToPath(new URL('../../../shared/corpus/autobahn-testsuite/', import.meta.url))
+const CORPUS = fileURLToPath(corpusUrl('autobahn-testsuite/'))
 
 interface CaseEntry {
   case: string
@@ -505,8 +506,7 @@ async function runCase(peer: RawPeer, agent: Agent, script: Script): Promise<str
 }
 
 if (!existsSync(CORPUS + 'cases.json')) {
-  t.comment('autobahn-testsuite corpus not found, skipping')
-  t.plan(0, 'autobahn-testsuite corpus not found (../shared/corpus/autobahn-testsuite), skipping')
+  t.plan(0, corpusMissing('autobahn-testsuite/cases.json'))
 } else {
   const catalogue = (JSON.parse(readFileSync(CORPUS + 'cases.json', 'utf8')) as { cases: CaseEntry[] }).cases
   const utf8 = (JSON.parse(readFileSync(CORPUS + 'utf8-sequences.json', 'utf8')) as { subcategories: { cases: Utf8Entry[] }[] })

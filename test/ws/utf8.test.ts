@@ -1,10 +1,11 @@
 import t from 'tap'
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { isUtf8 } from 'node:buffer'
 import fc from 'fast-check'
 import { Utf8Validator, isValidUtf8 } from '../../src/ws/utf8.js'
+import { corpusMissing, corpusUrl } from '../support/corpus.js'
 
-const CORPUS = new URL('../../../shared/corpus/autobahn-testsuite/utf8-sequences.json', import.meta.url)
+const CORPUS = corpusUrl('autobahn-testsuite/utf8-sequences.json')
 
 interface Sequence {
   case: string
@@ -187,12 +188,7 @@ t.test('property: any bytes, any split: same verdict and offset as the reference
   t.equal(runs >= 400, true, 'ran the property')
 })
 
-t.test('Autobahn 6.5–6.23 UTF-8 sequences, whole and at every split point', async (t) => {
-  if (!existsSync(CORPUS)) {
-    t.comment('autobahn-testsuite corpus not found, skipping')
-    t.pass('skipped: corpus not found')
-    return
-  }
+t.test('Autobahn 6.5–6.23 UTF-8 sequences, whole and at every split point', { skip: corpusMissing('autobahn-testsuite/utf8-sequences.json') ?? false }, async (t) => {
   const corpus = JSON.parse(readFileSync(CORPUS, 'utf8')) as { subcategories: { id: string; cases: Sequence[] }[] }
   const sequences = corpus.subcategories.flatMap((s) => s.cases)
   t.equal(sequences.length, 132, 'all 132 sequences')

@@ -1,8 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { InvalidArgumentError } from '../../src/errors.js'
 import { assertFieldValue, assertRequestTarget, assertToken } from '../../src/http/validate.js'
+import { corpusMissing, corpusUrl } from '../support/corpus.js'
 
 const TCHARS = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -47,8 +48,7 @@ t.test('assertRequestTarget: origin-form of visible ASCII (RFC 9112 §3.2.1)', a
 
 // ── corpus: request_side_validation of http1-client-robustness ──────────────────────────
 
-const corpusUrl = new URL('../../../shared/corpus/http1-client-robustness/vectors.json', import.meta.url)
-const corpusPath = fileURLToPath(corpusUrl)
+const corpusPath = fileURLToPath(corpusUrl('http1-client-robustness/vectors.json'))
 
 interface ValidationGroup {
   id: string
@@ -59,10 +59,7 @@ interface ValidationGroup {
   blob_type?: string
 }
 
-const haveCorpus = existsSync(corpusPath)
-if (!haveCorpus) t.comment(`http1-client-robustness corpus not found at ${corpusPath}, skipping`)
-
-t.test('corpus: request_side_validation', { skip: haveCorpus ? false : 'corpus not found' }, async (t) => {
+t.test('corpus: request_side_validation', { skip: corpusMissing('http1-client-robustness/vectors.json') ?? false }, async (t) => {
   const corpus = JSON.parse(readFileSync(corpusPath, 'utf8')) as { request_side_validation: ValidationGroup[] }
   const groups = new Map(corpus.request_side_validation.map((g) => [g.id, g]))
 
