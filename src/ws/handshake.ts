@@ -112,6 +112,56 @@ export function deflateOffer(offer: PerMessageDeflateOptions): string {
   return parts.join('; ')
 }
 
+/** ws:→http:, wss:→https: (the handshake is an HTTP request, RFC 6455 §3); http(s): taken as is (WHATWG allows it). */
+export function parseWsUrl(input: string | URL): { ws: URL; http: URL } {
+  let url: URL
+  try {
+    url = new URL(String(input))
+  } catch (cause) {
+    throw new InvalidArgumentError(`invalid WebSocket URL ${String(input)}`, { cause })
+  }
+  // §3: "Fragment identifiers are meaningless in the context of WebSocket URIs and MUST NOT be used".
+  if (url.hash !== '') throw new InvalidArgumentError(`WebSocket URL ${url.href} has a fragment`)
+  const http = new URL(url.href)
+  if (url.protocol === 'ws:' || url.protocol === 'http:') {
+    http.protocol = 'http:'
+    url.protocol = 'ws:'
+  } else if (url.protocol === 'wss:' || url.protocol === 'https:') {
+    http.protocol = 'https:'
+    url.protocol = 'wss:'
+  } else {
+    throw new InvalidArgumentError(`unsupported WebSocket URL scheme ${url.protocol} (use ws: or wss:)`)
+  }
+  return { ws: url, http }
+}
+
+/** Engine-owned handshake headers a caller may not set (RFC 6455 §4.1). */
+const OWNED_HEADERS = new Set(['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-protocol', 'sec-websocket-extensions'])
+
+/** The handshake request's headers: the caller's, then ours (RFC 6455 §4.1 steps 7–10). */
+export function handshakeHeaders(
+  init: Record<string, string> | Iterable<readonly [string, string]> | undefined,
+  key: string,
+  protocols: readonly string[],
+  deflate: ResolvedDeflateOptions | null,
+): [string, string][] {
+  const headers: [string, string][] = []
+  if (init !== undefined) {
+    const pairs: Iterable<readonly [string, string]> =
+      Symbol.iterator in Object(init) ? (init as Iterable<readonly [string, string]>) : Object.entries(init)
+    for (const [name, value] of pairs) {
+      if (typeof name !== 'string' || OWNED_HEADERS.has(name.toLowerCase())) {
+        throw new InvalidArgumentError(`header ${String(name)} is set by the WebSocket handshake`)
+      }
+      headers.push([name, value])
+    }
+  }
+  headers.push(['sec-websocket-key', key], ['sec-websocket-version', '13'])
+  if (protocols.length > 0) headers.push(['sec-websocket-protocol', protocols.join(', ')])
+  if (deflate !== null) headers.push(['sec-websocket-extensions', deflateOffer(deflate.offer)])
+  return headers
+}
+
 /** One header value as a single string (repeated fields joined as RFC 9110 §5.3 allows for lists). */
 function single(headers: HeaderRecord, name: string): string | undefined {
   const v = headers[name]
