@@ -143,7 +143,7 @@ export function handshakeHeaders(
   init: Record<string, string> | Iterable<readonly [string, string]> | undefined,
   key: string,
   protocols: readonly string[],
-  deflate: ResolvedDeflateOptions | null,
+  offer: PerMessageDeflateOptions | null,
 ): [string, string][] {
   const headers: [string, string][] = []
   if (init !== undefined) {
@@ -158,7 +158,7 @@ export function handshakeHeaders(
   }
   headers.push(['sec-websocket-key', key], ['sec-websocket-version', '13'])
   if (protocols.length > 0) headers.push(['sec-websocket-protocol', protocols.join(', ')])
-  if (deflate !== null) headers.push(['sec-websocket-extensions', deflateOffer(deflate.offer)])
+  if (offer !== null) headers.push(['sec-websocket-extensions', deflateOffer(offer)])
   return headers
 }
 

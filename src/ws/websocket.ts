@@ -19,43 +19,25 @@
  * socket is never leaked to a silent peer.
  */
 import type { Duplex } from 'node:stream'
-import { getDefaultAgent, type Agent } from '../pool/agent.js'
+import { getDefaultAgent } from '../pool/agent.js'
 import type { WebSocketFigures } from '../pool/stats.js'
-import type { DispatchHandler, HeaderRecord, Protocol } from '../dispatch.js'
+import type { Protocol } from '../dispatch.js'
 import { InvalidArgumentError, SocketClosedError, WirepoolError, WsHandshakeError, WsProtocolError, toWirepoolError } from '../errors.js'
-import { msOption } from '../option-checks.js'
 import { PerMessageDeflate } from './deflate.js'
 import { CloseEvent, ErrorEvent } from './events.js'
-import { CloseCode, DEFAULT_MAX_PAYLOAD, Opcode, isValidCloseCode } from './frame.js'
+import { CloseCode, Opcode, isValidCloseCode } from './frame.js'
 import { encodeClose, encodeFrame } from './frame-encode.js'
-import {
-  checkExtendedConnectResponse,
-  checkHandshakeResponse,
-  generateKey,
-  handshakeHeaders,
-  normalizeProtocols,
-  parseWsUrl,
-  resolveDeflateOptions,
-  type PerMessageDeflateOptions,
-  type ResolvedDeflateOptions,
-} from './handshake.js'
+import { parseWsUrl, type HandshakeResult } from './handshake.js'
 import { Heartbeat } from './heartbeat.js'
 import { messageIterator } from './iterator.js'
+import { Opening } from './opening.js'
+import { resolveWebSocketOptions, webSocketOptions, type ResolvedWebSocketOptions, type WebSocketOptions } from './options.js'
 import { Receiver } from './receiver.js'
 import { Sender, noop, type SendData, type SendOptions } from './sender.js'
-import {
-  CONNECTING,
-  OPEN,
-  READY_STATE,
-  STRICT_TRANSITIONS,
-  transition,
-  type Closed,
-  type Closing,
-  type WsEvent,
-  type WsState,
-} from './state.js'
+import { CONNECTING, OPEN, READY_STATE, STRICT_TRANSITIONS, transition, type Closed, type Closing, type WsEvent, type WsState } from './state.js'
 
 export type { PerMessageDeflateOptions } from './handshake.js'
+export type { WebSocketOptions } from './options.js'
 export type { SendOptions } from './sender.js'
 
 export type BinaryType = 'blob' | 'arraybuffer' | 'nodebuffer'
@@ -63,28 +45,6 @@ export type BinaryType = 'blob' | 'arraybuffer' | 'nodebuffer'
 /** What `message` events carry (and the async iterator yields): text as a string, binary per `binaryType`. */
 export type MessageData = string | Blob | ArrayBuffer | Buffer
 
-export interface WebSocketOptions {
-  /** The pool the handshake goes through. Default: the process-wide Agent. */
-  agent?: Agent
-  /** Subprotocols to offer (Sec-WebSocket-Protocol, RFC 6455 §4.1), in preference order. */
-  protocols?: string | readonly string[]
-  /** Offer permessage-deflate (RFC 7692). Default false. */
-  perMessageDeflate?: boolean | PerMessageDeflateOptions
-  /** Extra request headers for the handshake (not the Sec-WebSocket-* ones, which are ours). */
-  headers?: Record<string, string> | Iterable<readonly [string, string]>
-  /** Max bytes of one received message (inflated size with permessage-deflate); more → close 1009. Default 100 MiB. */
-  maxPayload?: number
-  /** Send a Ping this often (ms) while open; 0 (default) turns the heartbeat off. */
-  pingInterval?: number
-  /** With pingInterval: a Pong must arrive within this many ms of a heartbeat Ping. Default: pingInterval. */
-  pongTimeout?: number
-  /** After our Close frame (sent or echoed), ms to wait for the server to close TCP before destroying the socket. Default 30000. */
-  closeTimeout?: number
-  /** ms from construction to a valid 101 (connect, TLS and the HTTP exchange). Default 30000. */
-  handshakeTimeout?: number
-  /** Send messages longer than this many bytes as fragments of this size (RFC 6455 §5.4). Default: never fragment. */
-  fragmentSize?: number
-}
 
 const textDecoder = new TextDecoder()
 let pingCounter = 0
@@ -112,23 +72,10 @@ export class WebSocket extends EventTarget {
   #binaryType: BinaryType = 'blob'
   #protocol = ''
   #extensions = ''
-  /** The HTTP version the handshake went over (not WHATWG): set once a connection took it. */
-  #transport: Protocol | undefined
 
-  readonly #agent: Agent
   readonly #figures: WebSocketFigures
-  readonly #httpUrl: URL
-  readonly #key = generateKey()
-  readonly #protocols: string[]
-  readonly #deflateOptions: ResolvedDeflateOptions | null
-  readonly #headers: [string, string][]
-  readonly #maxPayload: number
-  readonly #closeTimeout: number
-  readonly #handshakeTimeout: number
-  readonly #fragmentSize: number
-
-  readonly #handshakeAbort = new AbortController()
-  #handshakeTimer: NodeJS.Timeout | undefined
+  readonly #options: ResolvedWebSocketOptions
+  readonly #opening: Opening
   #closeTimer: NodeJS.Timeout | undefined
   readonly #heartbeat: Heartbeat
 
@@ -143,46 +90,36 @@ export class WebSocket extends EventTarget {
 
   constructor(url: string | URL, protocolsOrOptions?: string | readonly string[] | WebSocketOptions) {
     super()
-    const options: WebSocketOptions =
-      typeof protocolsOrOptions === 'string' || Array.isArray(protocolsOrOptions)
-        ? { protocols: protocolsOrOptions as string | readonly string[] }
-        : ((protocolsOrOptions ?? {}) as WebSocketOptions)
-    if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('WebSocket options must be an object')
+    const options = webSocketOptions(protocolsOrOptions)
     const { ws, http } = parseWsUrl(url)
     this.url = ws.href
     this.#origin = `${ws.protocol}//${ws.host}`
-    this.#httpUrl = http
-    this.#agent = options.agent ?? getDefaultAgent()
+    const agent = options.agent ?? getDefaultAgent()
     // The origin's stats()/metrics() count this WebSocket's messages, bytes and close code.
-    this.#figures = this.#agent.pool(this.#httpUrl.origin)._webSocketFigures()
-    this.#protocols = normalizeProtocols(options.protocols)
-    this.#deflateOptions = resolveDeflateOptions(options.perMessageDeflate)
-    this.#maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD
-    if (!(this.#maxPayload === Infinity || (Number.isSafeInteger(this.#maxPayload) && this.#maxPayload >= 0))) {
-      throw new InvalidArgumentError('maxPayload must be a non-negative integer or Infinity')
-    }
-    const pingInterval = msOption('pingInterval', options.pingInterval, 0)
-    const pongTimeout = msOption('pongTimeout', options.pongTimeout, pingInterval)
-    this.#closeTimeout = msOption('closeTimeout', options.closeTimeout, 30_000)
-    this.#handshakeTimeout = msOption('handshakeTimeout', options.handshakeTimeout, 30_000)
-    const fragmentSize = options.fragmentSize ?? Infinity
-    if (!(fragmentSize === Infinity || (Number.isSafeInteger(fragmentSize) && fragmentSize >= 1))) {
-      throw new InvalidArgumentError('fragmentSize must be a positive integer')
-    }
-    this.#fragmentSize = fragmentSize
-    this.#headers = handshakeHeaders(options.headers, this.#key, this.#protocols, this.#deflateOptions)
+    this.#figures = agent.pool(http.origin)._webSocketFigures()
+    const resolved = resolveWebSocketOptions(options)
+    this.#options = resolved
+    const offer = resolved.deflate?.offer ?? null
+    const request = { url: http, headers: options.headers, protocols: resolved.protocols, offer, timeout: resolved.handshakeTimeout }
+    this.#opening = new Opening(agent, request, {
+      waiting: () => this.#state === CONNECTING,
+      failed: (err) => this.#handshakeFailed(err),
+      upgraded: (socket, result, head) => this.#onUpgrade(socket, result, head),
+    })
     this.#heartbeat = new Heartbeat(
       {
         ping: () => this.ping(),
         isOpen: () => this.#state === OPEN,
         missedPong: () => this.#missedPong(),
       },
-      pingInterval,
-      pongTimeout,
+      resolved.pingInterval,
+      resolved.pongTimeout,
     )
     // Started on the next tick: every event, even an immediate failure, reaches listeners
     // added right after the constructor (WHATWG: the constructor never fires events).
-    process.nextTick(() => this.#start())
+    process.nextTick(() => {
+      if (this.#state === CONNECTING) this.#opening.start()
+    })
   }
 
   // ── WHATWG attributes ─────────────────────────────────────────────────────────────────
@@ -211,7 +148,7 @@ export class WebSocket extends EventTarget {
    * 'http/1.1' for an Upgrade on a connection of its own; undefined before a connection took it.
    */
   get transport(): Protocol | undefined {
-    return this.#transport
+    return this.#opening.transport
   }
 
   get binaryType(): BinaryType {
@@ -347,84 +284,27 @@ export class WebSocket extends EventTarget {
 
   // ── connecting ────────────────────────────────────────────────────────────────────────
 
-  #start(): void {
-    if (this.#state !== CONNECTING) return
-    if (this.#handshakeTimeout > 0) {
-      this.#handshakeTimer = setTimeout(() => {
-        this.#handshakeFailed(new WsHandshakeError(0, `WebSocket handshake timed out after ${this.#handshakeTimeout} ms`, { initiator: 'library' }))
-      }, this.#handshakeTimeout)
-      this.#handshakeTimer.unref()
-    }
-    const handler: DispatchHandler = {
-      onConnect: (_abort, info) => {
-        this.#transport = info.protocol
-      },
-      onHeaders: (status) => {
-        // §4.1: "If the status code received from the server is not 101, the client handles
-        // the response per HTTP procedures": for a WebSocket that is a failure (RFC 8441 §5:
-        // over HTTP/2, anything but a 2xx). The request is aborted (an HTTP/1.1 connection is
-        // not reused: we do not wait for its body; an HTTP/2 stream is reset).
-        const expected = this.#transport === 'h2' ? '2xx to the extended CONNECT' : '101 Switching Protocols'
-        this.#handshakeFailed(new WsHandshakeError(status, `server answered ${status} instead of ${expected}`))
-      },
-      onData: () => {},
-      onComplete: () => {},
-      onError: (err) => {
-        this.#handshakeFailed(err)
-      },
-      onUpgrade: (status, headers, socket, head) => this.#onUpgrade(status, headers, socket, head),
-    }
-    this.#agent.dispatch(
-      {
-        url: this.#httpUrl,
-        method: 'GET',
-        headers: this.#headers,
-        upgrade: 'websocket',
-        signal: this.#handshakeAbort.signal,
-      },
-      handler,
-    )
-  }
-
   #handshakeFailed(err: WirepoolError): void {
     // Reports that come after the handshake ended are not failures of it: the request's own
-    // onError after the abort below, a 101 that lost the race with close() or the timeout.
+    // onError after the abort below, a timeout that lost the race with the 101.
     if (this.#state !== CONNECTING) return
     this.#transition({ type: 'handshake-failed', error: err })
-    // Cancels the request wherever it is (queued, connecting, awaiting the head).
-    this.#handshakeAbort.abort(err)
+    this.#opening.abort(err)
   }
 
-  #onUpgrade(status: number, headers: HeaderRecord, socket: Duplex, head: Uint8Array): void {
-    if (this.#state !== CONNECTING) {
-      // close() or the timeout won the race with the 101 (or 2xx).
-      socket.destroy()
-      return
-    }
-    let result
-    try {
-      const offer = this.#deflateOptions?.offer ?? null
-      // 101: an HTTP/1.1 Upgrade (RFC 6455 §4.1); 2xx: an HTTP/2 extended CONNECT (RFC 8441 §5).
-      result =
-        status === 101
-          ? checkHandshakeResponse(headers, this.#key, this.#protocols, offer)
-          : checkExtendedConnectResponse(status, headers, this.#protocols, offer)
-    } catch (err) {
-      socket.destroy()
-      this.#handshakeFailed(toWirepoolError(err))
-      return
-    }
+  /** A valid 101 (or 2xx): the connection and its two halves, then `open`. */
+  #onUpgrade(socket: Duplex, result: HandshakeResult, head: Uint8Array): void {
     this.#socket = socket
     this.#protocol = result.protocol
     this.#extensions = result.extensions
     if (result.deflate !== null) {
-      this.#deflate = new PerMessageDeflate(result.deflate, { maxPayload: this.#maxPayload, level: this.#deflateOptions?.level })
+      this.#deflate = new PerMessageDeflate(result.deflate, { maxPayload: this.#options.maxPayload, level: this.#options.deflate?.level })
     }
     this.#sender = new Sender(
       socket,
       this.#figures,
       { fail: (err, code) => this.#fail(err, code), closeWritten: () => this.#afterCloseWritten() },
-      { deflate: this.#deflate, deflateThreshold: this.#deflateOptions?.threshold ?? 0, fragmentSize: this.#fragmentSize },
+      { deflate: this.#deflate, deflateThreshold: this.#options.deflate?.threshold ?? 0, fragmentSize: this.#options.fragmentSize },
     )
     const receiver = new Receiver(
       {
@@ -435,7 +315,7 @@ export class WebSocket extends EventTarget {
         fail: (err, code) => this.#fail(err, code),
       },
       this.#deflate,
-      this.#maxPayload,
+      this.#options.maxPayload,
     )
     this.#receiver = receiver
     socket.on('data', receiver.onData)
@@ -509,10 +389,10 @@ export class WebSocket extends EventTarget {
     if (this.#closeTimer !== undefined) return
     this.#closeTimer = setTimeout(() => {
       this.#closeTimer = undefined
-      const error = new SocketClosedError(`no Close frame from the server within ${this.#closeTimeout} ms of ours`, { initiator: 'library' })
+      const error = new SocketClosedError(`no Close frame from the server within ${this.#options.closeTimeout} ms of ours`, { initiator: 'library' })
       this.#transition({ type: 'transport-failed', error, reported: false })
       this.#socket?.destroy()
-    }, this.#closeTimeout)
+    }, this.#options.closeTimeout)
     this.#closeTimer.unref()
   }
 
@@ -588,10 +468,7 @@ export class WebSocket extends EventTarget {
       return false
     }
     this.#state = next
-    if (from === CONNECTING) {
-      clearTimeout(this.#handshakeTimer)
-      this.#handshakeTimer = undefined
-    }
+    if (from === CONNECTING) this.#opening.stopTimer()
     if (next === OPEN) {
       this.#figures.onOpen()
       this.#heartbeat.start()
