@@ -6,20 +6,23 @@
  *
  * RFC 6455 §7.1 as a client lives it, with the WHATWG readyState of each state in brackets:
  *
- *   connecting [0] ──opened──────────────────────────────────────────────► open [1]
- *     │  (§4.1: a valid 101, or RFC 8441 §5: a 2xx to the extended CONNECT)    │
- *     │                                                                        │ sent-close      §7.1.2 we start the closing handshake
- *     │ handshake-failed                                                       │ received-close  §7.1.5 the server starts it (§5.5.1)
- *     │  §4.1 "fail the WebSocket connection";                                 │ failed          §7.1.7 we fail the connection
- *     │  WHATWG: close() while connecting,                                     │ transport-failed  TCP error, missed Pong
- *     │  the handshake timeout                                                 ▼
- *     │                                         closing [2] { sentClose, receivedClose, code, reason, failure }
- *     │                                           │   ↺ sent-close / received-close: the other half (§7.1.3)
- *     │                                           │   ↺ failed (none yet), transport-failed (first failure wins;
- *     │                                           │     none once both Close frames went across: the close is clean)
- *     │                                           │ socket-closed  §7.1.4 "The WebSocket Connection is Closed"
- *     ▼                                           ▼
- *   closed [3] { wasClean, code, reason, error } ◄── socket-closed from open: TCP dropped, no Close (§7.1.5: 1006)
+ *   connecting [0] ───────opened───────► open [1] ──────────────────────────────────┐
+ *      │   §4.1 a valid 101,                │                                       │
+ *      │   RFC 8441 §5 a 2xx                │ sent-close        §7.1.2 we start     │ socket-closed
+ *      │                                    │ received-close    §7.1.5, §5.5.1      │ TCP dropped with
+ *      │ handshake-failed                   │ failed            §7.1.7 we fail it   │ no Close frame
+ *      │   §4.1 checks, the timeout,        │ transport-failed  TCP error,          │ (§7.1.5: 1006)
+ *      │   WHATWG close() while             │                   missed Pong         │
+ *      │   connecting                       ▼                                       │
+ *      │            closing [2] { sentClose, receivedClose, code, reason, failure } │
+ *      │              ↺ sent-close / received-close: the other half (§7.1.3)        │
+ *      │              ↺ failed: only while nothing failed yet                       │
+ *      │              ↺ transport-failed (TCP error, close timeout): the first      │
+ *      │                failure stays; none once both Close frames went across      │
+ *      │                                    │                                       │
+ *      │                                    │ socket-closed  §7.1.4 "The WebSocket  │
+ *      ▼                                    ▼                Connection is Closed"  │
+ *   closed [3] { wasClean, code, reason, error } ◄──────────────────────────────────┘
  *
  * `closed` is final. The close is clean (§7.1.4, WHATWG `wasClean`) when both Close frames
  * went across and nothing failed; its code is then the server's (§7.1.5), else the one we
@@ -92,7 +95,7 @@ export const READY_STATE = { connecting: 0, open: 1, closing: 2, closed: 3 } as 
 export const STRICT_TRANSITIONS = process.env['TAP'] === '1'
 
 /** The error of a move the diagram does not draw: RFC 6455 §7.4.1 1011, "an unexpected condition". */
-export function illegalTransition(state: WsState, event: WsEvent): WsProtocolError {
+function illegalTransition(state: WsState, event: WsEvent): WsProtocolError {
   return new WsProtocolError(CloseCode.INTERNAL_ERROR, `internal error: a WebSocket in state ${state.kind} cannot take ${event.type} (RFC 6455 §7.1)`, {
     initiator: 'library',
   })

@@ -6,12 +6,12 @@
  * HTTP/1.1 Upgrade (after the 101 the socket is ours alone). Either way we get a Duplex and
  * the frames are the same.
  *
- * This file is the WHATWG surface (attributes, events, the send/close entry points), the
- * opening handshake and the lifecycle: one `#state` (state.ts: the union, its diagram and its
- * transition function), written only by `#transition`, which does what entering each state
- * entails. The halves of the connection live beside it, as `ws` splits them: sender.ts
- * (frames out, write batching, bufferedAmount), receiver.ts (frames in, fragments, inflate,
- * UTF-8), heartbeat.ts (Pings and Pongs), iterator.ts (`for await`).
+ * This file is the WHATWG surface (attributes, events, the send/close entry points) and the
+ * lifecycle: one `#state` (state.ts: the union, its RFC 6455 §7.1 diagram and its transition
+ * function), written only by `#transition`, which does what entering each state entails.
+ * The parts live beside it, as `ws` splits them: opening.ts (the opening handshake's
+ * request), sender.ts (frames out, write batching, bufferedAmount), receiver.ts (frames in,
+ * fragments, inflate, UTF-8), heartbeat.ts (Pings and Pongs), iterator.ts (`for await`).
  *
  * The close handshake (§7.1.2–§7.1.4): the side that starts sends a Close frame; the other
  * echoes it. A client then waits for the server to close the TCP connection (§7.1.1), ending
@@ -44,7 +44,6 @@ export type BinaryType = 'blob' | 'arraybuffer' | 'nodebuffer'
 
 /** What `message` events carry (and the async iterator yields): text as a string, binary per `binaryType`. */
 export type MessageData = string | Blob | ArrayBuffer | Buffer
-
 
 const textDecoder = new TextDecoder()
 let pingCounter = 0
