@@ -1,8 +1,8 @@
 /**
  * The client side of the WebSocket opening handshake (RFC 6455 §4.1, §4.2.2) and of the
- * permessage-deflate negotiation (RFC 7692 §5, §7.1). Pure functions: the request headers
- * we send, and the checks of the server's 101 that a client MUST make before the
- * connection is established. No socket here; `websocket.ts` does the I/O.
+ * permessage-deflate negotiation (RFC 7692 §5, §7.1). Pure functions: the request's URL (§3)
+ * and the headers we send, and the checks of the server's 101 that a client MUST make before
+ * the connection is established. No socket here; `opening.ts` does the I/O.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { InvalidArgumentError, WsHandshakeError } from '../errors.js'
