@@ -33,7 +33,7 @@ import { messageIterator } from './iterator.js'
 import { Opening } from './opening.js'
 import { resolveWebSocketOptions, webSocketOptions, type ResolvedWebSocketOptions, type WebSocketOptions } from './options.js'
 import { Receiver } from './receiver.js'
-import { Sender, noop, type SendData, type SendOptions } from './sender.js'
+import { Sender, noop, type SendOptions } from './sender.js'
 import { CONNECTING, OPEN, READY_STATE, STRICT_TRANSITIONS, transition, type Closed, type Closing, type WsEvent, type WsState } from './state.js'
 
 export type { PerMessageDeflateOptions } from './handshake.js'
@@ -204,7 +204,7 @@ export class WebSocket extends EventTarget {
    * binary. Throws while connecting (WHATWG InvalidStateError); after close() the data is
    * discarded, as WHATWG says.
    */
-  send(data: SendData, options?: SendOptions): void {
+  send(data: string | ArrayBuffer | ArrayBufferView | Blob, options?: SendOptions): void {
     // Fire-and-forget: a message that never reaches the socket is reported by the close
     // (and error) events, so no promise is made per message.
     const state = this.#state
@@ -213,7 +213,7 @@ export class WebSocket extends EventTarget {
   }
 
   /** As send(), resolving once the message's frames were flushed to the socket; rejects when closing or closed. */
-  sendAsync(data: SendData, options?: SendOptions): Promise<void> {
+  sendAsync(data: string | ArrayBuffer | ArrayBufferView | Blob, options?: SendOptions): Promise<void> {
     if (this.#state === CONNECTING) throw new InvalidArgumentError('WebSocket is still connecting')
     if (this.#state !== OPEN) return Promise.reject(new SocketClosedError('WebSocket is closing or closed'))
     const sender = this.#sender as Sender
@@ -258,7 +258,12 @@ export class WebSocket extends EventTarget {
     this.#sendClose(code, reason ?? '')
   }
 
-  /** The messages, in order, as `message` events carry them (iterator.ts). */
+  /**
+   * The messages, in order, as `message` events carry them. Ends after a clean close; throws
+   * the error of an unclean one. Too many unread messages pause reading from the socket
+   * (TCP backpressure reaches the server). Leaving the loop early (break/return) closes the
+   * WebSocket with 1000, as leaving a `for await` over a Node stream destroys it (iterator.ts).
+   */
   [Symbol.asyncIterator](): AsyncIterableIterator<MessageData> {
     return messageIterator<MessageData>(this, {
       pause: (paused) => this.#setIteratorPause(paused),
