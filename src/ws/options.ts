@@ -6,7 +6,7 @@ import { InvalidArgumentError } from '../errors.js'
 import { msOption } from '../option-checks.js'
 import type { Agent } from '../pool/agent.js'
 import { DEFAULT_MAX_PAYLOAD } from './frame.js'
-import { normalizeProtocols, resolveDeflateOptions, type PerMessageDeflateOptions, type ResolvedDeflateOptions } from './handshake.js'
+import { resolveDeflateOptions, type PerMessageDeflateOptions, type ResolvedDeflateOptions } from './handshake.js'
 
 export interface WebSocketOptions {
   /** The pool the handshake goes through. Default: the process-wide Agent. */
@@ -31,9 +31,8 @@ export interface WebSocketOptions {
   fragmentSize?: number
 }
 
-/** The checked options (the agent and headers are taken as they are). */
+/** The checked options (the agent, protocols and headers are checked where they are used). */
 export interface ResolvedWebSocketOptions {
-  protocols: string[]
   deflate: ResolvedDeflateOptions | null
   maxPayload: number
   pingInterval: number
@@ -54,7 +53,6 @@ export function webSocketOptions(protocolsOrOptions: string | readonly string[] 
 }
 
 export function resolveWebSocketOptions(options: WebSocketOptions): ResolvedWebSocketOptions {
-  const protocols = normalizeProtocols(options.protocols)
   const deflate = resolveDeflateOptions(options.perMessageDeflate)
   const maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD
   if (!(maxPayload === Infinity || (Number.isSafeInteger(maxPayload) && maxPayload >= 0))) {
@@ -68,5 +66,5 @@ export function resolveWebSocketOptions(options: WebSocketOptions): ResolvedWebS
   if (!(fragmentSize === Infinity || (Number.isSafeInteger(fragmentSize) && fragmentSize >= 1))) {
     throw new InvalidArgumentError('fragmentSize must be a positive integer')
   }
-  return { protocols, deflate, maxPayload, pingInterval, pongTimeout, closeTimeout, handshakeTimeout, fragmentSize }
+  return { deflate, maxPayload, pingInterval, pongTimeout, closeTimeout, handshakeTimeout, fragmentSize }
 }

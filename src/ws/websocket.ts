@@ -19,7 +19,7 @@
  * socket is never leaked to a silent peer.
  */
 import type { Duplex } from 'node:stream'
-import { getDefaultAgent } from '../pool/agent.js'
+import { getDefaultAgent, type Agent } from '../pool/agent.js'
 import type { WebSocketFigures } from '../pool/stats.js'
 import type { Protocol } from '../dispatch.js'
 import { InvalidArgumentError, SocketClosedError, WirepoolError, WsHandshakeError, WsProtocolError, toWirepoolError } from '../errors.js'
@@ -27,7 +27,7 @@ import { PerMessageDeflate } from './deflate.js'
 import { CloseEvent, ErrorEvent } from './events.js'
 import { CloseCode, Opcode, isValidCloseCode } from './frame.js'
 import { encodeClose, encodeFrame } from './frame-encode.js'
-import { parseWsUrl, type HandshakeResult } from './handshake.js'
+import { normalizeProtocols, parseWsUrl, type HandshakeResult } from './handshake.js'
 import { Heartbeat } from './heartbeat.js'
 import { messageIterator } from './iterator.js'
 import { Opening } from './opening.js'
@@ -72,7 +72,11 @@ export class WebSocket extends EventTarget {
   #protocol = ''
   #extensions = ''
 
+  readonly #agent: Agent
   readonly #figures: WebSocketFigures
+  /** The handshake's http(s): URL. */
+  readonly #httpUrl: URL
+  readonly #protocols: string[]
   readonly #options: ResolvedWebSocketOptions
   readonly #opening: Opening
   #closeTimer: NodeJS.Timeout | undefined
@@ -93,14 +97,16 @@ export class WebSocket extends EventTarget {
     const { ws, http } = parseWsUrl(url)
     this.url = ws.href
     this.#origin = `${ws.protocol}//${ws.host}`
-    const agent = options.agent ?? getDefaultAgent()
+    this.#httpUrl = http
+    this.#agent = options.agent ?? getDefaultAgent()
     // The origin's stats()/metrics() count this WebSocket's messages, bytes and close code.
-    this.#figures = agent.pool(http.origin)._webSocketFigures()
+    this.#figures = this.#agent.pool(this.#httpUrl.origin)._webSocketFigures()
+    this.#protocols = normalizeProtocols(options.protocols)
     const resolved = resolveWebSocketOptions(options)
     this.#options = resolved
     const offer = resolved.deflate?.offer ?? null
-    const request = { url: http, headers: options.headers, protocols: resolved.protocols, offer, timeout: resolved.handshakeTimeout }
-    this.#opening = new Opening(agent, request, {
+    const request = { url: http, headers: options.headers, protocols: this.#protocols, offer, timeout: resolved.handshakeTimeout }
+    this.#opening = new Opening(this.#agent, request, {
       waiting: () => this.#state === CONNECTING,
       failed: (err) => this.#handshakeFailed(err),
       upgraded: (socket, result, head) => this.#onUpgrade(socket, result, head),
