@@ -7,24 +7,23 @@
  */
 import { EventEmitter } from 'node:events'
 import type { Duplex } from 'node:stream'
-import { AbortedError, ErrorCode, InvalidArgumentError, PoolClosedError, SocketClosedError, toWirepoolError, type WirepoolError } from '../errors.js'
-import type { DispatchHandler, DispatchRequest, HeaderRecord, PoolConnection, Protocol } from '../dispatch.js'
+import { AbortedError, ErrorCode, InvalidArgumentError, PoolClosedError, toWirepoolError, type WirepoolError } from '../errors.js'
+import type { DispatchHandler, DispatchRequest, HeaderRecord } from '../dispatch.js'
 import { resolvePoolOptions, type PoolOptions, type ResolvedPoolOptions, type TlsOptions } from '../options.js'
 import { buildDispatchRequest, type PoolRequestOptions } from '../request-options.js'
 import { ResponseCollector, type Response } from '../response.js'
 import { TlsSessionCache } from '../tls/session-cache.js'
-import type { PeerCertificateInfo } from '../tls/connect.js'
-import { openConnection, type OpenedConnection } from './connector.js'
+import { Connections } from './connections.js'
 import { parseOrigin, type Origin } from './origin.js'
 import { backoffDelay } from './retry.js'
 import { recordError } from './health.js'
 import type { BudgetMember, ConnectionBudget } from './budget.js'
 import { PoolFigures, renderPrometheus, type OriginFigures, type OriginStats } from './stats.js'
-import { isClosed, Lifecycle, newRecord, observedState, type ConnectionRecord, type ConnectionState, type BusyRecord, type IdleRecord, type OpenRecord, type RecordState } from './lifecycle.js'
+import { isClosed, observedState, type ConnectionRecord, type ConnectionState, type Lifecycle, type OpenRecord } from './lifecycle.js'
 import { anyExtendedConnect, countEstablished, pickCarrier, pickConnection } from './selection.js'
 import { deliverError, isRetryableFailure, mayRetry, PooledAttempt, statusRetryDelay, type AttemptOwner } from './attempt.js'
 import { MAX_AFFINITY_KEY, WaitQueue, type QueueEntry } from './wait-queue.js'
-import { connectionChannel, daysLeft, requestChannel, snapshotOf, type CertificateExpiringEvent, type ConnectionEvent, type ConnectionSnapshot, type PoolEvents, type RequestEvent } from './events.js'
+import { connectionChannel, daysLeft, requestChannel, snapshotOf, type ConnectionEvent, type ConnectionSnapshot, type PoolEvents, type RequestEvent } from './events.js'
 import { providePoolInternals } from './internals.js'
 
 export type { ConnectionState } from './lifecycle.js'
@@ -46,8 +45,8 @@ export class Pool extends EventEmitter<PoolEvents> {
   readonly origin: string
   readonly #origin: Origin
   readonly #options: ResolvedPoolOptions
-  readonly #sessionCache: TlsSessionCache | null
   readonly #figures = new PoolFigures()
+  /** The connections' records (the same object as `#connections.lifecycle`). */
   readonly #lifecycle: Lifecycle
   readonly #queue = new WaitQueue()
   /** Requests waiting out a retry backoff: neither queued nor on a connection. */
@@ -58,15 +57,7 @@ export class Pool extends EventEmitter<PoolEvents> {
   readonly #parent: EventEmitter<PoolEvents> | undefined
   #closing: Promise<void> | undefined
   #destroyed = false
-  /** The Immediate that releases held connections in the check phase (see #holdUntilCheckPhase). */
-  #checkPhase: NodeJS.Immediate | undefined = undefined
-  /** HTTP/1.1 connections freed in this poll phase, held until the check phase. */
-  #held: BusyRecord[] = []
-  /** Protocol of the newest connection: decides how many connections a burst may open. */
-  #protocolSeen: Protocol | undefined
-  /** The newest leaf certificate seen (expiry figures). */
-  #certificate: PeerCertificateInfo | null = null
-  readonly #warnedCertificates = new Set<string>()
+  readonly #connections: Connections
   /** Upgraded sockets (WebSocket) still open. */
   #upgradedOpen = 0
   #resolveClosed: (() => void) | undefined
@@ -92,16 +83,22 @@ export class Pool extends EventEmitter<PoolEvents> {
     if (this.#options.h2c && this.#origin.secure) {
       throw new InvalidArgumentError('option h2c is for http: origins; https: origins negotiate h2 by ALPN (allowH2)')
     }
-    this.#sessionCache =
-      wiring.sessionCache !== undefined ? wiring.sessionCache : this.#options.tls.sessionCache === false ? null : new TlsSessionCache()
+    const sessionCache = wiring.sessionCache !== undefined ? wiring.sessionCache : this.#options.tls.sessionCache === false ? null : new TlsSessionCache()
     this.#budget = wiring.budget
     this.#parent = wiring.parent
-    this.#lifecycle = new Lifecycle(this.origin, this.#figures, this.#budget, {
-      armIdleTimer: (rec) => this.#armIdleTimer(rec),
+    const pool = this
+    this.#connections = new Connections(this.#origin, this.#options, sessionCache, this.#figures, this.#budget, {
+      get destroyed() {
+        return pool.#destroyed
+      },
+      drain: () => this.#drain(),
+      connectFailed: (err, reason) => this.#connectFailed(err, reason),
       unbindAffinity: (rec) => this.#queue.unbind(rec),
       publish: (rec, from, to, reason) => this.#publishConnection(rec, from, to, reason),
       recordClosed: () => this.#maybeFinishClose(),
+      certificateExpiring: (event) => this.#emitUp('certificate-expiring', event),
     })
+    this.#lifecycle = this.#connections.lifecycle
     this.#attempts = {
       statusRetryDelay: (attempt, status, headers) => this.#statusRetryDelay(attempt, status, headers),
       retryAfterStatus: (attempt, delayMs) => this.#retry(attempt.entry, attempt, `status:${attempt.status}`, delayMs, undefined),
@@ -113,7 +110,7 @@ export class Pool extends EventEmitter<PoolEvents> {
       oldestIdleUse: () => this.#lifecycle.idle.first?.lastUsedAt,
       evictOldestIdle: () => {
         const rec = this.#lifecycle.idle.first
-        if (rec !== undefined) this.#retire(rec, 'evicted-lru')
+        if (rec !== undefined) this.#connections.retire(rec, 'evicted-lru')
       },
       budgetAvailable: () => {
         if (!this.#destroyed) this.#drain()
@@ -230,7 +227,7 @@ export class Pool extends EventEmitter<PoolEvents> {
       if (rec.protocol !== undefined) protocols[rec.protocol] = (protocols[rec.protocol] ?? 0) + 1
       if (rec.conn !== undefined) streamsOpen += rec.conn.inFlight
     }
-    const cert = this.#certificate
+    const cert = this.#connections.certificate
     return this.#figures.snapshot(counts, this.#queue.length, streamsOpen, protocols, cert === null ? null : daysLeft(cert.validTo, Date.now()), this.#upgradedOpen, rttCount === 0 ? null : Math.round((rttSum / rttCount) * 1000) / 1000)
   }
 
@@ -296,7 +293,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     for (let live = this.#lifecycle.live; live < target; live++) {
       // Warm-up never waits for, nor evicts to make, room under maxTotalConnections.
       if (this.#budget !== undefined && !this.#budget.tryTake(this.#budgetMember, false)) break
-      opening.push(this.#openConnection('warm-up'))
+      opening.push(this.#connections.open('warm-up'))
     }
     await Promise.all(opening)
   }
@@ -319,7 +316,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     const queue = this.#queue
     const entries = queue.entries
     const lifecycle = this.#lifecycle
-    const shareBusy = this.#protocolSeen === 'h2'
+    const shareBusy = this.#connections.protocolSeen === 'h2'
     let i = 0
     /** Entries left queued for their bound connection, which is busy: no new connection is wanted for them. */
     let waitingForBound = 0
@@ -357,13 +354,13 @@ export class Pool extends EventEmitter<PoolEvents> {
     const lifecycle = this.#lifecycle
     const connecting = lifecycle.connecting
     const head = this.#queue.entries[0]
-    if (head !== undefined && head.request.upgrade !== undefined && this.#protocolSeen === 'h2' && !anyExtendedConnect(lifecycle.records)) {
+    if (head !== undefined && head.request.upgrade !== undefined && this.#connections.protocolSeen === 'h2' && !anyExtendedConnect(lifecycle.records)) {
       // The origin speaks HTTP/2 but no connection of it took the upgrade (its peer sent no
       // SETTINGS_ENABLE_CONNECT_PROTOCOL, RFC 8441 §3): fall back to an HTTP/1.1 connection.
       if (connecting === 0 && lifecycle.live < this.#options.connections) this.#openForDemand(true)
       return
     }
-    if ((this.#options.h2c || (this.#origin.secure && this.#options.allowH2)) && this.#protocolSeen !== 'http/1.1') {
+    if ((this.#options.h2c || (this.#origin.secure && this.#options.allowH2)) && this.#connections.protocolSeen !== 'http/1.1') {
       // Connections to this origin may turn out to be HTTP/2 (ALPN may pick h2, or h2c). While
       // the protocol is unknown (or known to be h2), one connection at a time: a cold burst of
       // 1,000 requests must open one HTTP/2 connection, not 1,000 (RFC 9113 §9.1 asks clients
@@ -373,7 +370,7 @@ export class Pool extends EventEmitter<PoolEvents> {
       return
     }
     // Held connections take queued requests in the check phase.
-    let wanted = this.#queue.length - waitingForBound - connecting - this.#held.length
+    let wanted = this.#queue.length - waitingForBound - connecting - this.#connections.heldCount
     while (wanted > 0 && lifecycle.live < this.#options.connections) {
       if (!this.#openForDemand(false)) return
       wanted--
@@ -386,7 +383,7 @@ export class Pool extends EventEmitter<PoolEvents> {
    */
   #openForDemand(h1Only: boolean): boolean {
     if (this.#budget !== undefined && !this.#budget.tryTake(this.#budgetMember, true)) return false
-    this.#openConnection('demand', h1Only).catch(noop)
+    this.#connections.open('demand', h1Only).catch(noop)
     return true
   }
 
@@ -410,213 +407,7 @@ export class Pool extends EventEmitter<PoolEvents> {
       attempt.detach()
       this.#failEntry(entry, toWirepoolError(err, this.origin))
     }
-    this.#refreshState(rec, 'dispatch')
-  }
-
-  // ---- connections -----------------------------------------------------------------------
-
-  /** Open one connection; resolves once it is ready (idle), rejects when it could not be made. */
-  #openConnection(reason: 'demand' | 'warm-up', h1Only = false): Promise<void> {
-    const connecting = newRecord(h1Only)
-    this.#lifecycle.add(connecting, reason)
-    const rec = connecting as ConnectionRecord
-    const started = performance.now()
-    return openConnection({
-      id: rec.id,
-      origin: this.#origin,
-      options: this.#options,
-      sessionCache: this.#origin.secure ? this.#sessionCache : null,
-      signal: connecting.dial.signal,
-      h1Only,
-    }).then(
-      (opened) => {
-        this.#onConnected(rec, opened, performance.now() - started)
-        if (rec.state !== 'handshaking') return undefined
-        // Connected but not ready (HTTP/2 waits for the peer's SETTINGS): warm-up callers
-        // get a connection that can take requests, so wait for the record to move on.
-        const handshaking = rec
-        return new Promise<void>((resolve, reject) => {
-          handshaking.ready = { resolve, reject }
-        })
-      },
-      (err: unknown) => {
-        const error = toWirepoolError(err, this.origin)
-        this.#onConnectFailed(rec, error, reason)
-        throw error
-      },
-    )
-  }
-
-  #onConnected(rec: ConnectionRecord, opened: OpenedConnection, elapsedMs: number): void {
-    const conn = opened.connection
-    if (rec.state !== 'connecting' || this.#destroyed) {
-      conn.destroy(new PoolClosedError('pool was destroyed', { origin: this.origin }))
-      return
-    }
-    rec.protocol = conn.protocol
-    // A forced HTTP/1.1 fallback says nothing of what the origin negotiates.
-    if (!rec.h1Only) this.#protocolSeen = conn.protocol
-    rec.tlsResumed = opened.tlsResumed
-    rec.remoteAddress = opened.remoteAddress
-    rec.tcpMs = opened.tcpMs
-    rec.tlsMs = opened.tlsMs
-    rec.certificate = opened.certificate
-    this.#lifecycle.transition(rec, 'handshaking', 'connected', conn)
-    this.#figures.onConnected(elapsedMs, opened.tlsResumed, opened.tcpMs, opened.tlsMs)
-    if (opened.certificate !== null) this.#checkCertificate(opened.certificate)
-    const record = rec as ConnectionRecord
-    conn.on('free', () => this.#refreshState(record, record.state === 'handshaking' ? 'connected' : 'request-done'))
-    conn.on('draining', (reason) => this.#refreshState(record, reason))
-    conn.on('close', (err) => this.#onConnectionClosed(record, err))
-    const maxAge = this.#options.maxConnectionAge
-    if (maxAge !== undefined) {
-      // ±10 % jitter so that connections opened together do not all expire together.
-      const jittered = maxAge * (0.9 + Math.random() * 0.2)
-      rec.ageTimer = setTimeout(() => this.#retire(record, 'max-age'), jittered)
-      rec.ageTimer.unref()
-    }
-    // An HTTP/2 connection is ready once the peer's SETTINGS told its real stream limit
-    // (its first `free` event); until then a burst would be sized on a guess.
-    if (conn.capacityKnown) this.#refreshState(record, 'connected')
-  }
-
-  #onConnectFailed(rec: ConnectionRecord, err: WirepoolError, reason: 'demand' | 'warm-up'): void {
-    if (rec.state !== 'closed') this.#lifecycle.transition(rec, 'closed', `connect-failed:${err.code}`)
-    this.#figures.count(`connect_error:${err.code}`)
-    if (reason === 'warm-up') {
-      // Nobody asked for this one: its caller gets the error, queued requests keep waiting
-      // for the connections that are wanted for them.
-      this.#drain()
-      return
-    }
-    // The request that asked for this connection learns why it failed. If no established
-    // connection can serve the queue, everything queued fails the same way rather than
-    // hammering an origin that is down with one connect per queued request.
-    if (this.#queue.length > 0) this.#failEntry(this.#queue.removeAt(0), err)
-    if (countEstablished(this.#lifecycle.records) === 0) for (const entry of this.#queue.takeAll()) this.#failEntry(entry, err)
-    this.#drain()
-  }
-
-  /**
-   * Keep the newest leaf certificate for the expiry figures, and warn (once per
-   * certificate) when it expires within `certificateExpiryWarningDays`.
-   */
-  #checkCertificate(cert: PeerCertificateInfo): void {
-    this.#certificate = cert
-    const left = daysLeft(cert.validTo, Date.now())
-    const key = `${cert.subject} ${cert.issuer} ${cert.validTo.getTime()}`
-    if (left >= this.#options.certificateExpiryWarningDays || this.#warnedCertificates.has(key)) return
-    this.#warnedCertificates.add(key)
-    const event: CertificateExpiringEvent = { origin: this.origin, subject: cert.subject, issuer: cert.issuer, validTo: cert.validTo, daysLeft: left }
-    this.#emitUp('certificate-expiring', event)
-  }
-
-  #onConnectionClosed(rec: ConnectionRecord, err: WirepoolError | undefined): void {
-    if (rec.state === 'closed') return
-    if (rec.state === 'handshaking') {
-      // It never became ready (an HTTP/2 peer that sent no SETTINGS): a failed connect.
-      this.#onConnectFailed(rec, err ?? new SocketClosedError('connection closed before it was ready', { origin: this.origin, responseStarted: false }), 'demand')
-      return
-    }
-    this.#lifecycle.transition(rec, 'closed', err === undefined ? 'closed' : `error:${err.code}`)
-    if (err !== undefined) this.#figures.count(`connection_error:${err.code}`)
-    this.#drain()
-  }
-
-  /** Put a connection in the state its load says (idle/busy/draining), after any change. */
-  #refreshState(rec: ConnectionRecord, reason: string, atCheckPhase = false): void {
-    if (rec.state === 'connecting' || rec.state === 'closed') return
-    const conn = rec.conn
-    let to: RecordState
-    if (conn.retired) to = 'draining'
-    else if (conn.inFlight === 0) to = 'idle'
-    else to = 'busy'
-    if (to === 'idle' && !atCheckPhase && !conn.multiplexed && (rec.state === 'held' || (rec.state === 'busy' && reason === 'request-done'))) {
-      this.#holdUntilCheckPhase(rec)
-      return
-    }
-    if (to === 'idle' && this.#options.maxRequestsPerConnection !== undefined && rec.requests >= this.#options.maxRequestsPerConnection) {
-      this.#retire(rec, 'max-requests')
-      return
-    }
-    if (to !== rec.state) this.#lifecycle.transition(rec, to, reason)
-    if (to === 'idle' || to === 'busy') this.#drain()
-    else if (to === 'draining' && conn.inFlight === 0) void conn.close()
-  }
-
-  /**
-   * An HTTP/1.1 connection that has just finished a response is held (busy to observers of
-   * events, idle to figures) until the check phase, after the poll phase that delivered the
-   * response, and takes requests from then on (queued ones, and those its caller sends
-   * straight away in reply):
-   *
-   * - a FIN or RST that arrived with the response is read first (the rest of the same poll
-   *   phase), so the connection retires instead of carrying a request into a close; one that
-   *   is still on its way can still meet the request, as with any client (undici waits the
-   *   same turn, GHSA-35p6-xmwp-9g52);
-   * - every connection freed in one poll phase writes its next request in one burst, so a
-   *   server sleeping in epoll is woken once for them all. Writing each request in the middle
-   *   of reading the other responses woke nginx for nearly every request: the wake-up runs in
-   *   the sender's write() on loopback and cost ~7 % of the client's CPU (perf), half of it
-   *   avoidable.
-   *
-   * One Immediate per pool, whatever the number of connections freed. Requests that arrive
-   * meanwhile wait for these connections rather than open new ones (#growIfNeeded).
-   */
-  #holdUntilCheckPhase(rec: BusyRecord): void {
-    if (rec.state !== 'held') {
-      this.#lifecycle.transition(rec, 'held', 'request-done')
-      this.#held.push(rec)
-    }
-    if (this.#checkPhase === undefined) this.#checkPhase = setImmediate(this.#releaseHeld)
-  }
-
-  readonly #releaseHeld = (): void => {
-    this.#checkPhase = undefined
-    const held = this.#held
-    this.#held = []
-    // (a record may be listed twice, or have gone busy with a pipelined request meanwhile)
-    for (const rec of held) if (rec.state === 'held') this.#refreshState(rec, 'request-done', true)
-    if (!this.#destroyed) this.#drain()
-  }
-
-  #retire(rec: ConnectionRecord, reason: string): void {
-    if (rec.state === 'connecting' || rec.state === 'draining' || rec.state === 'closed') return
-    this.#lifecycle.transition(rec, 'draining', reason)
-    void rec.conn.close()
-  }
-
-  #armIdleTimer(rec: IdleRecord): void {
-    const idleMs = this.#idleTimeoutFor(rec.conn)
-    // keepAliveTimeout 0 disables idle eviction, as 0 disables the other timeouts.
-    if (!(idleMs > 0)) {
-      if (rec.idleTimer !== undefined) clearTimeout(rec.idleTimer)
-      rec.idleTimer = undefined
-      return
-    }
-    if (rec.idleTimer !== undefined && rec.idleTimerMs === idleMs) {
-      rec.idleTimer.refresh()
-      return
-    }
-    if (rec.idleTimer !== undefined) clearTimeout(rec.idleTimer)
-    rec.idleTimerMs = idleMs
-    const record = rec as ConnectionRecord
-    rec.idleTimer = setTimeout(() => {
-      // A stale expiry (the record went busy since it was armed) changes nothing.
-      if (record.state === 'idle') this.#retire(record, 'idle-timeout')
-    }, idleMs)
-    rec.idleTimer.unref()
-  }
-
-  /** keepAliveTimeout, lowered by a server's `Keep-Alive: timeout=` hint minus a safety margin. */
-  #idleTimeoutFor(conn: PoolConnection): number {
-    const configured = this.#options.keepAliveTimeout
-    const hint = conn.idleTimeoutHint
-    if (hint === undefined) return configured
-    // Close a second before the server would, so a request never races the server's close
-    // (at least 1 ms: a hint never disables eviction, even when the option does).
-    const hinted = Math.max(1, hint - 1000, hint / 2)
-    return configured === 0 ? hinted : Math.min(configured, hinted)
+    this.#connections.refreshState(rec, 'dispatch')
   }
 
   /** An event for this pool's listeners and its Agent's. */
@@ -643,7 +434,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     const lifecycle = this.#lifecycle
     // Called on every close while closing: walk the idle list, not every record (closing
     // 10,000 connections must not be quadratic).
-    for (const rec of lifecycle.idle.toArray()) this.#retire(rec, 'pool-closing')
+    for (const rec of lifecycle.idle.toArray()) this.#connections.retire(rec, 'pool-closing')
     if (lifecycle.connecting > 0) for (const rec of [...lifecycle.records]) {
       if (rec.state !== 'connecting' && rec.state !== 'handshaking') continue
       const err = new PoolClosedError('pool is closing', { origin: this.origin })
@@ -658,6 +449,22 @@ export class Pool extends EventEmitter<PoolEvents> {
       this.#budget?.leave(this.#budgetMember)
       resolve()
     }
+  }
+
+  /** A connect failed; its record is closed. */
+  #connectFailed(err: WirepoolError, reason: 'demand' | 'warm-up'): void {
+    if (reason === 'warm-up') {
+      // Nobody asked for this one: its caller gets the error, queued requests keep waiting
+      // for the connections that are wanted for them.
+      this.#drain()
+      return
+    }
+    // The request that asked for this connection learns why it failed. If no established
+    // connection can serve the queue, everything queued fails the same way rather than
+    // hammering an origin that is down with one connect per queued request.
+    if (this.#queue.length > 0) this.#failEntry(this.#queue.removeAt(0), err)
+    if (countEstablished(this.#lifecycle.records) === 0) for (const entry of this.#queue.takeAll()) this.#failEntry(entry, err)
+    this.#drain()
   }
 
   // ---- request outcomes (reported by PooledAttempt) --------------------------------------
