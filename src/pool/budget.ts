@@ -32,10 +32,6 @@ export class ConnectionBudget {
     this.max = max
   }
 
-  get open(): number {
-    return this.#open
-  }
-
   get waiting(): number {
     return this.#waiting.size
   }
