@@ -5,6 +5,7 @@
  */
 import diagnosticsChannel from 'node:diagnostics_channel'
 import type { Protocol } from '../dispatch.js'
+import type { ConnectionCounts } from './stats.js'
 import type { WirepoolError } from '../errors.js'
 import { decayedErrors, healthScore } from './health.js'
 import { observedState, type ConnectionRecord, type ConnectionState } from './lifecycle.js'
@@ -114,4 +115,25 @@ export function snapshotOf(rec: ConnectionRecord, origin: string, now: number): 
     recentErrors: Math.round(decayedErrors(rec, now) * 1000) / 1000,
     rttMs: rec.conn?.rttMs,
   }
+}
+
+/** What `stats()` counts over the records: states as observed, protocols, streams, PING RTT. */
+export function tallyRecords(records: Iterable<ConnectionRecord>): { counts: ConnectionCounts; protocols: Record<string, number>; streamsOpen: number; pingRttMs: number | null } {
+  const counts = { connecting: 0, idle: 0, busy: 0, draining: 0, total: 0 }
+  const protocols: Record<string, number> = { 'http/1.1': 0, h2: 0 }
+  let streamsOpen = 0
+  let rttSum = 0
+  let rttCount = 0
+  for (const rec of records) {
+    const rtt = rec.conn?.rttMs
+    if (rtt !== undefined) {
+      rttSum += rtt
+      rttCount++
+    }
+    counts[observedState(rec) as Exclude<ConnectionState, 'closed'>]++
+    counts.total++
+    if (rec.protocol !== undefined) protocols[rec.protocol] = (protocols[rec.protocol] ?? 0) + 1
+    if (rec.conn !== undefined) streamsOpen += rec.conn.inFlight
+  }
+  return { counts, protocols, streamsOpen, pingRttMs: rttCount === 0 ? null : Math.round((rttSum / rttCount) * 1000) / 1000 }
 }

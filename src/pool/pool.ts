@@ -1,9 +1,9 @@
 /**
- * A pool of connections to one origin: takes requests, queues them, hands them to the
- * connection selection picks (selection.ts), opens connections as the limits allow, and
- * settles each request's outcome (attempt.ts: retries). Each connection is a record whose
- * state only `Lifecycle#transition` changes (lifecycle.ts). The pool never looks inside a
- * protocol: it talks to PoolConnection only.
+ * A pool of connections to one origin: takes requests, queues them (wait-queue.ts), hands
+ * each to the connection selection picks (selection.ts), asks for connections as the limits
+ * allow (connections.ts), and decides each request's outcome (attempt.ts: retries). Each
+ * connection is a record whose state only `Lifecycle#transition` changes (lifecycle.ts).
+ * The pool never looks inside a protocol: it talks to PoolConnection only.
  */
 import { EventEmitter } from 'node:events'
 import type { Duplex } from 'node:stream'
@@ -19,11 +19,11 @@ import { backoffDelay } from './retry.js'
 import { recordError } from './health.js'
 import type { BudgetMember, ConnectionBudget } from './budget.js'
 import { PoolFigures, renderPrometheus, type OriginFigures, type OriginStats } from './stats.js'
-import { isClosed, observedState, type ConnectionRecord, type ConnectionState, type Lifecycle, type OpenRecord } from './lifecycle.js'
+import { isClosed, type ConnectionRecord, type ConnectionState, type Lifecycle, type OpenRecord } from './lifecycle.js'
 import { anyExtendedConnect, countEstablished, pickCarrier, pickConnection } from './selection.js'
 import { deliverError, isRetryableFailure, mayRetry, PooledAttempt, statusRetryDelay, type AttemptOwner } from './attempt.js'
-import { MAX_AFFINITY_KEY, WaitQueue, type QueueEntry } from './wait-queue.js'
-import { connectionChannel, daysLeft, requestChannel, snapshotOf, type ConnectionEvent, type ConnectionSnapshot, type PoolEvents, type RequestEvent } from './events.js'
+import { MAX_AFFINITY_KEY, newEntry, WaitQueue, type QueueEntry } from './wait-queue.js'
+import { connectionChannel, daysLeft, requestChannel, snapshotOf, tallyRecords, type ConnectionEvent, type ConnectionSnapshot, type PoolEvents, type RequestEvent } from './events.js'
 import { providePoolInternals } from './internals.js'
 
 export type { ConnectionState } from './lifecycle.js'
@@ -175,22 +175,7 @@ export class Pool extends EventEmitter<PoolEvents> {
       deliverError(handler, new AbortedError('request aborted before it was sent', { cause: signal.reason, origin: this.origin }))
       return undefined
     }
-    const entry: QueueEntry = {
-      request,
-      handler,
-      signal,
-      enqueuedAt: performance.now(),
-      retries: 0,
-      freshOnly: false,
-      atLimit: false,
-      dispatched: false,
-      abort: undefined,
-      finished: false,
-      onAbort: undefined,
-      retryTimer: undefined,
-      affinity,
-      coalesced,
-    }
+    const entry = newEntry(request, handler, signal, affinity, coalesced)
     if (signal !== undefined) {
       entry.onAbort = () => this.#abortEntry(entry)
       signal.addEventListener('abort', entry.onAbort, { once: true })
@@ -211,24 +196,9 @@ export class Pool extends EventEmitter<PoolEvents> {
   }
 
   stats(): OriginStats {
-    const counts = { connecting: 0, idle: 0, busy: 0, draining: 0, total: 0 }
-    const protocols: Record<string, number> = { 'http/1.1': 0, h2: 0 }
-    let streamsOpen = 0
-    let rttSum = 0
-    let rttCount = 0
-    for (const rec of this.#lifecycle.records) {
-      const rtt = rec.conn?.rttMs
-      if (rtt !== undefined) {
-        rttSum += rtt
-        rttCount++
-      }
-      counts[observedState(rec) as Exclude<ConnectionState, 'closed'>]++
-      counts.total++
-      if (rec.protocol !== undefined) protocols[rec.protocol] = (protocols[rec.protocol] ?? 0) + 1
-      if (rec.conn !== undefined) streamsOpen += rec.conn.inFlight
-    }
+    const tally = tallyRecords(this.#lifecycle.records)
     const cert = this.#connections.certificate
-    return this.#figures.snapshot(counts, this.#queue.length, streamsOpen, protocols, cert === null ? null : daysLeft(cert.validTo, Date.now()), this.#upgradedOpen, rttCount === 0 ? null : Math.round((rttSum / rttCount) * 1000) / 1000)
+    return this.#figures.snapshot(tally.counts, this.#queue.length, tally.streamsOpen, tally.protocols, cert === null ? null : daysLeft(cert.validTo, Date.now()), this.#upgradedOpen, tally.pingRttMs)
   }
 
   /** Prometheus text exposition (format 0.0.4) of this origin's figures. */

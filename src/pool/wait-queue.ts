@@ -34,6 +34,25 @@ export interface QueueEntry {
   readonly coalesced: boolean
 }
 
+export function newEntry(request: DispatchRequest, handler: DispatchHandler, signal: AbortSignal | undefined, affinity: string | undefined, coalesced: boolean): QueueEntry {
+  return {
+    request,
+    handler,
+    signal,
+    enqueuedAt: performance.now(),
+    retries: 0,
+    freshOnly: false,
+    atLimit: false,
+    dispatched: false,
+    abort: undefined,
+    finished: false,
+    onAbort: undefined,
+    retryTimer: undefined,
+    affinity,
+    coalesced,
+  }
+}
+
 /** Longest affinity key accepted (keys are caller data kept in memory). */
 export const MAX_AFFINITY_KEY = 256
 /** Bindings kept per pool; the oldest is forgotten beyond this. */
