@@ -205,7 +205,7 @@ export class Connections {
    *   avoidable.
    *
    * One Immediate per pool, whatever the number of connections freed. Requests that arrive
-   * meanwhile wait for these connections rather than open new ones (#growIfNeeded).
+   * meanwhile wait for these connections rather than open new ones (Pool#growIfNeeded).
    */
   #holdUntilCheckPhase(rec: BusyRecord): void {
     if (rec.state !== 'held') {

@@ -12,7 +12,7 @@
  *                for the peer's SETTINGS, RFC 9113 §3.4); `ready` is the warm-up's promise.
  * - idle, busy:  takes requests; on the idle list while idle.
  * - held:        an HTTP/1.1 connection whose response just ended, kept from the idle list
- *                until the check phase (see Pool#holdUntilCheckPhase).
+ *                until the check phase (see Connections#holdUntilCheckPhase).
  * - draining:    takes no new requests; `retireReason` says what retired it.
  *
  * Observers see the public `ConnectionState`: handshaking is reported as connecting, held as
