@@ -9,7 +9,7 @@ import { AbortedError, ErrorCode, SocketClosedError, type WirepoolError } from '
 import { isReplayableBody } from '../body-source.js'
 import type { ResolvedRetry } from '../options.js'
 import { backoffDelay, parseRetryAfter } from './retry.js'
-import type { OpenRecord } from './lifecycle.js'
+import type { ConnectionRecord } from './lifecycle.js'
 import type { QueueEntry } from './wait-queue.js'
 
 /** The request may be sent again at all: idempotent, replayable, attempts left. */
@@ -64,7 +64,8 @@ export interface AttemptOwner {
  */
 export class PooledAttempt implements DispatchHandler {
   readonly entry: QueueEntry
-  readonly rec: OpenRecord
+  /** The connection it was sent on (whatever state that is in by now). */
+  readonly rec: ConnectionRecord
   readonly reusedConnection: boolean
   readonly #owner: AttemptOwner
   headersSeen = false
@@ -74,7 +75,7 @@ export class PooledAttempt implements DispatchHandler {
   /** Set when this response is being read only to be dropped before a status retry. */
   #discardDelay: number | undefined
 
-  constructor(owner: AttemptOwner, entry: QueueEntry, rec: OpenRecord, reusedConnection: boolean) {
+  constructor(owner: AttemptOwner, entry: QueueEntry, rec: ConnectionRecord, reusedConnection: boolean) {
     this.#owner = owner
     this.entry = entry
     this.rec = rec
