@@ -21,6 +21,7 @@
 import type { Duplex } from 'node:stream'
 import { getDefaultAgent, type Agent } from '../pool/agent.js'
 import type { WebSocketFigures } from '../pool/stats.js'
+import { poolInternals } from '../pool/internals.js'
 import type { Protocol } from '../dispatch.js'
 import { InvalidArgumentError, SocketClosedError, WirepoolError, WsHandshakeError, WsProtocolError, toWirepoolError } from '../errors.js'
 import { PerMessageDeflate } from './deflate.js'
@@ -100,7 +101,7 @@ export class WebSocket extends EventTarget {
     this.#httpUrl = http
     this.#agent = options.agent ?? getDefaultAgent()
     // The origin's stats()/metrics() count this WebSocket's messages, bytes and close code.
-    this.#figures = this.#agent.pool(this.#httpUrl.origin)._webSocketFigures()
+    this.#figures = poolInternals.webSocketFigures(this.#agent.pool(this.#httpUrl.origin))
     this.#protocols = normalizeProtocols(options.protocols)
     const resolved = resolveWebSocketOptions(options)
     this.#options = resolved
