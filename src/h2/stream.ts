@@ -34,6 +34,7 @@
  * event with `H2Stream.apply` the move is listed; an unlisted one there is a bug of ours
  * (transition-bug.ts: it throws under test, fails the connection in production).
  */
+import { isReadable } from '../body-source.js'
 import type { H2ProtocolError } from '../errors.js'
 import type { DispatchHandler, DispatchRequest } from '../dispatch.js'
 import type { ReceiveWindow, SendWindow } from './flow.js'
@@ -301,4 +302,20 @@ export class H2Stream {
       this.#sendOffset = upTo
     }
   }
+}
+
+function noop(): void {}
+
+/**
+ * A Readable body's 'error' reaches the session through iteration; until then (and after)
+ * this listener keeps it from being an unhandled 'error' event.
+ */
+export function attachBodyErrorSink(stream: H2Stream): void {
+  const body = stream.request.body
+  if (body !== null && body !== undefined && isReadable(body)) body.on('error', noop)
+}
+
+export function detachBodyErrorSink(stream: H2Stream): void {
+  const body = stream.request.body
+  if (body !== null && body !== undefined && isReadable(body)) body.off('error', noop)
 }
