@@ -58,12 +58,11 @@ export class Sender {
   }
 
   /**
-   * RFC 9110 §10.1.1: hold the content until 100 (Continue), a final response, or `waitMs`
-   * (the deadline scan then calls releaseHeldBody).
+   * RFC 9110 §10.1.1: hold the content until 100 (Continue), a final response, or the
+   * stream's deadline (deadlines.ts then calls releaseHeldBody).
    */
-  holdBody(stream: H2Stream, bytes: Uint8Array | null, deadline: number): void {
+  holdBody(stream: H2Stream, bytes: Uint8Array | null): void {
     stream.heldBody = bytes ?? HELD_STREAM
-    stream.deadline = deadline
   }
 
   /** Start sending the request content: in-memory bytes are queued at once, a stream is pumped. */

@@ -23,15 +23,11 @@ import { EventEmitter } from 'node:events'
 import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { BatchWriter } from '../batch-writer.js'
-import { isAsyncIterable, isReadable } from '../body-source.js'
-import { DeadlineTimer } from '../deadline-timer.js'
+import { isAsyncIterable } from '../body-source.js'
 import type { ConnectionEvents, ConnectionInfo, DispatchHandler, DispatchRequest, PoolConnection, Protocol } from '../dispatch.js'
 import {
-  AbortedError,
-  BodyTimeoutError,
   H2GoawayError,
   H2ProtocolError,
-  HeadersTimeoutError,
   InvalidArgumentError,
   SocketClosedError,
   type WirepoolError,
@@ -39,6 +35,8 @@ import {
 import { integerOption } from '../option-checks.js'
 import { ConnectionEvent, INITIAL_CONNECTION_STATE, acceptsStreams, connectionTransition, settingsKnown, type ConnectionState } from './connection-state.js'
 import type { SessionContext } from './context.js'
+import { StreamDeadlines } from './deadlines.js'
+import { StreamEndings } from './endings.js'
 import { extendedConnectFields, requestFields } from './fields.js'
 import { ReceiveWindow, SendWindow } from './flow.js'
 import {
@@ -49,7 +47,6 @@ import {
   encodeGoaway,
   encodePing,
   encodeRstStream,
-  encodeSettings,
   encodeSettingsAck,
   h2Error,
   h2ErrorName,
@@ -63,7 +60,8 @@ import { PacedResets, type ResetWire } from './reset-pacer.js'
 import { Responder } from './response.js'
 import { Sender, WRITE_HIGH_WATER } from './send.js'
 import { PeerSettings, localSettings } from './settings.js'
-import { H2Stream, ResponsePhase, StreamEvent, attachBodyErrorSink, canSend, detachBodyErrorSink } from './stream.js'
+import { SettingsAcks } from './settings-ack.js'
+import { H2Stream, ResponsePhase, StreamEvent, attachBodyErrorSink, canSend } from './stream.js'
 import { TransitionBug, unlistedTransition } from './transition-bug.js'
 import { TunnelHandler } from './tunnel.js'
 
@@ -153,13 +151,12 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
   #dispatched = 0
   #served = 0
 
-  // SETTINGS acknowledgement (§6.5.3)
-  #settingsUnacked = 0
-  #settingsTimer: NodeJS.Timeout | undefined = undefined
+  readonly #settingsAcks: SettingsAcks
 
   #keepAliveTimer: NodeJS.Timeout | undefined = undefined
   /** Header / body / 100-continue deadlines: one timer for every stream. */
-  readonly #deadlines = new DeadlineTimer((now) => this.#onDeadlines(now))
+  readonly #deadlines: StreamDeadlines
+  readonly #endings: StreamEndings
 
   #freeScheduled = false
   #goawayReceived = -1
@@ -184,11 +181,14 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     this.remoteAddress = socket.remoteAddress
     this.remotePort = socket.remotePort
     this.#writer = new BatchWriter(socket, this.#afterFlush)
+    this.#settingsAcks = new SettingsAcks(this.#writer, this.#settingsTimeout, this.#onSettingsTimeout)
     this.#ctx = this.#context()
     this.#sender = new Sender(this.#ctx)
     this.#flow = new ReceiveFlow(this.#ctx, this.#pings, initialStreamWindow, connectionWindow)
     this.#responder = new Responder(this.#ctx, this.#flow, this.#sender)
     this.#resets = new PacedResets(this.#resetWire())
+    this.#endings = new StreamEndings(this.#ctx, this.#flow, this.#resets, this.#afterRemove)
+    this.#deadlines = new StreamDeadlines(this.#ctx, this.#sender)
     this.#receiver = new Receiver(
       this.#ctx,
       this.#receiverHooks(),
@@ -212,7 +212,7 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
 
     // RFC 9113 §3.4: the preface, then our SETTINGS; requests may follow at once.
     this.#writer.push(CLIENT_PREFACE)
-    this.#sendSettings(localSettings({ initialWindowSize: initialStreamWindow, maxHeaderListSize }))
+    this.#settingsAcks.send(localSettings({ initialWindowSize: initialStreamWindow, maxHeaderListSize }))
     this.#flow.openConnectionWindow(connectionWindow)
     if (this.#pingInterval > 0) {
       this.#keepAliveTimer = setInterval(this.#keepAlive, this.#pingInterval)
@@ -229,18 +229,18 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
       peer: this.#peer,
       closed: () => this.#state.kind === 'closed',
       apply: (stream, event, errorCode) => this.#apply(stream, event, errorCode),
-      armDeadline: (stream, ms) => this.#armDeadline(stream, ms),
-      cancel: (stream, code, error) => this.#cancel(stream, code, error),
-      streamError: (stream, error) => this.#streamError(stream, error),
-      handlerThrew: (stream, err) => this.#handlerThrew(stream, err),
-      fail: (stream, error) => this.#fail(stream, error),
-      remove: (stream) => this.#remove(stream),
-      abandonBody: (stream) => this.#abandonBody(stream),
+      armDeadline: (stream, ms) => this.#deadlines.arm(stream, ms),
+      cancel: (stream, code, error) => this.#endings.cancel(stream, code, error),
+      streamError: (stream, error) => this.#endings.streamError(stream, error),
+      handlerThrew: (stream, err) => this.#endings.handlerThrew(stream, err),
+      fail: (stream, error) => this.#endings.fail(stream, error),
+      remove: (stream) => this.#endings.remove(stream),
+      abandonBody: (stream) => this.#endings.abandonBody(stream),
       queueReset: (stream, code) => this.#resets.reset(stream, code),
       countServed: () => {
         this.#served++
       },
-      sendSettings: (entries) => this.#sendSettings(entries),
+      sendSettings: (entries) => this.#settingsAcks.send(entries),
     }
   }
 
@@ -248,7 +248,7 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     return {
       checkLive: (serverPreface) => this.#checkLive(serverPreface),
       isIdle: (streamId) => this.#isIdle(streamId),
-      settingsAcked: () => this.#settingsAcked(),
+      settingsAcked: () => this.#settingsAcks.acked(),
       applyPeerSettings: (entries) => this.#applyPeerSettings(entries),
       goaway: (lastStreamId, errorCode) => this.#onGoaway(lastStreamId, errorCode),
       lowerCalmLimit: () => {
@@ -262,7 +262,7 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
       sendReset: (stream, code) => {
         if (!this.#apply(stream, StreamEvent.SEND_RESET, code)) return
         this.#writer.push(encodeRstStream(stream.id, code))
-        this.#remove(stream)
+        this.#endings.remove(stream)
       },
       isCurrent: (stream) => this.#streams.get(stream.id) === stream,
       afterPacedBatch: () => void this.#maybeFinishDrain(),
@@ -368,7 +368,7 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
             write: (chunk, done) => this.#sender.tunnelWrite(tunnelStream, chunk, done),
             end: (done) => this.#sender.tunnelEnd(tunnelStream, done),
             resume: () => this.#responder.resume(tunnelStream),
-            abort: (reason) => this.#abort(tunnelStream, reason),
+            abort: (reason) => this.#endings.abort(tunnelStream, reason),
           })
     const stream = new H2Stream(
       request,
@@ -377,7 +377,7 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
       new ReceiveWindow(this.#flow.localWindow, id),
       contentLength,
       this.#responder.resume,
-      this.#abort,
+      this.#endings.abort,
     )
     stream.id = id
     tunnelStream = stream
@@ -397,7 +397,7 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
       try {
         handler.onConnect(stream.abort, info)
       } catch (err) {
-        this.#abort(stream, err instanceof Error ? err : new Error(String(err)))
+        this.#endings.abort(stream, err instanceof Error ? err : new Error(String(err)))
       }
       if (stream.done) return
     }
@@ -408,16 +408,16 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     this.#sender.writeHeaders(id, this.#encoder.encode(fields), endStream)
     if (!this.#apply(stream, StreamEvent.SEND_HEADERS)) return
     if (upgrade !== undefined) {
-      this.#armDeadline(stream, request.headersTimeout)
+      this.#deadlines.arm(stream, request.headersTimeout)
     } else if (endStream) {
       stream.bodyEnded = true
       if (!this.#apply(stream, StreamEvent.SEND_END_STREAM)) return
-      this.#armDeadline(stream, request.headersTimeout)
+      this.#deadlines.arm(stream, request.headersTimeout)
     } else if (request.expectContinue) {
       // RFC 9110 §10.1.1: hold the content until 100 (Continue), a final response, or our
       // patience ends — the deadline scan releases it after expectContinueTimeout.
-      this.#sender.holdBody(stream, bytes, performance.now() + this.#continueTimeout)
-      this.#deadlines.armBy(stream.deadline)
+      this.#sender.holdBody(stream, bytes)
+      this.#deadlines.armAt(stream, performance.now() + this.#continueTimeout)
     } else {
       this.#sender.startBody(stream, bytes)
     }
@@ -511,30 +511,8 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
 
   // ── SETTINGS (§6.5) and GOAWAY (§6.8) ───────────────────────────────────────────────
 
-  #sendSettings(entries: readonly SettingsEntry[]): void {
-    this.#writer.push(encodeSettings(entries))
-    this.#settingsUnacked++
-    if (this.#settingsTimer === undefined && this.#settingsTimeout > 0 && Number.isFinite(this.#settingsTimeout)) {
-      this.#settingsTimer = setTimeout(this.#onSettingsTimeout, this.#settingsTimeout)
-      this.#settingsTimer.unref()
-    }
-  }
-
-  /** §6.5.3: the ACK confirms our oldest unacknowledged SETTINGS. */
-  #settingsAcked(): void {
-    if (this.#settingsUnacked > 0) this.#settingsUnacked--
-    if (this.#settingsTimer === undefined) return
-    if (this.#settingsUnacked === 0) {
-      clearTimeout(this.#settingsTimer)
-      this.#settingsTimer = undefined
-    } else {
-      this.#settingsTimer.refresh()
-    }
-  }
-
   #onSettingsTimeout = (): void => {
-    this.#settingsTimer = undefined
-    if (this.#state.kind === 'closed' || this.#settingsUnacked === 0) return
+    if (this.#state.kind === 'closed') return
     // §6.5.3: "If the sender of a SETTINGS frame does not receive an acknowledgment within a
     // reasonable amount of time, it MAY issue a connection error of type SETTINGS_TIMEOUT."
     this.#connectionError(h2Error(H2ErrorCode.SETTINGS_TIMEOUT, 0, `SETTINGS not acknowledged within ${this.#settingsTimeout} ms (RFC 9113 §6.5.3)`))
@@ -570,14 +548,14 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     // §6.8: streams above last-stream-id were not processed and can be retried elsewhere.
     for (const stream of [...this.#streams.values()]) {
       if (stream.id <= last) continue
-      this.#abandonBody(stream)
-      this.#remove(stream)
-      if (!stream.done) this.#fail(stream, new H2GoawayError(last, errorCode, name, { origin: this.#origin }))
+      this.#endings.abandonBody(stream)
+      this.#endings.remove(stream)
+      if (!stream.done) this.#endings.fail(stream, new H2GoawayError(last, errorCode, name, { origin: this.#origin }))
     }
     this.#maybeFinishDrain()
   }
 
-  // ── stream endings ──────────────────────────────────────────────────────────────────
+  // ── streams ─────────────────────────────────────────────────────────────────────────
 
   /**
    * Apply a §5.1 event to the stream (H2Stream.apply is the one writer of its state). The
@@ -592,71 +570,12 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     return false
   }
 
-  /** A stream error (§5.4.2): RST_STREAM with its code, the request fails, the connection lives on. */
-  #streamError(stream: H2Stream, error: H2ProtocolError): void {
-    if (error.origin === undefined) error.origin = this.#origin
-    this.#cancel(stream, error.h2Code, error)
-  }
-
-  #abort = (stream: H2Stream, reason?: Error): void => {
-    if (stream.done || this.#state.kind === 'closed') return
-    this.#cancel(stream, H2ErrorCode.CANCEL, new AbortedError(reason?.message ?? 'request aborted', { origin: this.#origin, ...(reason === undefined ? {} : { cause: reason }) }))
-  }
-
-  #handlerThrew(stream: H2Stream, err: unknown): void {
-    if (err instanceof TransitionBug) throw err
-    this.#cancel(stream, H2ErrorCode.CANCEL, new AbortedError('request handler threw', { cause: err, origin: this.#origin }))
-  }
-
-  /** Fail the request now and reset its stream (paced); a stream never opened just goes away. */
-  #cancel(stream: H2Stream, code: number, error: WirepoolError): void {
-    if (stream.done) return
-    this.#abandonBody(stream)
-    if (stream.state.kind === 'idle') this.#remove(stream)
-    else if (stream.state.kind !== 'closed') this.#resets.reset(stream, code)
-    this.#fail(stream, error)
-  }
-
-  #abandonBody(stream: H2Stream): void {
-    stream.heldBody = null
-    stream.dropQueue()
-    const wake = stream.wakeBody
-    stream.wakeBody = null
-    wake?.()
-    const iterator = stream.iterator
-    stream.iterator = undefined
-    if (iterator?.return !== undefined) iterator.return().catch(noop)
-    const body = stream.request.body
-    // A body read to its end is finished with (its iterator destroyed it); one we stop reading is destroyed here.
-    if (body !== null && body !== undefined && isReadable(body) && !stream.bodyEnded) body.destroy()
-    detachBodyErrorSink(stream)
-  }
-
-  /** The stream leaves the table; capacity grew. */
-  #remove(stream: H2Stream): void {
-    if (this.#streams.get(stream.id) !== stream) return
-    this.#streams.delete(stream.id)
-    this.#flow.releaseHeld(stream)
-    // Closed by the peer (RST_STREAM, GOAWAY) before the pacer let our reset out: it is moot.
-    this.#resets.drop(stream)
-    // No deadline left to watch: an idle connection keeps no timer for it.
+  /** A stream left the table: no deadline to watch when none is left, capacity is free, a drain may be done. */
+  readonly #afterRemove = (): void => {
+    // An idle connection keeps no timer for deadlines.
     if (this.#streams.size === 0) this.#deadlines.cancel()
     this.#scheduleFree()
     this.#maybeFinishDrain()
-  }
-
-  /** Deliver the one final error of a stream to its handler. */
-  #fail(stream: H2Stream, err: WirepoolError): void {
-    if (stream.done) return
-    stream.phase = ResponsePhase.DONE
-    stream.deadline = Infinity
-    this.#flow.releaseHeld(stream)
-    detachBodyErrorSink(stream)
-    try {
-      stream.handler.onError(err)
-    } catch {
-      // The handler failed while being told of its own failure; there is nobody left to tell.
-    }
   }
 
   #scheduleFree(): void {
@@ -753,9 +672,9 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     if (this.#state.kind === 'closed') return
     this.#transition(ConnectionEvent.CLOSE)
     this.#closeErr = closeErr
-    if (this.#settingsTimer !== undefined) clearTimeout(this.#settingsTimer)
+    this.#settingsAcks.stop()
     if (this.#keepAliveTimer !== undefined) clearInterval(this.#keepAliveTimer)
-    this.#settingsTimer = this.#keepAliveTimer = undefined
+    this.#keepAliveTimer = undefined
     this.#deadlines.cancel()
     this.#resets.clear()
     this.#sender.clear()
@@ -775,7 +694,7 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     const shared = closeErr instanceof H2ProtocolError || (closeErr !== undefined && !(closeErr instanceof SocketClosedError))
     const cause = closeErr instanceof SocketClosedError && closeErr.cause !== undefined ? closeErr.cause : closeErr
     for (const stream of streams) {
-      this.#abandonBody(stream)
+      this.#endings.abandonBody(stream)
       if (stream.done) continue
       const err =
         shared && closeErr !== undefined
@@ -785,48 +704,9 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
               responseStarted: stream.phase !== ResponsePhase.HEAD,
               ...(cause === undefined ? {} : { cause }),
             })
-      this.#fail(stream, err)
+      this.#endings.fail(stream, err)
     }
     this.#pings.rejectAll(new SocketClosedError('connection closed before the PING was acknowledged', { origin: this.#origin, responseStarted: false }))
   }
 
-  // ── header / body deadlines: one timer for the connection ───────────────────────────
-
-  /** Set the stream's deadline `ms` from now (non-finite or ≤ 0: none), moving the one timer earlier if needed. */
-  #armDeadline(stream: H2Stream, ms: number): void {
-    if (!(ms > 0) || !Number.isFinite(ms) || stream.paused) {
-      stream.deadline = Infinity
-      return
-    }
-    const deadline = performance.now() + ms
-    stream.deadline = deadline
-    this.#deadlines.armBy(deadline)
-  }
-
-  /** The deadline timer fired: handle every stream that is due; returns the next deadline. */
-  #onDeadlines(now: number): number {
-    if (this.#state.kind === 'closed') return Infinity
-    let next = Infinity
-    for (const stream of [...this.#streams.values()]) {
-      if (stream.done || stream.deadline === Infinity) continue
-      if (stream.deadline > now) {
-        if (stream.deadline < next) next = stream.deadline
-        continue
-      }
-      if (stream.heldBody !== null) {
-        this.#sender.releaseHeldBody(stream)
-        continue
-      }
-      const request = stream.request
-      const error =
-        stream.phase === ResponsePhase.HEAD
-          ? new HeadersTimeoutError(request.headersTimeout, { origin: this.#origin })
-          : new BodyTimeoutError(request.bodyTimeout, { origin: this.#origin })
-      this.#cancel(stream, H2ErrorCode.CANCEL, error)
-    }
-    return next
-  }
 }
-
-
-function noop(): void {}
