@@ -17,7 +17,7 @@
  *   the peer's concurrency limit; any frame but SETTINGS from the peer is a PROTOCOL_ERROR.
  * - draining: GOAWAY sent or received, or close(): no new streams, in-flight ones finish.
  *   It remembers whether the server preface came, because the preface rule still holds.
- * - closed: every stream settled, the socket ended or destroyed. Nothing leaves it.
+ * - closed: every stream completed or failed, the socket ended or destroyed. Nothing leaves it.
  *
  * An unlisted move is a bug of ours (transition-bug.ts).
  */

@@ -5,7 +5,7 @@
  * given back to the connection (recv-flow.ts).
  */
 import { isReadable } from '../body-source.js'
-import { AbortedError, type H2ProtocolError, type WirepoolError } from '../errors.js'
+import { AbortedError, H2ProtocolError, SocketClosedError, type WirepoolError } from '../errors.js'
 import type { SessionContext } from './context.js'
 import { H2ErrorCode } from './frame.js'
 import type { ReceiveFlow } from './recv-flow.js'
@@ -93,6 +93,29 @@ export class StreamEndings {
       stream.handler.onError(err)
     } catch {
       // The handler failed while being told of its own failure; there is nobody left to tell.
+    }
+  }
+
+  /**
+   * The connection closed with `streams` still in its table: each unfinished one fails once,
+   * with `closeErr` when it is an H2 protocol error or an explicit destroy() error, else with
+   * a SocketClosedError that says whether its response had started.
+   */
+  failAll(streams: readonly H2Stream[], closeErr: WirepoolError | undefined): void {
+    const shared = closeErr instanceof H2ProtocolError || (closeErr !== undefined && !(closeErr instanceof SocketClosedError))
+    const cause = closeErr instanceof SocketClosedError && closeErr.cause !== undefined ? closeErr.cause : closeErr
+    for (const stream of streams) {
+      this.abandonBody(stream)
+      if (stream.done) continue
+      const err =
+        shared && closeErr !== undefined
+          ? closeErr
+          : new SocketClosedError(closeErr === undefined ? 'connection closed before the response completed' : `connection failed: ${closeErr.message}`, {
+              origin: this.#ctx.origin,
+              responseStarted: stream.phase !== ResponsePhase.HEAD,
+              ...(cause === undefined ? {} : { cause }),
+            })
+      this.fail(stream, err)
     }
   }
 }

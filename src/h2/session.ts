@@ -61,7 +61,7 @@ import { Responder } from './response.js'
 import { Sender, WRITE_HIGH_WATER } from './send.js'
 import { PeerSettings, localSettings } from './settings.js'
 import { SettingsAcks } from './settings-ack.js'
-import { H2Stream, ResponsePhase, StreamEvent, attachBodyErrorSink, canSend } from './stream.js'
+import { H2Stream, StreamEvent, attachBodyErrorSink, canSend } from './stream.js'
 import { TransitionBug, unlistedTransition } from './transition-bug.js'
 import { TunnelHandler } from './tunnel.js'
 
@@ -663,11 +663,7 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     this.emit('close', this.#closeErr)
   }
 
-  /**
-   * Close the connection and settle every unfinished stream exactly once: with `closeErr` when
-   * it is an H2 protocol error or an explicit destroy() error, else with a SocketClosedError
-   * that says whether its response had started.
-   */
+  /** Close the connection: timers stop, the socket ends (graceful) or is destroyed, every unfinished stream fails once. */
   #teardown(closeErr: WirepoolError | undefined, graceful: boolean): void {
     if (this.#state.kind === 'closed') return
     this.#transition(ConnectionEvent.CLOSE)
@@ -691,22 +687,7 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
       this.#writer.close()
       socket.destroy()
     }
-    const shared = closeErr instanceof H2ProtocolError || (closeErr !== undefined && !(closeErr instanceof SocketClosedError))
-    const cause = closeErr instanceof SocketClosedError && closeErr.cause !== undefined ? closeErr.cause : closeErr
-    for (const stream of streams) {
-      this.#endings.abandonBody(stream)
-      if (stream.done) continue
-      const err =
-        shared && closeErr !== undefined
-          ? closeErr
-          : new SocketClosedError(closeErr === undefined ? 'connection closed before the response completed' : `connection failed: ${closeErr.message}`, {
-              origin: this.#origin,
-              responseStarted: stream.phase !== ResponsePhase.HEAD,
-              ...(cause === undefined ? {} : { cause }),
-            })
-      this.#endings.fail(stream, err)
-    }
+    this.#endings.failAll(streams, closeErr)
     this.#pings.rejectAll(new SocketClosedError('connection closed before the PING was acknowledged', { origin: this.#origin, responseStarted: false }))
   }
-
 }
