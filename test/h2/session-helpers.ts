@@ -39,7 +39,14 @@ async function listen<S extends http2.Http2Server | http2.Http2SecureServer>(t: 
     session.on('error', () => {})
   })
   server.on('sessionError', () => {})
-  const port = await listenLoopback(t, server, () => live)
+  // Raw TCP sockets too: one still in its TLS handshake when a test ends would otherwise keep
+  // server.close() from ever calling back.
+  const raw = new Set<net.Socket>()
+  server.on('connection', (socket: net.Socket) => {
+    raw.add(socket)
+    socket.on('close', () => raw.delete(socket))
+  })
+  const port = await listenLoopback(t, server, () => [...live, ...raw])
   return { server, port, origin: `${scheme}://127.0.0.1:${port}`, sessions: () => count, live }
 }
 
@@ -56,8 +63,9 @@ export function h2sServer(
   t: Teardown,
   secure: { key: string; cert: string },
   onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void,
+  options: http2.SecureServerOptions = {},
 ): Promise<H2Peer<http2.Http2SecureServer>> {
-  const server = http2.createSecureServer({ key: secure.key, cert: secure.cert, allowHTTP1: false })
+  const server = http2.createSecureServer({ ...options, key: secure.key, cert: secure.cert, allowHTTP1: false })
   server.on('stream', (stream, headers) => {
     stream.on('error', () => {})
     onStream(stream, headers)
