@@ -6,8 +6,9 @@
  * into the stream's own send queue (H2Stream.queue / takeBytes).
  */
 import type { BatchWriter } from '../batch-writer.js'
-import { bodyStreamError, copyBody, type BodySink } from '../body-source.js'
-import { SocketClosedError } from '../errors.js'
+import { bodyStreamError, copyBody, isAsyncIterable, type BodySink } from '../body-source.js'
+import type { RequestBody } from '../dispatch.js'
+import { InvalidArgumentError, SocketClosedError } from '../errors.js'
 import type { SessionContext } from './context.js'
 import { DEFAULT_INITIAL_WINDOW_SIZE, Flag, H2ErrorCode, dataFrameHeader, encodeContinuation, encodeHeaders } from './frame.js'
 import { SendWindow } from './flow.js'
@@ -23,6 +24,27 @@ const BODY_HIGH_WATER = 256 * 1024
 /** `H2Stream.heldBody` for a streamed body (the stream itself is read once released). */
 const HELD_STREAM = new Uint8Array(0)
 const EMPTY = new Uint8Array(0)
+
+/**
+ * The request content as bytes to queue at once (an in-memory body), or null (no content, or
+ * a stream the Sender reads). Throws InvalidArgumentError, before anything is sent, for a body
+ * that does not match its declared `contentLength` or is no body at all.
+ */
+export function contentBytes(body: RequestBody, contentLength: number): Uint8Array | null {
+  if (typeof body === 'string') {
+    const bytes = Buffer.from(body, 'utf8')
+    if (bytes.byteLength !== contentLength) throw new InvalidArgumentError('bodyLength does not match the string body')
+    return bytes
+  }
+  if (body instanceof Uint8Array) {
+    if (body.byteLength !== contentLength) throw new InvalidArgumentError('bodyLength does not match the body')
+    return body
+  }
+  if (body !== null && body !== undefined && !isAsyncIterable(body)) {
+    throw new InvalidArgumentError('body must be a string, Uint8Array, Readable or AsyncIterable<Uint8Array>')
+  }
+  return null
+}
 
 export class Sender {
   readonly #ctx: SessionContext

@@ -23,7 +23,6 @@ import { EventEmitter } from 'node:events'
 import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { BatchWriter } from '../batch-writer.js'
-import { isAsyncIterable } from '../body-source.js'
 import type { ConnectionEvents, ConnectionInfo, DispatchHandler, DispatchRequest, PoolConnection, Protocol } from '../dispatch.js'
 import {
   H2GoawayError,
@@ -32,7 +31,6 @@ import {
   SocketClosedError,
   type WirepoolError,
 } from '../errors.js'
-import { integerOption } from '../option-checks.js'
 import { ConnectionEvent, INITIAL_CONNECTION_STATE, acceptsStreams, connectionTransition, settingsKnown, type ConnectionState } from './connection-state.js'
 import type { SessionContext } from './context.js'
 import { StreamDeadlines } from './deadlines.js'
@@ -52,53 +50,27 @@ import {
   h2ErrorName,
   type SettingsEntry,
 } from './frame.js'
-import { DEFAULT_MAX_HEADER_COUNT, DEFAULT_MAX_HEADER_LIST_SIZE, HpackEncoder } from './hpack.js'
+import { HpackEncoder } from './hpack.js'
+import { resolveH2Options, type H2ConnectionOptions } from './options.js'
 import { PingTracker } from './pings.js'
 import { Receiver, type ReceiverHooks } from './recv.js'
 import { ReceiveFlow } from './recv-flow.js'
 import { PacedResets, type ResetWire } from './reset-pacer.js'
 import { Responder } from './response.js'
-import { Sender, WRITE_HIGH_WATER } from './send.js'
+import { Sender, WRITE_HIGH_WATER, contentBytes } from './send.js'
 import { PeerSettings, localSettings } from './settings.js'
 import { SettingsAcks } from './settings-ack.js'
 import { H2Stream, StreamEvent, attachBodyErrorSink, canSend } from './stream.js'
 import { TransitionBug, unlistedTransition } from './transition-bug.js'
 import { TunnelHandler } from './tunnel.js'
 
-export interface H2ConnectionOptions {
-  id: number
-  /** `scheme://host:port`: gives :scheme and is stamped on every error. */
-  origin: string
-  /** Our cap on concurrent streams (default 1000); the peer's SETTINGS_MAX_CONCURRENT_STREAMS also applies. */
-  maxConcurrentStreams?: number
-  /** Our SETTINGS_MAX_HEADER_LIST_SIZE (default 64 KiB). */
-  maxHeaderListSize?: number
-  /** Most fields a response section may carry (default 128). */
-  maxHeaderCount?: number
-  /** How long the peer has to acknowledge our SETTINGS (RFC 9113 §6.5.3), default 10 s. */
-  settingsTimeout?: number
-  /** Send a liveness PING this often (ms); an unanswered one by the next interval kills the connection. Default off. */
-  pingInterval?: number
-  tlsResumed: boolean | null
-  /** Our SETTINGS_INITIAL_WINDOW_SIZE to start with (default 1 MiB); grows with the measured BDP. */
-  initialStreamWindow?: number
-  /** Connection receive window, opened with a WINDOW_UPDATE right after the preface (default 16 MiB). */
-  connectionWindow?: number
-  /** How long a request with `expectContinue` holds its body for 100 (Continue); default 1000 ms. */
-  expectContinueTimeout?: number
-}
+export type { H2ConnectionOptions } from './options.js'
 
-const DEFAULT_MAX_CONCURRENT = 1000
 /**
  * RFC 9113 §6.5.2 recommends peers allow at least 100 concurrent streams: until the server's
  * SETTINGS arrive we assume that many, so a cold burst does not overshoot a smaller limit by much.
  */
 const ASSUMED_PEER_CONCURRENCY = 100
-const DEFAULT_STREAM_WINDOW = 1024 * 1024
-const DEFAULT_CONNECTION_WINDOW = 16 * 1024 * 1024
-const DEFAULT_SETTINGS_TIMEOUT = 10_000
-/** As H1Connection: how long to hold a body for 100 (Continue) before sending it anyway. */
-const DEFAULT_EXPECT_CONTINUE_TIMEOUT = 1000
 
 /** Thrown from frame callbacks once the connection is closed, to stop the reader mid-chunk. */
 const UNWIND: unique symbol = Symbol('unwind')
@@ -171,13 +143,11 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     this.#socket = socket
     this.#origin = options.origin
     this.#scheme = options.origin.startsWith('https:') ? 'https' : 'http'
-    this.#maxConcurrent = integerOption('maxConcurrentStreams', options.maxConcurrentStreams, DEFAULT_MAX_CONCURRENT)
-    this.#settingsTimeout = options.settingsTimeout ?? DEFAULT_SETTINGS_TIMEOUT
-    this.#pingInterval = options.pingInterval ?? 0
-    this.#continueTimeout = options.expectContinueTimeout ?? DEFAULT_EXPECT_CONTINUE_TIMEOUT
-    const maxHeaderListSize = integerOption('maxHeaderListSize', options.maxHeaderListSize, DEFAULT_MAX_HEADER_LIST_SIZE, { max: 0xffffffff })
-    const initialStreamWindow = integerOption('initialStreamWindow', options.initialStreamWindow, DEFAULT_STREAM_WINDOW, { max: MAX_WINDOW_SIZE })
-    const connectionWindow = integerOption('connectionWindow', options.connectionWindow, DEFAULT_CONNECTION_WINDOW, { max: MAX_WINDOW_SIZE })
+    const { maxHeaderListSize, maxHeaderCount, initialStreamWindow, connectionWindow, ...resolved } = resolveH2Options(options)
+    this.#maxConcurrent = resolved.maxConcurrentStreams
+    this.#settingsTimeout = resolved.settingsTimeout
+    this.#pingInterval = resolved.pingInterval
+    this.#continueTimeout = resolved.expectContinueTimeout
     this.remoteAddress = socket.remoteAddress
     this.remotePort = socket.remotePort
     this.#writer = new BatchWriter(socket, this.#afterFlush)
@@ -193,7 +163,7 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
       this.#ctx,
       this.#receiverHooks(),
       { sender: this.#sender, flow: this.#flow, responder: this.#responder, resets: this.#resets, pings: this.#pings },
-      { maxHeaderListSize, maxHeaderCount: options.maxHeaderCount ?? DEFAULT_MAX_HEADER_COUNT },
+      { maxHeaderListSize, maxHeaderCount },
     )
     this.#reader = new FrameReader(this.#receiver)
     this.#closePromise = new Promise<void>((resolve) => this.once('close', () => resolve()))
@@ -344,16 +314,7 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     }
     const body = request.body
     const contentLength = body === null || body === undefined ? 0 : request.bodyLength < 0 ? -1 : request.bodyLength
-    let bytes: Uint8Array | null = null
-    if (typeof body === 'string') {
-      bytes = Buffer.from(body, 'utf8')
-      if (bytes.byteLength !== contentLength) throw new InvalidArgumentError('bodyLength does not match the string body')
-    } else if (body instanceof Uint8Array) {
-      if (body.byteLength !== contentLength) throw new InvalidArgumentError('bodyLength does not match the body')
-      bytes = body
-    } else if (body !== null && body !== undefined && !isAsyncIterable(body)) {
-      throw new InvalidArgumentError('body must be a string, Uint8Array, Readable or AsyncIterable<Uint8Array>')
-    }
+    const bytes = contentBytes(body, contentLength)
     const fields = upgrade === undefined ? requestFields(request, this.#scheme, contentLength) : extendedConnectFields(request, upgrade, this.#scheme)
 
     const id = this.#nextStreamId
