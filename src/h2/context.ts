@@ -1,16 +1,10 @@
 /**
  * The narrow surface the parts of an HTTP/2 connection call back into H2Connection through
- * (after hyperium/h2's proto/streams split into store / send / recv / flow control):
+ * (after hyperium/h2's proto/streams split into store / send / recv / flow control). The
+ * parts, each with one job (session.ts's header lists them), get this context and the
+ * sibling parts they use at construction; none reaches into H2Connection's private state.
  *
- *   session.ts    H2Connection: the PoolConnection surface, the stream table, lifecycle,
- *                 stream endings, deadlines — and the one SessionContext object below
- *   send.ts       Sender: HEADERS out, request bodies and tunnel bytes as DATA within windows
- *   recv.ts       Receiver: every frame in (the FrameReader's handler), checked against §5.1
- *   response.ts   Responder: a stream's response to its handler — head, DATA, trailers, end
- *   recv-flow.ts  ReceiveFlow: receive windows, credit back to the peer, BDP window growth
- *   reset-pacer.ts PacedResets: our RST_STREAM frames, paced
- *
- * H2Connection builds the context once (its methods are closures over the connection's
+ * H2Connection builds the context once (its members are closures over the connection's
  * private members), so no call through it allocates.
  */
 import type { BatchWriter } from '../batch-writer.js'

@@ -1,15 +1,19 @@
 /**
  * H2Connection: one HTTP/2 connection (RFC 9113) driven for the pool through the
  * PoolConnection contract. This file is the connection itself — the PoolConnection surface,
- * the stream table, the connection's life, how a stream ends, deadlines — and it wires up
- * the parts that do the protocol work (context.ts lists them):
+ * the stream table, the connection's life — and it wires up the parts that do the work, each
+ * calling back only through the one SessionContext (context.ts) built here:
  *
- *   send.ts        Sender: HEADERS, request bodies and tunnel bytes as DATA within windows
- *   recv.ts        Receiver: every frame in, checked against §3.4, §5.1 and §10.5
- *   response.ts    Responder: a stream's response to its handler
- *   recv-flow.ts   ReceiveFlow: receive windows, WINDOW_UPDATE credit, BDP window growth
- *   reset-pacer.ts PacedResets: our RST_STREAM frames, paced
- *   stream.ts / connection-state.ts: the two state machines
+ *   send.ts          Sender: HEADERS, request bodies and tunnel bytes as DATA within windows
+ *   recv.ts          Receiver: every frame in, checked against §3.4, §5.1 and §10.5
+ *   response.ts      Responder: a stream's response to its handler
+ *   recv-flow.ts     ReceiveFlow: receive windows, WINDOW_UPDATE credit, BDP window growth
+ *   endings.ts       StreamEndings: a stream's failure, reset, abandoned content, removal
+ *   reset-pacer.ts   PacedResets: our RST_STREAM frames, paced
+ *   deadlines.ts     StreamDeadlines: header/body/100-continue deadlines on one timer
+ *   settings-ack.ts  SettingsAcks: our SETTINGS and their acknowledgement timeout
+ *   options.ts       the options, their defaults and checks
+ *   stream.ts, connection-state.ts: the two state machines (one writer each)
  *
  * Life of the connection (connection-state.ts; `#state` is written only by `#transition`):
  *
@@ -17,7 +21,8 @@
  *
  * Hot-path notes: frames produced in one tick leave in one socket write (BatchWriter); one
  * closure pair per stream (resume/abort, the handler contract needs functions); no timer per
- * stream — header/body deadlines share one DeadlineTimer.
+ * stream — header/body deadlines share one DeadlineTimer; the parts are built once per
+ * connection and nothing on the per-frame path allocates.
  */
 import { EventEmitter } from 'node:events'
 import type { Socket } from 'node:net'

@@ -4,6 +4,22 @@
  * queue, and the record the session keeps per request. No I/O here: the session reads and
  * writes frames and applies their events as they go by.
  *
+ * `transition()` is the table: it returns `null` for every move not drawn above `StreamState`. The session
+ * checks what the peer sent against the state first (a peer's frame the state does not
+ * allow is a stream or connection error, §5.1 lists which), so by the time it applies an
+ * event with `H2Stream.apply` the move is listed; an unlisted one there is a bug of ours
+ * (transition-bug.ts: it throws under test, fails the connection in production).
+ */
+import { isReadable } from '../body-source.js'
+import type { H2ProtocolError } from '../errors.js'
+import type { DispatchHandler, DispatchRequest } from '../dispatch.js'
+import type { ReceiveWindow, SendWindow } from './flow.js'
+import { unlistedTransition } from './transition-bug.js'
+
+/** Why a stream reached `closed`: it matters for how late frames on it are treated (§5.1 "closed"). */
+export type CloseCause = 'end-stream' | 'reset-sent' | 'reset-received'
+
+/**
  * RFC 9113 §5.1, Figure 2, as a client that never accepts pushes (we send ENABLE_PUSH=0,
  * so the two "reserved" states cannot occur):
  *
@@ -28,21 +44,8 @@
  *          `-----------> |        | <-----------'
  *                        +--------+
  *
- * `transition()` is the table: it returns `null` for every move not drawn here. The session
- * checks what the peer sent against the state first (a peer's frame the state does not
- * allow is a stream or connection error, §5.1 lists which), so by the time it applies an
- * event with `H2Stream.apply` the move is listed; an unlisted one there is a bug of ours
- * (transition-bug.ts: it throws under test, fails the connection in production).
+ * H = HEADERS, ES = END_STREAM flag, R = RST_STREAM. A closed state carries why it closed.
  */
-import { isReadable } from '../body-source.js'
-import type { H2ProtocolError } from '../errors.js'
-import type { DispatchHandler, DispatchRequest } from '../dispatch.js'
-import type { ReceiveWindow, SendWindow } from './flow.js'
-import { unlistedTransition } from './transition-bug.js'
-
-/** Why a stream reached `closed`: it matters for how late frames on it are treated (§5.1 "closed"). */
-export type CloseCause = 'end-stream' | 'reset-sent' | 'reset-received'
-
 export type StreamState =
   | { readonly kind: 'idle' }
   | { readonly kind: 'open' }
