@@ -35,5 +35,6 @@ export {
   PoolClosedError,
   WsProtocolError,
   WsHandshakeError,
+  IllegalTransitionError,
   type ErrorInitiator,
 } from './errors.js'

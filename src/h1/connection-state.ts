@@ -14,7 +14,7 @@
  * the hot path stays monomorphic; a field a state does not use is null.
  */
 import type { WirepoolError } from '../errors.js'
-import { type Exchange, unlistedMove } from './exchange.js'
+import { type Exchange, refused } from './exchange.js'
 import { Framing, type ResponseHead } from './parser-events.js'
 
 export type ConnectionState =
@@ -60,9 +60,9 @@ const MOVES: { readonly [K in ConnectionStateName]: readonly ConnectionStateName
   upgraded: ['closed'],
 }
 
-/** True for a listed move; an unlisted one throws under tests and is false in production (see `unlistedMove`). */
+/** True for a listed move; an unlisted one throws under tests and is false in production (src/state-machine.ts). */
 export function isListedMove(from: ConnectionStateName, to: ConnectionStateName): boolean {
-  return MOVES[from].includes(to) || unlistedMove('H1Connection', from, to)
+  return MOVES[from].includes(to) || refused('H1Connection', from, to)
 }
 
 /**

@@ -26,6 +26,7 @@ import {
   BodyTimeoutError,
   H1ParseError,
   HeadersTimeoutError,
+  IllegalTransitionError,
   InvalidArgumentError,
   SocketClosedError,
   WirepoolError,
@@ -35,7 +36,7 @@ import { parseKeepAliveTimeout, rawHeadersToRecord } from '../http/headers.js'
 import { integerOption } from '../option-checks.js'
 import { type ConnectionState, OPEN, UPGRADED, closed, draining, isListedMove, whyNotPersistent } from './connection-state.js'
 import { ExchangeDeadline, Watch } from './exchange-deadline.js'
-import { Exchange, READ_NAMES, frameExchange, ReadState, WriteState, unlistedMoveMessage } from './exchange.js'
+import { Exchange, READ_NAMES, frameExchange, ReadState, WriteState } from './exchange.js'
 import { Framing, type ResponseHead } from './parser-events.js'
 import { ResponseParser } from './parser.js'
 import { RequestWriter, type RequestWriterEvents } from './request-writer.js'
@@ -143,7 +144,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
         this.#pump()
       },
       bodyFailed: (ex, err) => this.#fail(err, ex),
-      internalError: (message) => this.#internalError(message),
+      internalError: (err) => this.#internalError(err),
     }
     this.#writer = new RequestWriter(socket, this.#origin, events)
     this.#deadline = new ExchangeDeadline(options.expectContinueTimeout ?? DEFAULT_EXPECT_CONTINUE_TIMEOUT, this.#onExpired)
@@ -606,7 +607,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
   #transition(to: ConnectionState): boolean {
     const from = this.#state
     if (!isListedMove(from.name, to.name)) {
-      this.#internalError(unlistedMoveMessage('H1Connection', from.name, to.name))
+      this.#internalError(new IllegalTransitionError('H1Connection', from.name, to.name, { origin: this.#origin }))
       return false
     }
     this.#state = to
@@ -618,15 +619,15 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
    * A state machine refused a move (production only; tests throw where it happens): a bug
    * of ours, so the connection can no longer be trusted. Every unfinished request fails.
    */
-  #internalError(message: string): void {
+  #internalError(err: IllegalTransitionError): void {
     if (!this.#isLive()) return
-    this.#fail(new SocketClosedError(`internal error: ${message}`, { origin: this.#origin, initiator: 'library' }), undefined)
+    this.#fail(err, undefined)
   }
 
   /** The one place an exchange's response progress changes; false (production) for an unlisted move. */
   #moveRead(ex: Exchange, to: ReadState): boolean {
     if (ex.moveRead(to)) return true
-    this.#internalError(unlistedMoveMessage('response read', READ_NAMES[ex.read], READ_NAMES[to]))
+    this.#internalError(new IllegalTransitionError('response read', READ_NAMES[ex.read], READ_NAMES[to], { origin: this.#origin }))
     return false
   }
 

@@ -19,7 +19,7 @@
  *   It remembers whether the server preface came, because the preface rule still holds.
  * - closed: every stream completed or failed, the socket ended or destroyed. Nothing leaves it.
  *
- * An unlisted move is a bug of ours (transition-bug.ts).
+ * An unlisted move is a bug of ours (src/state-machine.ts).
  */
 export type ConnectionState =
   | { readonly kind: 'awaiting-settings' }

@@ -35,6 +35,7 @@ import {
   InvalidArgumentError,
   SocketClosedError,
   type WirepoolError,
+  IllegalTransitionError,
 } from '../errors.js'
 import { ConnectionEvent, INITIAL_CONNECTION_STATE, acceptsStreams, connectionTransition, settingsKnown, type ConnectionState } from './connection-state.js'
 import type { SessionContext } from './context.js'
@@ -66,7 +67,7 @@ import { Sender, WRITE_HIGH_WATER, contentBytes } from './send.js'
 import { PeerSettings, localSettings } from './settings.js'
 import { SettingsAcks } from './settings-ack.js'
 import { H2Stream, StreamEvent, attachBodyErrorSink, canSend } from './stream.js'
-import { TransitionBug, unlistedTransition } from './transition-bug.js'
+import { illegalTransition } from '../state-machine.js'
 import { TunnelHandler } from './tunnel.js'
 
 export type { H2ConnectionOptions } from './options.js'
@@ -436,8 +437,8 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     try {
       this.#reader.push(chunk)
     } catch (err) {
-      // A bug of ours under test: let it fail the test run (transition-bug.ts).
-      if (err instanceof TransitionBug) throw err
+      // A bug of ours under test: let it fail the test run (src/state-machine.ts).
+      if (err instanceof IllegalTransitionError) throw err
       // (#state may have changed inside the reader's callbacks.)
       if (err === UNWIND || this.#isClosed()) return
       if (err instanceof H2ProtocolError) this.#connectionError(err)
@@ -559,14 +560,14 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
 
   /**
    * The one writer of `#state` (connection-state.ts has the table). Entering draining emits
-   * `draining` once. An unlisted move is our bug (transition-bug.ts): it throws under test;
-   * in production the connection fails with INTERNAL_ERROR.
+   * `draining` once. An unlisted move is our bug (src/state-machine.ts): it throws under
+   * test; in production the connection fails with it (GOAWAY INTERNAL_ERROR).
    */
   #transition(event: ConnectionEvent, reason?: string): void {
     const from = this.#state
     const to = connectionTransition(from, event)
     if (to === null) {
-      const bug = unlistedTransition('the connection', from.kind, event)
+      const bug = illegalTransition('HTTP/2 connection', from.kind, event, { origin: this.#origin })
       if (event !== ConnectionEvent.CLOSE) this.#connectionError(bug)
       return
     }
@@ -589,11 +590,13 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
   }
 
   /** A connection error (§5.4.1): GOAWAY with the code, every stream fails, the socket closes. */
-  #connectionError(error: H2ProtocolError): void {
+  /** A connection error (§5.4.1): GOAWAY with its code — INTERNAL_ERROR for a bug of ours — then teardown. */
+  #connectionError(error: H2ProtocolError | IllegalTransitionError): void {
     if (this.#state.kind === 'closed') return
     if (error.origin === undefined) error.origin = this.#origin
     const lastPeerStream = 0 // we never accept peer-initiated streams
-    this.#writer.push(encodeGoaway(lastPeerStream, error.h2Code, Buffer.from(error.message.slice(0, 256), 'utf8')))
+    const code = error instanceof H2ProtocolError ? error.h2Code : H2ErrorCode.INTERNAL_ERROR
+    this.#writer.push(encodeGoaway(lastPeerStream, code, Buffer.from(error.message.slice(0, 256), 'utf8')))
     this.#teardown(error, true)
   }
 

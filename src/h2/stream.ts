@@ -8,13 +8,13 @@
  * checks what the peer sent against the state first (a peer's frame the state does not
  * allow is a stream or connection error, §5.1 lists which), so by the time it applies an
  * event with `H2Stream.apply` the move is listed; an unlisted one there is a bug of ours
- * (transition-bug.ts: it throws under test, fails the connection in production).
+ * (src/state-machine.ts: it throws under test, fails the connection in production).
  */
 import { isReadable } from '../body-source.js'
-import type { H2ProtocolError } from '../errors.js'
 import type { DispatchHandler, DispatchRequest } from '../dispatch.js'
 import type { ReceiveWindow, SendWindow } from './flow.js'
-import { unlistedTransition } from './transition-bug.js'
+import { illegalTransition } from '../state-machine.js'
+import type { IllegalTransitionError } from '../errors.js'
 
 /** Why a stream reached `closed`: it matters for how late frames on it are treated (§5.1 "closed"). */
 export type CloseCause = 'end-stream' | 'reset-sent' | 'reset-received'
@@ -246,12 +246,12 @@ export class H2Stream {
   /**
    * The one writer of `state` (RFC 9113 §5.1): move on `event` (`errorCode`: the RST_STREAM
    * code of a reset event). Returns null when the move is listed; an unlisted move is a bug
-   * of ours (see transition-bug.ts): it throws under test, and otherwise the state stays and
-   * the INTERNAL_ERROR to fail the connection with is returned.
+   * of ours (src/state-machine.ts): it throws under test, and otherwise the state stays and
+   * the internal error to fail the connection with (GOAWAY INTERNAL_ERROR) is returned.
    */
-  apply(event: StreamEvent, errorCode = 0): H2ProtocolError | null {
+  apply(event: StreamEvent, errorCode = 0): IllegalTransitionError | null {
     const next = transition(this.state, event, errorCode)
-    if (next === null) return unlistedTransition(`stream ${this.id}`, this.state.kind, event)
+    if (next === null) return illegalTransition(`HTTP/2 stream ${this.id}`, this.state.kind, event)
     ;(this as { state: StreamState }).state = next
     return null
   }

@@ -7,7 +7,8 @@ import t, { type Test } from 'tap'
 import { H2ProtocolError } from '../../src/errors.js'
 import { ReceiveWindow, SendWindow } from '../../src/h2/flow.js'
 import { H2Stream, INITIAL_STREAM_STATE, StreamEvent, canReceive, canSend, transition, type StreamState } from '../../src/h2/stream.js'
-import { TransitionBug, setStrictTransitions, strictTransitions } from '../../src/h2/transition-bug.js'
+import { IllegalTransitionError } from '../../src/errors.js'
+import { setStrictStates, strictStates } from '../../src/state-machine.js'
 import { Collector, makeRequest } from './session-helpers.js'
 
 const ALL_EVENTS = Object.values(StreamEvent)
@@ -81,7 +82,7 @@ const LISTED: Array<[StreamEvent[], StreamEvent, StreamState]> = [
 ]
 
 t.test('H2Stream.apply makes every listed §5.1 move', async (t) => {
-  t.ok(strictTransitions, 'tests run with strict transitions (TAP=1)')
+  t.ok(strictStates(), 'tests run with strict state machines (TAP=1)')
   for (const [path, event, expected] of LISTED) {
     const s = streamAfter(t, path)
     t.equal(s.apply(event, 8), null, `${s.state.kind} + ${event}`)
@@ -105,20 +106,20 @@ t.test('H2Stream.apply: an unlisted move is a bug — it throws under test and l
       unlisted++
       const s = streamAfter(t, path)
       const before = s.state
-      t.throws(() => s.apply(event), TransitionBug, `${kind} + ${event} throws`)
+      t.throws(() => s.apply(event), IllegalTransitionError, `${kind} + ${event} throws`)
       t.equal(s.state, before, `${kind} + ${event} leaves the state`)
     }
   }
   t.equal(unlisted, 5 * ALL_EVENTS.length - LISTED.length, 'every unlisted move was tried')
 })
 
-t.test('H2Stream.apply in production: an unlisted move returns an INTERNAL_ERROR connection error', async (t) => {
-  const before = setStrictTransitions(false)
-  t.teardown(() => setStrictTransitions(before))
+t.test('H2Stream.apply in production: an unlisted move returns the internal error to fail the connection with', async (t) => {
+  const before = setStrictStates(false)
+  t.teardown(() => setStrictStates(before))
   const s = streamAfter(t, [StreamEvent.SEND_HEADERS, StreamEvent.SEND_RESET])
   const err = s.apply(StreamEvent.RECV_HEADERS)
-  t.type(err, H2ProtocolError)
-  t.match(err, { h2Code: 0x2, h2CodeName: 'INTERNAL_ERROR', streamId: 0, initiator: 'library', message: /stream 1 has no transition from closed on recv-headers/ })
+  t.type(err, IllegalTransitionError)
+  t.match(err, { code: 'WP_INTERNAL', initiator: 'library', machine: 'HTTP/2 stream 1', from: 'closed', to: 'recv-headers', message: /HTTP\/2 stream 1 has no transition closed -> recv-headers/ })
   t.equal(s.state.kind, 'closed')
 })
 

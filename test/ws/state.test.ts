@@ -1,15 +1,15 @@
 /**
  * The WebSocket lifecycle's transition function (src/ws/state.ts), without a socket: every
  * move the RFC 6455 §7.1 diagram draws gives the state it should, and every other move
- * throws the internal error (1011) the WebSocket fails with in production.
+ * throws the internal error the WebSocket fails with (close code 1011) in production.
  */
 import t, { type Test } from 'tap'
-import { SocketClosedError, WsProtocolError, type WirepoolError } from '../../src/errors.js'
+import { IllegalTransitionError, SocketClosedError, type WirepoolError } from '../../src/errors.js'
+import { strictStates } from '../../src/state-machine.js'
 import {
   CONNECTING,
   OPEN,
   READY_STATE,
-  STRICT_TRANSITIONS,
   transition,
   type Closing,
   type WsEvent,
@@ -40,9 +40,9 @@ function throwsIllegal(t: Test, state: WsState, event: WsEvent): void {
   } catch (err) {
     thrown = err
   }
-  t.ok(thrown instanceof WsProtocolError, `${state.kind} + ${event.type} is not a move: it throws`)
-  const err = thrown as WsProtocolError
-  t.same([err.closeCode, err.code, err.initiator], [1011, 'WP_WS_PROTOCOL', 'library'], 'an internal error (1011) of ours')
+  t.ok(thrown instanceof IllegalTransitionError, `${state.kind} + ${event.type} is not a move: it throws`)
+  const err = thrown as IllegalTransitionError
+  t.same([err.code, err.initiator, err.machine, err.from, err.to], ['WP_INTERNAL', 'library', 'WebSocket', state.kind, event.type], 'an internal error of ours')
 }
 
 /** Only the error's identity and class matter for `error` fields; compare the rest as plain data. */
@@ -57,7 +57,7 @@ function plain(state: WsState): Record<string, unknown> {
 
 t.test('tap runs this file with TAP=1: unlisted moves throw where they happen', async (t) => {
   t.equal(process.env['TAP'], '1')
-  t.equal(STRICT_TRANSITIONS, true)
+  t.equal(strictStates(), true)
 })
 
 t.test('readyState of each state (WHATWG)', async (t) => {
