@@ -13,14 +13,7 @@ import { EventEmitter } from 'node:events'
 import type { Socket } from 'node:net'
 import type { Readable } from 'node:stream'
 import { bodyStreamError, isReadable } from '../body-source.js'
-import type {
-  ConnectionEvents,
-  ConnectionInfo,
-  DispatchHandler,
-  DispatchRequest,
-  PoolConnection,
-  Protocol,
-} from '../dispatch.js'
+import { announceConnection, type ConnectionEvents, type DispatchHandler, type DispatchRequest, type PoolConnection, type Protocol } from '../dispatch.js'
 import {
   AbortedError,
   BodyTimeoutError,
@@ -216,19 +209,8 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
       body.on('error', ex.onBodyError)
     }
     if (handler.onConnect !== undefined) {
-      const info: ConnectionInfo = {
-        id: this.id,
-        reused,
-        tlsResumed: this.tlsResumed,
-        remoteAddress: this.remoteAddress,
-        remotePort: this.remotePort,
-        protocol: this.protocol,
-      }
-      try {
-        handler.onConnect((reason) => this.#abort(ex, reason), info)
-      } catch (err) {
-        this.#abort(ex, err instanceof Error ? err : new Error(String(err)))
-      }
+      const thrown = announceConnection(handler, (reason) => this.#abort(ex, reason), this, reused)
+      if (thrown !== undefined) this.#abort(ex, thrown)
       if (ex.done) return
     }
     if (this.#dispatched >= this.#maxRequests) this.#retire('maximum requests per connection reached', null)

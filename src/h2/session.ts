@@ -28,7 +28,7 @@ import { EventEmitter } from 'node:events'
 import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { BatchWriter } from '../batch-writer.js'
-import type { ConnectionEvents, ConnectionInfo, DispatchHandler, DispatchRequest, PoolConnection, Protocol } from '../dispatch.js'
+import { announceConnection, type ConnectionEvents, type DispatchHandler, type DispatchRequest, type PoolConnection, type Protocol } from '../dispatch.js'
 import {
   H2GoawayError,
   H2ProtocolError,
@@ -353,19 +353,8 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     this.#dispatched++
     attachBodyErrorSink(stream)
     if (handler.onConnect !== undefined) {
-      const info: ConnectionInfo = {
-        id: this.id,
-        reused,
-        tlsResumed: this.tlsResumed,
-        remoteAddress: this.remoteAddress,
-        remotePort: this.remotePort,
-        protocol: this.protocol,
-      }
-      try {
-        handler.onConnect(stream.abort, info)
-      } catch (err) {
-        this.#endings.abort(stream, err instanceof Error ? err : new Error(String(err)))
-      }
+      const thrown = announceConnection(handler, stream.abort, this, reused)
+      if (thrown !== undefined) this.#endings.abort(stream, thrown)
       if (stream.done) return
     }
 
