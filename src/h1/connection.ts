@@ -157,7 +157,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
   // ── PoolConnection ──────────────────────────────────────────────────────────────────
 
   get capacity(): number {
-    if (this.#state.name !== 'open' || this.#exclusive) return 0
+    if (this.#state.kind !== 'open' || this.#exclusive) return 0
     return this.#pipelining - this.#queue.length
   }
 
@@ -170,7 +170,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
   }
 
   get retired(): boolean {
-    return this.#state.name !== 'open'
+    return this.#state.kind !== 'open'
   }
 
   /** The idle timeout the last response announced in `Keep-Alive: timeout=N`, in ms. */
@@ -185,7 +185,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
    * that cannot be framed.
    */
   dispatch(request: DispatchRequest, handler: DispatchHandler): void {
-    if (this.#state.name !== 'open') throw new InvalidArgumentError(`connection ${this.id} is ${this.#state.name} and takes no requests`)
+    if (this.#state.kind !== 'open') throw new InvalidArgumentError(`connection ${this.id} is ${this.#state.kind} and takes no requests`)
     const busy = this.#queue.length
     if (busy >= this.#pipelining || this.#exclusive) throw new InvalidArgumentError(`connection ${this.id} has no free capacity`)
     if (busy > 0 && !request.idempotent) {
@@ -233,8 +233,8 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
   close(): Promise<void> {
     if (this.#closeEmitted) return Promise.resolve()
     const done = new Promise<void>((resolve) => this.once('close', () => resolve()))
-    if (this.#state.name === 'open') this.#retire('close() called', null)
-    if (this.#state.name === 'draining') this.#maybeFinishDrain()
+    if (this.#state.kind === 'open') this.#retire('close() called', null)
+    if (this.#state.kind === 'draining') this.#maybeFinishDrain()
     return done
   }
 
@@ -329,7 +329,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     this.#completedInChunk = 0
     if (this.#maybeFinishDrain()) return
     this.#pump()
-    if (completed > 0 && this.#state.name === 'open' && this.capacity > 0) {
+    if (completed > 0 && this.#state.kind === 'open' && this.capacity > 0) {
       try {
         this.emit('free')
       } catch (err) {
@@ -532,7 +532,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     if (this.#closeEmitted) return
     this.#closeEmitted = true
     const state = this.#state
-    this.emit('close', state.name === 'closed' ? state.error : undefined)
+    this.emit('close', state.kind === 'closed' ? state.error : undefined)
   }
 
   #onParseThrow(err: unknown): void {
@@ -578,8 +578,8 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
 
   /** Open or draining: the socket is ours and requests may still be in flight. */
   #isLive(): boolean {
-    const name = this.#state.name
-    return name === 'open' || name === 'draining'
+    const kind = this.#state.kind
+    return kind === 'open' || kind === 'draining'
   }
 
   /**
@@ -588,12 +588,12 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
    */
   #transition(to: ConnectionState): boolean {
     const from = this.#state
-    if (!isListedMove(from.name, to.name)) {
-      this.#internalError(new IllegalTransitionError('H1Connection', from.name, to.name, { origin: this.#origin }))
+    if (!isListedMove(from.kind, to.kind)) {
+      this.#internalError(new IllegalTransitionError('H1Connection', from.kind, to.kind, { origin: this.#origin }))
       return false
     }
     this.#state = to
-    if (to.name === 'draining' && from.name !== 'draining') this.emit('draining', to.reason)
+    if (to.kind === 'draining' && from.kind !== 'draining') this.emit('draining', to.reason)
     return true
   }
 
@@ -620,8 +620,8 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
    */
   #retire(reason: string, final: Exchange | null): void {
     const state = this.#state
-    if (state.name === 'open') this.#transition(draining(reason, final))
-    else if (state.name === 'draining' && final !== null && state.final === null) this.#transition(draining(state.reason, final))
+    if (state.kind === 'open') this.#transition(draining(reason, final))
+    else if (state.kind === 'draining' && final !== null && state.final === null) this.#transition(draining(state.reason, final))
   }
 
   /**
@@ -631,7 +631,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
    */
   #maybeFinishDrain(): boolean {
     const state = this.#state
-    if (state.name !== 'draining') return false
+    if (state.kind !== 'draining') return false
     const final = state.final
     if (final !== null ? !final.done : this.#queue.length > 0) return false
     this.#teardown(undefined, undefined, true)

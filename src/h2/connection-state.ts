@@ -47,7 +47,7 @@ const CLOSED: ConnectionState = { kind: 'closed' }
 export const INITIAL_CONNECTION_STATE: ConnectionState = AWAITING_SETTINGS
 
 /** The transition table: the next state, or null for a move not drawn above. */
-export function connectionTransition(state: ConnectionState, event: ConnectionEvent): ConnectionState | null {
+export function nextConnectionState(state: ConnectionState, event: ConnectionEvent): ConnectionState | null {
   switch (state.kind) {
     case 'awaiting-settings':
       return event === ConnectionEvent.SETTINGS ? OPEN : event === ConnectionEvent.RETIRE ? DRAINING_BEFORE_SETTINGS : CLOSED

@@ -176,7 +176,7 @@ export class Receiver implements FrameHandler {
       this.#countUselessFrame()
       return
     }
-    if (!this.#ctx.apply(stream, StreamEvent.RECV_RESET, errorCode)) return
+    if (!this.#ctx.transitionStream(stream, StreamEvent.RECV_RESET, errorCode)) return
     this.#ctx.abandonBody(stream)
     // Whatever reset we meant to send is moot now: the stream is closed on both sides.
     this.#ctx.remove(stream)
@@ -290,7 +290,7 @@ export class Receiver implements FrameHandler {
       this.#ctx.streamError(stream, h2Error(H2ErrorCode.STREAM_CLOSED, streamId, `HEADERS after END_STREAM on stream ${streamId} (RFC 9113 §5.1)`))
       return
     }
-    if (!this.#ctx.apply(stream, StreamEvent.RECV_HEADERS)) return
+    if (!this.#ctx.transitionStream(stream, StreamEvent.RECV_HEADERS)) return
     this.#uselessFrames = 0
     this.#responder.onFieldSection(stream, decoded, endStream)
   }

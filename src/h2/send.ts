@@ -199,7 +199,7 @@ export class Sender {
       this.#connSend.consume(n)
     }
     if (endStream) {
-      if (!this.#ctx.apply(stream, StreamEvent.SEND_END_STREAM)) return
+      if (!this.#ctx.transitionStream(stream, StreamEvent.SEND_END_STREAM)) return
       if (stream.phase === ResponsePhase.HEAD) this.#ctx.armDeadline(stream, stream.request.headersTimeout)
       const tunnel = establishedTunnel(stream)
       if (tunnel !== null) {

@@ -37,7 +37,7 @@ import {
   type WirepoolError,
   IllegalTransitionError,
 } from '../errors.js'
-import { ConnectionEvent, INITIAL_CONNECTION_STATE, acceptsStreams, connectionTransition, settingsKnown, type ConnectionState } from './connection-state.js'
+import { ConnectionEvent, INITIAL_CONNECTION_STATE, acceptsStreams, nextConnectionState, settingsKnown, type ConnectionState } from './connection-state.js'
 import type { SessionContext } from './context.js'
 import { StreamDeadlines } from './deadlines.js'
 import { StreamEndings } from './endings.js'
@@ -204,7 +204,7 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
       writer: this.#writer,
       peer: this.#peer,
       closed: () => this.#state.kind === 'closed',
-      apply: (stream, event, errorCode) => this.#apply(stream, event, errorCode),
+      transitionStream: (stream, event, errorCode) => this.#transitionStream(stream, event, errorCode),
       armDeadline: (stream, ms) => this.#deadlines.arm(stream, ms),
       cancel: (stream, code, error) => this.#endings.cancel(stream, code, error),
       streamError: (stream, error) => this.#endings.streamError(stream, error),
@@ -236,7 +236,7 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
   #resetWire(): ResetWire {
     return {
       sendReset: (stream, code) => {
-        if (!this.#apply(stream, StreamEvent.SEND_RESET, code)) return
+        if (!this.#transitionStream(stream, StreamEvent.SEND_RESET, code)) return
         this.#writer.push(encodeRstStream(stream.id, code))
         this.#endings.remove(stream)
       },
@@ -362,12 +362,12 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     // open for the tunnel's bytes.
     const endStream = contentLength === 0 && upgrade === undefined
     this.#sender.writeHeaders(id, this.#encoder.encode(fields), endStream)
-    if (!this.#apply(stream, StreamEvent.SEND_HEADERS)) return
+    if (!this.#transitionStream(stream, StreamEvent.SEND_HEADERS)) return
     if (upgrade !== undefined) {
       this.#deadlines.arm(stream, request.headersTimeout)
     } else if (endStream) {
       stream.bodyEnded = true
-      if (!this.#apply(stream, StreamEvent.SEND_END_STREAM)) return
+      if (!this.#transitionStream(stream, StreamEvent.SEND_END_STREAM)) return
       this.#deadlines.arm(stream, request.headersTimeout)
     } else if (request.expectContinue) {
       // RFC 9110 §10.1.1: hold the content until 100 (Continue), a final response, or our
@@ -514,13 +514,13 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
   // ── streams ─────────────────────────────────────────────────────────────────────────
 
   /**
-   * Apply a §5.1 event to the stream (H2Stream.apply is the one writer of its state). The
+   * Apply a §5.1 event to the stream (H2Stream.transition is the one writer of its state). The
    * peer's frames are checked against the state before, so an unlisted move here is our bug:
    * it throws under test; in production the connection fails with INTERNAL_ERROR and this
    * returns false, for the caller to stop.
    */
-  #apply(stream: H2Stream, event: StreamEvent, errorCode = 0): boolean {
-    const bug = stream.apply(event, errorCode)
+  #transitionStream(stream: H2Stream, event: StreamEvent, errorCode = 0): boolean {
+    const bug = stream.transition(event, errorCode)
     if (bug === null) return true
     this.#connectionError(bug)
     return false
@@ -554,7 +554,7 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
    */
   #transition(event: ConnectionEvent, reason?: string): void {
     const from = this.#state
-    const to = connectionTransition(from, event)
+    const to = nextConnectionState(from, event)
     if (to === null) {
       const bug = illegalTransition('HTTP/2 connection', from.kind, event, { origin: this.#origin })
       if (event !== ConnectionEvent.CLOSE) this.#connectionError(bug)

@@ -1,6 +1,6 @@
 /**
  * The lifecycle of one client WebSocket: one discriminated union (`WsState`) and one
- * transition function (`transition`), which throws for every move not drawn below. No I/O:
+ * transition table (`nextWsState`), which throws for every move not drawn below. No I/O:
  * `websocket.ts` calls it from its `#transition`, the only writer of its state, and does
  * what entering each state entails (timers, events, releasing the socket).
  *
@@ -96,8 +96,8 @@ function illegalMove(state: WsState, event: WsEvent): IllegalTransitionError {
   return new IllegalTransitionError('WebSocket', state.kind, event.type)
 }
 
-/** The one transition function: the next state, or a throw (`illegalMove`) for a move not drawn above. */
-export function transition(state: WsState, event: WsEvent): WsState {
+/** The transition table: the next state, or a throw (`illegalMove`) for a move not drawn above. The one writer is websocket.ts `#transition`. */
+export function nextWsState(state: WsState, event: WsEvent): WsState {
   switch (state.kind) {
     case 'connecting':
       if (event.type === 'opened') return OPEN

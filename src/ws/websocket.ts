@@ -36,7 +36,7 @@ import { Opening } from './opening.js'
 import { resolveWebSocketOptions, webSocketOptions, type ResolvedWebSocketOptions, type WebSocketOptions } from './options.js'
 import { Receiver } from './receiver.js'
 import { Sender, noop, type SendOptions } from './sender.js'
-import { CONNECTING, OPEN, READY_STATE, transition, type Closed, type Closing, type WsEvent, type WsState } from './state.js'
+import { CONNECTING, OPEN, READY_STATE, nextWsState, type Closed, type Closing, type WsEvent, type WsState } from './state.js'
 
 export type { PerMessageDeflateOptions } from './handshake.js'
 export type { WebSocketOptions } from './options.js'
@@ -473,7 +473,7 @@ export class WebSocket extends EventTarget {
     const from = this.#state
     let next: WsState
     try {
-      next = transition(from, event)
+      next = nextWsState(from, event)
     } catch (err) {
       // A bug of ours (src/state-machine.ts): it fails the test run where it happens.
       if (strictStates() || !(err instanceof IllegalTransitionError)) throw err

@@ -8,7 +8,7 @@ import {
   ConnectionEvent,
   INITIAL_CONNECTION_STATE,
   acceptsStreams,
-  connectionTransition,
+  nextConnectionState,
   settingsKnown,
   type ConnectionState,
 } from '../../src/h2/connection-state.js'
@@ -21,7 +21,7 @@ function run(events: ConnectionEvent[]): ConnectionState | null {
   let state: ConnectionState | null = INITIAL_CONNECTION_STATE
   for (const event of events) {
     if (state === null) return null
-    state = connectionTransition(state, event)
+    state = nextConnectionState(state, event)
   }
   return state
 }

@@ -2,7 +2,7 @@
  * src/state-machine.ts through a live H2Connection: an unlisted §5.1 move is our bug. Under test
  * it throws (here from dispatch, where the session applies SEND_HEADERS); in production the
  * connection fails with an INTERNAL_ERROR connection error (RFC 9113 §5.4.1, §7) instead of
- * carrying on in a state §5.1 does not have. The bug is simulated by making H2Stream.apply
+ * carrying on in a state §5.1 does not have. The bug is simulated by making H2Stream.transition
  * refuse one event.
  */
 import { once } from 'node:events'
@@ -15,13 +15,13 @@ import { closeOf, connectH2c, h2cServer, send } from './session-helpers.js'
 
 /** Make `apply(event)` an unlisted move for this test. */
 function refuse(t: Test, event: StreamEvent): void {
-  const original = H2Stream.prototype.apply
-  H2Stream.prototype.apply = function (this: H2Stream, e: StreamEvent, code?: number) {
+  const original = H2Stream.prototype.transition
+  H2Stream.prototype.transition = function (this: H2Stream, e: StreamEvent, code?: number) {
     if (e === event) return illegalTransition(`HTTP/2 stream ${this.id}`, this.state.kind, e)
     return original.call(this, e, code)
   }
   t.teardown(() => {
-    H2Stream.prototype.apply = original
+    H2Stream.prototype.transition = original
   })
 }
 
