@@ -43,19 +43,9 @@ import { StreamDeadlines } from './deadlines.js'
 import { StreamEndings } from './endings.js'
 import { extendedConnectFields, requestFields } from './fields.js'
 import { ReceiveWindow, SendWindow } from './flow.js'
-import {
-  CLIENT_PREFACE,
-  FrameReader,
-  H2ErrorCode,
-  MAX_WINDOW_SIZE,
-  encodeGoaway,
-  encodePing,
-  encodeRstStream,
-  encodeSettingsAck,
-  h2Error,
-  h2ErrorName,
-  type SettingsEntry,
-} from './frame.js'
+import { CLIENT_PREFACE, H2ErrorCode, MAX_WINDOW_SIZE, h2Error, h2ErrorName, type SettingsEntry } from './frame.js'
+import { FrameReader } from './frame-reader.js'
+import { encodeGoaway, encodePing, encodeRstStream, encodeSettingsAck } from './frame-writer.js'
 import { HpackEncoder } from './hpack.js'
 import { resolveH2Options, type H2ConnectionOptions } from './options.js'
 import { PingTracker } from './pings.js'
