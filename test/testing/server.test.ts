@@ -1,0 +1,74 @@
+import t, { type Test } from 'tap'
+import { Agent, CloseEvent, ErrorEvent, WebSocket } from '../../src/index.js'
+import { createTestServer, type TestServer } from '../../src/testing/index.js'
+
+function closeAfter(t: Test, server: TestServer, agent: Agent): void {
+  t.teardown(async () => {
+    await agent.destroy()
+    await server.close()
+  })
+}
+
+
+const cases = [
+  { name: 'h1 over TLS', options: { protocols: ['http/1.1'] as const, tls: true }, agent: { allowH2: false }, protocol: 'http/1.1' },
+  { name: 'h2 over TLS', options: { protocols: ['http/1.1', 'h2'] as const, tls: true }, agent: {}, protocol: 'h2' },
+  { name: 'h1 cleartext', options: { protocols: ['http/1.1'] as const, tls: false }, agent: {}, protocol: 'http/1.1' },
+  { name: 'h2c (prior knowledge, sniffed beside h1)', options: { protocols: ['http/1.1', 'h2c'] as const, tls: false }, agent: { h2c: true }, protocol: 'h2' },
+  { name: 'h1 beside h2c', options: { protocols: ['http/1.1', 'h2c'] as const, tls: false }, agent: {}, protocol: 'http/1.1' },
+] as const
+
+for (const c of cases) {
+  t.test(`routes, bodies, trailers, recording: ${c.name}`, async (t) => {
+    const server = await createTestServer({ protocols: [...c.options.protocols], tls: c.options.tls })
+    const agent = new Agent({ ...c.agent, ...(server.ca === undefined ? {} : { tls: { ca: server.ca } }) })
+    closeAfter(t, server, agent)
+    server.route('GET', '/hello', { status: 200, headers: { 'x-a': '1' }, body: 'hello' })
+    server.route('POST', '/orders', async (req) => ({ status: 201, body: `got ${req.body.toString()}` }))
+    server.route('GET', '/trailers', { body: 'with trailers', trailers: { 'x-checksum': 'abc' } })
+
+    const a = await agent.request({ url: `${server.origin}/hello?x=1`, headers: { 'x-test': 'yes' } })
+    t.equal(a.status, 200)
+    t.equal(a.protocol, c.protocol)
+    t.equal(a.headers['x-a'], '1')
+    t.equal(await a.body.text(), 'hello')
+
+    const b = await agent.request({ url: `${server.origin}/orders`, method: 'POST', body: 'one' })
+    t.equal(b.status, 201)
+    t.equal(await b.body.text(), 'got one')
+
+    const tr = await agent.request({ url: `${server.origin}/trailers` })
+    t.equal(await tr.body.text(), 'with trailers')
+    t.same(await tr.trailers, { 'x-checksum': 'abc' })
+
+    const missing = await agent.request({ url: `${server.origin}/nope` })
+    t.equal(missing.status, 404)
+    await missing.body.text()
+
+    t.equal(server.requests.length, 4)
+    const [first, second] = server.requests
+    t.match(first, { method: 'GET', path: '/hello?x=1', protocol: c.protocol, connectionId: 1, headers: { 'x-test': 'yes' } })
+    t.match(second, { method: 'POST', path: '/orders', protocol: c.protocol, connectionId: 1 })
+    t.equal(second?.body.toString(), 'one')
+    t.equal(server.connections, 1, 'all requests shared one connection')
+  })
+}
+
+t.test('websocket: echo, ping/pong, close', async (t) => {
+  const server = await createTestServer({ protocols: ['http/1.1'], tls: true, websocket: true })
+  const agent = new Agent({ allowH2: false, tls: { ca: server.ca as string } })
+  closeAfter(t, server, agent)
+  const url = server.origin.replace('https', 'wss') + '/chat'
+  const ws = new WebSocket(url, { agent })
+  await new Promise<void>((resolve, reject) => {
+    ws.addEventListener('open', () => resolve())
+    ws.addEventListener('error', (e) => reject((e as ErrorEvent).error ?? new Error('ws error')))
+  })
+  const echoed = new Promise<unknown>((resolve) => ws.addEventListener('message', (e) => resolve((e as MessageEvent).data)))
+  ws.send('ping me')
+  t.equal(await echoed, 'ping me')
+  const closed = new Promise<number>((resolve) => ws.addEventListener('close', (e) => resolve((e as CloseEvent).code)))
+  ws.close(1000)
+  t.equal(await closed, 1000)
+  t.equal(server.requests[0]?.headers.upgrade, 'websocket')
+})
