@@ -13,6 +13,7 @@ import { AddressBook, CoalescedHandler } from './coalesce.js'
 import { TlsSessionCache } from '../tls/session-cache.js'
 import { parseOrigin, splitPlainUrl, splitUrl } from './origin.js'
 import { Pool, type PoolEvents } from './pool.js'
+import { poolInternals as internal } from './internals.js'
 import { renderPrometheus, type AgentTotals, type OriginStats } from './stats.js'
 import { ConnectionBudget } from './budget.js'
 
@@ -106,8 +107,8 @@ export class Agent extends EventEmitter<PoolEvents> {
     // The pool reads the options as they are (its fields; url and origin are ignored there):
     // no per-request copy without them.
     const { pool, path } = routed
-    if (!this.#mayCoalesce(pool, options)) return pool._request(options, path)
-    return pool._respond((collector, acceptEncoding) => this.#dispatchCoalescing(pool, options, path, collector, acceptEncoding))
+    if (!this.#mayCoalesce(pool, options)) return internal.request(pool, options, path)
+    return internal.respond(pool, (collector, acceptEncoding) => this.#dispatchCoalescing(pool, options, path, collector, acceptEncoding))
   }
 
   dispatch(options: RequestOptions, handler: DispatchHandler): void {
@@ -120,7 +121,7 @@ export class Agent extends EventEmitter<PoolEvents> {
     }
     const { pool, path } = routed
     if (this.#mayCoalesce(pool, options)) this.#dispatchCoalescing(pool, options, path, handler, false)
-    else pool._enqueue(options, handler, false, path)
+    else internal.enqueue(pool, options, handler, false, path)
   }
 
   /**
@@ -129,7 +130,7 @@ export class Agent extends EventEmitter<PoolEvents> {
    * its certificate covers the other name) and no fixed servername overrides the origin's.
    */
   #mayCoalesce(pool: Pool, options: PoolRequestOptions): boolean {
-    if (!this.#coalesce || !pool._origin.secure || pool._hasLiveConnection || options.upgrade !== undefined) return false
+    if (!this.#coalesce || !internal.origin(pool).secure || internal.hasLiveConnection(pool) || options.upgrade !== undefined) return false
     const tls = this.#options.tls
     return tls?.servername === undefined && tls?.rejectUnauthorized !== false
   }
@@ -139,17 +140,17 @@ export class Agent extends EventEmitter<PoolEvents> {
    * address this host resolves to, whose certificate covers this host, may carry the request.
    */
   #dispatchCoalescing(home: Pool, options: PoolRequestOptions, path: string | undefined, handler: DispatchHandler, acceptEncoding: boolean): void {
-    const target = home._origin
+    const target = internal.origin(home)
     const addresses = this.#addresses.addressesOf(target.hostname)
     if (addresses instanceof Promise) {
       void addresses.then(() => this.#dispatchCoalescing(home, options, path, handler, acceptEncoding))
       return
     }
-    if (addresses.size > 0 && !home._hasLiveConnection) {
+    if (addresses.size > 0 && !internal.hasLiveConnection(home)) {
       const replayable = isReplayableBody(options.body)
       const idempotent = isIdempotentRequest(options)
       for (const carrier of this.#pools.values()) {
-        if (carrier === home || carrier._origin.port !== target.port) continue
+        if (carrier === home || internal.origin(carrier).port !== target.port) continue
         const pair = `${home.origin} ${carrier.origin}`
         if (this.#misdirected.has(pair)) continue
         const guarded = new CoalescedHandler(handler, replayable, idempotent, (reason) => {
@@ -158,12 +159,12 @@ export class Agent extends EventEmitter<PoolEvents> {
             if (this.#misdirected.size >= MAX_MISDIRECTED_PAIRS) this.#misdirected.clear()
             this.#misdirected.add(pair)
           }
-          home._enqueue(options, handler, acceptEncoding, path)
+          internal.enqueue(home, options, handler, acceptEncoding, path)
         })
-        if (carrier._tryCoalesce(target.hostname, target.authority, addresses, options, path, guarded, acceptEncoding)) return
+        if (internal.tryCoalesce(carrier, target.hostname, target.authority, addresses, options, path, guarded, acceptEncoding)) return
       }
     }
-    home._enqueue(options, handler, acceptEncoding, path)
+    internal.enqueue(home, options, handler, acceptEncoding, path)
   }
 
   /** The pool for a request's origin, and the request-target when it was split from a `url`. */
@@ -201,7 +202,7 @@ export class Agent extends EventEmitter<PoolEvents> {
   }
 
   metrics(): string {
-    const all = [...this.#pools.values()].map((pool) => pool._figures())
+    const all = [...this.#pools.values()].map((pool) => internal.figures(pool))
     return renderPrometheus(all, this.#totals(all.map((f) => f.stats)))
   }
 

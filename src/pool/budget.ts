@@ -8,11 +8,11 @@
 /** What the budget needs from a pool. */
 export interface BudgetMember {
   /** When its least recently used idle connection was last used (ms epoch), or undefined. */
-  _oldestIdleUse(): number | undefined
+  oldestIdleUse(): number | undefined
   /** Close that connection, reason `evicted-lru`. */
-  _evictOldestIdle(): void
+  evictOldestIdle(): void
   /** Slots may be free: open the connections its queue wants (taking them with tryTake). */
-  _budgetAvailable(): void
+  budgetAvailable(): void
 }
 
 export class ConnectionBudget {
@@ -32,10 +32,6 @@ export class ConnectionBudget {
     this.max = max
   }
 
-  get open(): number {
-    return this.#open
-  }
-
   get waiting(): number {
     return this.#waiting.size
   }
@@ -51,7 +47,7 @@ export class ConnectionBudget {
 
   /**
    * Take a slot for a new connection. When none is free and `wait` is set, the member is
-   * woken (`_budgetAvailable`) once one may be, and an idle connection is evicted for it.
+   * woken (`budgetAvailable`) once one may be, and an idle connection is evicted for it.
    */
   tryTake(member: BudgetMember, wait: boolean): boolean {
     if (this.#open < this.max) {
@@ -96,7 +92,7 @@ export class ConnectionBudget {
     let oldest: BudgetMember | undefined
     let oldestUse = Infinity
     for (const member of this.#members) {
-      const use = member._oldestIdleUse()
+      const use = member.oldestIdleUse()
       if (use !== undefined && use < oldestUse) {
         oldest = member
         oldestUse = use
@@ -105,7 +101,7 @@ export class ConnectionBudget {
     if (oldest === undefined) return
     this.evictions++
     this.#evicting++
-    oldest._evictOldestIdle()
+    oldest.evictOldestIdle()
   }
 
   #wake(): void {
@@ -113,7 +109,7 @@ export class ConnectionBudget {
     for (const member of this.#waiting) {
       if (this.#open >= this.max) return
       this.#waiting.delete(member)
-      member._budgetAvailable()
+      member.budgetAvailable()
     }
   }
 }

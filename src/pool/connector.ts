@@ -15,7 +15,6 @@ import type { Origin } from './origin.js'
 export interface OpenedConnection {
   connection: PoolConnection
   tlsResumed: boolean | null
-  tlsVersion: string | null
   remoteAddress: string | undefined
   tcpMs: number
   tlsMs: number
@@ -79,7 +78,6 @@ export async function openConnection(req: ConnectRequest): Promise<OpenedConnect
       // h2c with prior knowledge (RFC 9113 §3.3): the preface is the first thing we send.
       connection: options.h2c && req.h1Only !== true ? new H2Connection(socket, h2Options(null)) : new H1Connection(socket, { ...h1Options, tlsResumed: null }),
       tlsResumed: null,
-      tlsVersion: null,
       remoteAddress: socket.remoteAddress,
       tcpMs: performance.now() - started,
       tlsMs: 0,
@@ -108,7 +106,6 @@ export async function openConnection(req: ConnectRequest): Promise<OpenedConnect
         ? new H2Connection(tls.socket, h2Options(tls.resumed))
         : new H1Connection(tls.socket, { ...h1Options, tlsResumed: tls.resumed }),
     tlsResumed: tls.resumed,
-    tlsVersion: tls.protocolVersion,
     remoteAddress: tls.socket.remoteAddress,
     tcpMs: tls.tcpMs,
     tlsMs: tls.tlsMs,

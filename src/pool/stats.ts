@@ -67,7 +67,7 @@ export interface WebSocketCounts {
   closes: Record<string, number>
 }
 
-/** @internal What a WebSocket reports into its origin's figures. */
+/** What a WebSocket reports into its origin's figures (not exported from the package root). */
 export class WebSocketFigures implements WebSocketCounts {
   open = 0
   opened = 0

@@ -12,6 +12,7 @@ import {
   type WirepoolError,
   type WirepoolErrorOptions,
 } from '../errors.js'
+import { integerOption } from '../option-checks.js'
 
 export interface TcpConnectOptions {
   /** Name or IP literal; an IPv6 literal may keep its URL brackets (`[::1]`). */
@@ -58,9 +59,8 @@ export function validateConnectOptions(opts: TcpConnectOptions): void {
   if (typeof opts.host !== 'string' || bareHost(opts.host) === '') {
     throw new InvalidArgumentError(`host must be a non-empty string, got ${String(opts.host)}`)
   }
-  if (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535) {
-    throw new InvalidArgumentError(`port must be an integer in 1..65535, got ${String(opts.port)}`)
-  }
+  // (no fallback: a missing port is as wrong as port 0)
+  integerOption('port', opts.port ?? Number.NaN, 0, { min: 1, max: 65535 })
   if (typeof opts.connectTimeout !== 'number' || !(opts.connectTimeout > 0) || opts.connectTimeout > MAX_TIMEOUT) {
     throw new InvalidArgumentError(
       `connectTimeout must be a positive number of ms up to ${MAX_TIMEOUT}, got ${String(opts.connectTimeout)}`,

@@ -61,8 +61,6 @@ export interface TlsConnection {
   alpnProtocol: string | false
   /** The handshake resumed a cached session. */
   resumed: boolean
-  /** 'TLSv1.2' or 'TLSv1.3'. */
-  protocolVersion: string | null
   /** DNS + TCP connect time. */
   tcpMs: number
   /** TLS handshake time. */
@@ -310,7 +308,6 @@ function connectAndHandshake(opts: TlsConnectOptions, secureContext: tls.SecureC
           socket: tlsSocket,
           alpnProtocol: tlsSocket.alpnProtocol ?? false,
           resumed: reused,
-          protocolVersion: tlsSocket.getProtocol(),
           tcpMs: tcpDone - started,
           tlsMs: performance.now() - tcpDone,
         })

@@ -3,17 +3,14 @@
  * so re-inserting on every hit keeps the least recently used entry first, and eviction
  * takes the first key: O(1) for get, set and evict.
  */
-import { InvalidArgumentError } from '../errors.js'
+import { integerOption } from '../option-checks.js'
 
 export class LruCache<V> {
   readonly maxEntries: number
   readonly #entries = new Map<string, V>()
 
   constructor(maxEntries: number) {
-    if (!Number.isInteger(maxEntries) || maxEntries < 1) {
-      throw new InvalidArgumentError(`maxEntries must be a positive integer, got ${String(maxEntries)}`)
-    }
-    this.maxEntries = maxEntries
+    this.maxEntries = integerOption('maxEntries', maxEntries ?? Number.NaN, 0)
   }
 
   get size(): number {

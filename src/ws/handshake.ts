@@ -1,8 +1,8 @@
 /**
  * The client side of the WebSocket opening handshake (RFC 6455 §4.1, §4.2.2) and of the
- * permessage-deflate negotiation (RFC 7692 §5, §7.1). Pure functions: the request headers
- * we send, and the checks of the server's 101 that a client MUST make before the
- * connection is established. No socket here; `websocket.ts` does the I/O.
+ * permessage-deflate negotiation (RFC 7692 §5, §7.1). Pure functions: the request's URL (§3)
+ * and the headers we send, and the checks of the server's 101 that a client MUST make before
+ * the connection is established. No socket here; `opening.ts` does the I/O.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { InvalidArgumentError, WsHandshakeError } from '../errors.js'
@@ -110,6 +110,56 @@ export function deflateOffer(offer: PerMessageDeflateOptions): string {
   if (typeof client === 'number') parts.push(`client_max_window_bits=${client}`)
   else if (client) parts.push('client_max_window_bits')
   return parts.join('; ')
+}
+
+/** ws:→http:, wss:→https: (the handshake is an HTTP request, RFC 6455 §3); http(s): taken as is (WHATWG allows it). */
+export function parseWsUrl(input: string | URL): { ws: URL; http: URL } {
+  let url: URL
+  try {
+    url = new URL(String(input))
+  } catch (cause) {
+    throw new InvalidArgumentError(`invalid WebSocket URL ${String(input)}`, { cause })
+  }
+  // §3: "Fragment identifiers are meaningless in the context of WebSocket URIs and MUST NOT be used".
+  if (url.hash !== '') throw new InvalidArgumentError(`WebSocket URL ${url.href} has a fragment`)
+  const http = new URL(url.href)
+  if (url.protocol === 'ws:' || url.protocol === 'http:') {
+    http.protocol = 'http:'
+    url.protocol = 'ws:'
+  } else if (url.protocol === 'wss:' || url.protocol === 'https:') {
+    http.protocol = 'https:'
+    url.protocol = 'wss:'
+  } else {
+    throw new InvalidArgumentError(`unsupported WebSocket URL scheme ${url.protocol} (use ws: or wss:)`)
+  }
+  return { ws: url, http }
+}
+
+/** Engine-owned handshake headers a caller may not set (RFC 6455 §4.1). */
+const OWNED_HEADERS = new Set(['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-protocol', 'sec-websocket-extensions'])
+
+/** The handshake request's headers: the caller's, then ours (RFC 6455 §4.1 steps 7–10). */
+export function handshakeHeaders(
+  init: Record<string, string> | Iterable<readonly [string, string]> | undefined,
+  key: string,
+  protocols: readonly string[],
+  offer: PerMessageDeflateOptions | null,
+): [string, string][] {
+  const headers: [string, string][] = []
+  if (init !== undefined) {
+    const pairs: Iterable<readonly [string, string]> =
+      Symbol.iterator in Object(init) ? (init as Iterable<readonly [string, string]>) : Object.entries(init)
+    for (const [name, value] of pairs) {
+      if (typeof name !== 'string' || OWNED_HEADERS.has(name.toLowerCase())) {
+        throw new InvalidArgumentError(`header ${String(name)} is set by the WebSocket handshake`)
+      }
+      headers.push([name, value])
+    }
+  }
+  headers.push(['sec-websocket-key', key], ['sec-websocket-version', '13'])
+  if (protocols.length > 0) headers.push(['sec-websocket-protocol', protocols.join(', ')])
+  if (offer !== null) headers.push(['sec-websocket-extensions', deflateOffer(offer)])
+  return headers
 }
 
 /** One header value as a single string (repeated fields joined as RFC 9110 §5.3 allows for lists). */

@@ -45,7 +45,7 @@ t.test('CA-signed server: verified, ALPN, timings, SNI sent for a name', async (
   const peer = await accepted
   t.equal(conn.socket.authorized, true)
   t.equal(conn.alpnProtocol, 'http/1.1')
-  t.equal(conn.protocolVersion, 'TLSv1.3')
+  t.equal(conn.socket.getProtocol(), 'TLSv1.3')
   t.equal(conn.resumed, false)
   t.ok(conn.tcpMs >= 0 && conn.tcpMs < 5000, `tcpMs ${conn.tcpMs}`)
   t.ok(conn.tlsMs > 0 && conn.tlsMs < 5000, `tlsMs ${conn.tlsMs}`)
@@ -156,7 +156,7 @@ t.test('client certificate for a server that requires one (mTLS)', async (t) => 
 t.test('minVersion', async (t) => {
   const tls12 = await tlsServer(t, { ...serverCert, maxVersion: 'TLSv1.2' })
   const conn = await connect(t, options(tls12.port))
-  t.equal(conn.protocolVersion, 'TLSv1.2', 'TLS 1.2 is allowed by default')
+  t.equal(conn.socket.getProtocol(), 'TLSv1.2', 'TLS 1.2 is allowed by default')
   const err = await failure(t, options(tls12.port, { minVersion: 'TLSv1.3' }))
   t.type(err, ConnectRefusedError, 'no common version')
   t.match((err as Error).message, /TLS handshake with 127\.0\.0\.1:\d+ failed: ERR_SSL_/)

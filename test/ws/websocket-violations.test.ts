@@ -312,6 +312,21 @@ t.test('server drops TCP without a Close → 1006 with an error', async (t) => {
   t.same(await rec.wait('close'), { type: 'close', code: 1006, reason: '', wasClean: false })
 })
 
+t.test('server resets TCP while open → its error, then 1006; a Ping waiting for its Pong rejects with it', async (t) => {
+  const { ws, rec, conn } = await connect(t)
+  await rec.wait('open')
+  const ping = ws.ping()
+  t.equal((await conn.next())?.opcode, Opcode.PING)
+  conn.socket.resetAndDestroy()
+  const err = await rec.wait('error')
+  t.equal(err.error.code, 'WP_SOCKET_CLOSED')
+  t.match(err.error.message, /ECONNRESET/)
+  t.same(await rec.wait('close'), { type: 'close', code: 1006, reason: '', wasClean: false })
+  await t.rejects(ping, err.error, 'the Ping fails with the error that closed the connection')
+  t.equal(ws.readyState, WebSocket.CLOSED)
+  t.same(rec.types(), ['open', 'error', 'close'])
+})
+
 t.test('heartbeat timeout: a peer that never answers pings → 1006 and an error saying why', async (t) => {
   const { rec, conn } = await connect(t, { pingInterval: 20, pongTimeout: 40 })
   await rec.wait('open')

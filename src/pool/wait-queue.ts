@@ -1,0 +1,131 @@
+/**
+ * Requests waiting for a connection, first come first served, and the affinity bindings
+ * (caller-supplied key → the connection its requests go to) that let keyed requests wait for
+ * their own connection without holding up the others.
+ */
+import type { DispatchHandler, DispatchRequest } from '../dispatch.js'
+import type { ConnectionRecord } from './lifecycle.js'
+
+/** One request of a pool, from `request()` until its handler saw the end, across its attempts. */
+export interface QueueEntry {
+  readonly request: DispatchRequest
+  readonly handler: DispatchHandler
+  readonly signal: AbortSignal | undefined
+  readonly enqueuedAt: number
+  /** Re-sends so far after retryable failures. */
+  retries: number
+  /** A retry goes to a connection that has carried no request yet. */
+  freshOnly: boolean
+  /** It had to queue while every connection allowed was open (counts toward waitMs). */
+  atLimit: boolean
+  /** True from the moment the entry left the queue until it failed over to the queue again. */
+  dispatched: boolean
+  /** `abort` handed out by the connection for the current attempt. */
+  abort: ((reason?: Error) => void) | undefined
+  /** Set once the caller's handler saw onComplete or onError. */
+  finished: boolean
+  /** The listener on `signal` (removed once the entry finishes). */
+  onAbort: (() => void) | undefined
+  /** Pending backoff before the next attempt. */
+  retryTimer: NodeJS.Timeout | undefined
+  /** Caller-supplied key: requests with the same key go to the same connection while it lives. */
+  readonly affinity: string | undefined
+  /** Another origin's request on this pool's connection: never retried here (its handler resends it). */
+  readonly coalesced: boolean
+}
+
+export function newEntry(request: DispatchRequest, handler: DispatchHandler, signal: AbortSignal | undefined, affinity: string | undefined, coalesced: boolean): QueueEntry {
+  return {
+    request,
+    handler,
+    signal,
+    enqueuedAt: performance.now(),
+    retries: 0,
+    freshOnly: false,
+    atLimit: false,
+    dispatched: false,
+    abort: undefined,
+    finished: false,
+    onAbort: undefined,
+    retryTimer: undefined,
+    affinity,
+    coalesced,
+  }
+}
+
+/** Longest affinity key accepted (keys are caller data kept in memory). */
+export const MAX_AFFINITY_KEY = 256
+/** Bindings kept per pool; the oldest is forgotten beyond this. */
+export const MAX_AFFINITY_BINDINGS = 10_000
+
+export class WaitQueue {
+  /** Waiting entries, oldest first (retries go back to the front). */
+  readonly entries: QueueEntry[] = []
+  /** Queued entries that carry an affinity key (the queue is scanned past its head while > 0). */
+  keyed = 0
+  /** Affinity key → the connection its requests go to (bounded: oldest bindings forgotten). */
+  readonly #bindings = new Map<string, ConnectionRecord>()
+
+  get length(): number {
+    return this.entries.length
+  }
+
+  add(entry: QueueEntry, atFront: boolean): void {
+    if (atFront) this.entries.unshift(entry)
+    else this.entries.push(entry)
+    if (entry.affinity !== undefined) this.keyed++
+  }
+
+  removeAt(index: number): QueueEntry {
+    const entry = (index === 0 ? this.entries.shift() : this.entries.splice(index, 1)[0]) as QueueEntry
+    if (entry.affinity !== undefined) this.keyed--
+    return entry
+  }
+
+  /** Remove `entry` if it is queued; false when it is not. */
+  remove(entry: QueueEntry): boolean {
+    const i = this.entries.indexOf(entry)
+    if (i === -1) return false
+    this.removeAt(i)
+    return true
+  }
+
+  takeAll(): QueueEntry[] {
+    this.keyed = 0
+    return this.entries.splice(0)
+  }
+
+  /** The connection `key`'s requests go to, if bound. */
+  boundTo(key: string): ConnectionRecord | undefined {
+    return this.#bindings.get(key)
+  }
+
+  isBound(key: string): boolean {
+    return this.#bindings.has(key)
+  }
+
+  /** Requests with this key go to `rec` from now on, while it lives and takes requests. */
+  bind(key: string, rec: ConnectionRecord): void {
+    const bindings = this.#bindings
+    const previous = bindings.get(key)
+    if (previous === rec) return
+    previous?.affinityKeys?.delete(key)
+    bindings.delete(key)
+    if (bindings.size >= MAX_AFFINITY_BINDINGS) {
+      // Forget the oldest binding: its next request simply picks (and binds) afresh.
+      const [oldestKey, oldestRec] = bindings.entries().next().value as [string, ConnectionRecord]
+      oldestRec.affinityKeys?.delete(oldestKey)
+      bindings.delete(oldestKey)
+    }
+    bindings.set(key, rec)
+    ;(rec.affinityKeys ??= new Set()).add(key)
+  }
+
+  /** A connection that stops taking requests releases its keys; their requests rebind. */
+  unbind(rec: ConnectionRecord): void {
+    const keys = rec.affinityKeys
+    if (keys === undefined) return
+    for (const key of keys) this.#bindings.delete(key)
+    rec.affinityKeys = undefined
+  }
+}
