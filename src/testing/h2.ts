@@ -13,6 +13,18 @@ import type { FieldRecord, RecordedRequest, RouteResponse } from './types.js'
 
 const { NGHTTP2_REFUSED_STREAM, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR } = http2.constants
 
+/**
+ * RST_STREAM(`code`) and nothing else. `stream.close(code)` first ends a still-open writable
+ * side, which puts an empty DATA frame with END_STREAM on the wire, and the client could see a
+ * complete (short) response before the reset; marking the side as ending keeps node from
+ * sending it (node's closeStream() then submits the RST_STREAM at once for a non-zero code).
+ */
+function resetStream(stream: http2.ServerHttp2Stream, code: number): void {
+  const writable = (stream as unknown as { _writableState?: { ending: boolean } })._writableState
+  if (writable !== undefined && code !== NGHTTP2_NO_ERROR) writable.ending = true
+  stream.close(code)
+}
+
 export class H2Side {
   readonly #server = http2.createServer({ settings: { enableConnectProtocol: false } })
   readonly #sessions = new Set<http2.ServerHttp2Session>()
@@ -152,12 +164,12 @@ export class H2Side {
         return
       }
       case 'refuse-stream':
-        stream.close(NGHTTP2_REFUSED_STREAM)
+        resetStream(stream, NGHTTP2_REFUSED_STREAM)
         return
       case 'rst-stream': {
         const code = fault.code ?? NGHTTP2_INTERNAL_ERROR
-        if (fault.afterBytes === undefined) stream.close(code)
-        else this.#partial(session, stream, head, body, fault.afterBytes, () => stream.close(code))
+        if (fault.afterBytes === undefined) resetStream(stream, code)
+        else this.#partial(session, stream, head, body, fault.afterBytes, () => resetStream(stream, code))
         return
       }
       case 'goaway': {
@@ -169,7 +181,7 @@ export class H2Side {
           return
         }
         session.goaway(NGHTTP2_NO_ERROR, Math.max(0, (stream.id ?? 1) - 2))
-        stream.close(NGHTTP2_REFUSED_STREAM)
+        resetStream(stream, NGHTTP2_REFUSED_STREAM)
         session.close()
         return
       }

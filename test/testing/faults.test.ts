@@ -21,14 +21,22 @@ async function attempt(agent: Agent, server: TestServer, method: 'GET' | 'POST',
   })
 }
 
-for (const proto of ['http/1.1', 'h2'] as const satisfies readonly Proto[]) {
+/** How each transport is set up: h2c is cleartext HTTP/2 with prior knowledge, and expects what h2 does. */
+const TRANSPORTS = [
+  { name: 'http/1.1', proto: 'http/1.1', server: { protocols: ['http/1.1'], tls: true }, agent: {} },
+  { name: 'h2', proto: 'h2', server: { protocols: ['h2'], tls: true }, agent: {} },
+  { name: 'h2c', proto: 'h2', server: { protocols: ['h2c'], tls: false }, agent: { h2c: true } },
+] as const satisfies ReadonlyArray<{ name: string; proto: Proto; server: object; agent: object }>
+
+for (const { name, proto, server: serverOptions, agent: agentOptions } of TRANSPORTS) {
   for (const c of FAULT_CASES) {
     const expected = c.expect[proto]
     if (expected === undefined && !DISCOVER) continue
     for (const method of ['GET', 'POST'] as const) {
-      t.test(`${proto} ${c.name} ${method}`, async (t) => {
-        const server = await createTestServer({ protocols: proto === 'h2' ? ['h2'] : ['http/1.1'], tls: true })
-        const agent = new Agent({ connections: 1, tls: { ca: server.ca as string }, headersTimeout: HEADERS_TIMEOUT, bodyTimeout: BODY_TIMEOUT })
+      t.test(`${name} ${c.name} ${method}`, async (t) => {
+        const server = await createTestServer({ protocols: [...serverOptions.protocols], tls: serverOptions.tls })
+        const tls = server.ca === undefined ? {} : { tls: { ca: server.ca } }
+        const agent = new Agent({ ...agentOptions, ...tls, connections: 1, headersTimeout: HEADERS_TIMEOUT, bodyTimeout: BODY_TIMEOUT })
         t.teardown(async () => {
           await agent.destroy()
           await server.close()
@@ -40,7 +48,7 @@ for (const proto of ['http/1.1', 'h2'] as const satisfies readonly Proto[]) {
         const outcome = await attempt(agent, server, method, '/faulty')
         const requests = server.requests.filter((r) => r.path === '/faulty')
         t.ok(requests.every((r) => r.protocol === proto), `over ${proto}`)
-        if (DISCOVER) console.log(`| ${c.name} | ${proto} | ${method} | ${outcome} | ${requests.length} |`)
+        if (DISCOVER) console.log(`| ${c.name} | ${name} | ${method} | ${outcome} | ${requests.length} |`)
         else t.same({ outcome, requests: requests.length }, expected?.[method])
       })
     }
