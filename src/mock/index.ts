@@ -5,3 +5,4 @@
 export { MockAgent, MockOrigin, MockNotMatchedError, type MockAgentOptions, type MockCall, type NetConnectMatcher } from './mock-agent.js'
 export { MockInterceptor, MockScope, type PendingInterceptor, type ReplyOptions, type ReplyResult, type ReplyFunction, type MockBody, type MockBodyInit } from './interceptor.js'
 export type { InterceptOptions, MockRequest, OriginMatcher, StringMatcher } from './matchers.js'
+export { DEFAULT_REDACTED_HEADERS, type RecordedExchange, type RecordingFile } from './recording.js'

@@ -14,9 +14,10 @@ import { Agent } from '../pool/agent.js'
 import { resolvePoolOptions, type AgentOptions } from '../options.js'
 import { buildDispatchRequest, type RequestOptions } from '../request-options.js'
 import { ResponseCollector, type Response } from '../response.js'
-import { formatPending, Interceptor, MockInterceptor, type PendingInterceptor } from './interceptor.js'
+import { formatPending, Interceptor, MockInterceptor, type PendingInterceptor, type ReplyResult } from './interceptor.js'
 import { matchOrigin, matchRequest, normalizeOrigin, type InterceptOptions, type MockRequest, type OriginMatcher } from './matchers.js'
 import { Replay } from './replay.js'
+import { DEFAULT_REDACTED_HEADERS, readRecording, recordingHandler, redactExchange, saveRecording, type RecordedExchange } from './recording.js'
 
 /** No interceptor matched and net connect is off for the host: a connection was refused, by the mock. */
 export class MockNotMatchedError extends ConnectRefusedError {
@@ -102,6 +103,8 @@ export class MockAgent extends Agent {
   /** true: every host; false: none; else these matchers. */
   #netConnect: boolean | NetConnectMatcher[]
   #connectionIds = 0
+  /** Exchanges captured while recording; undefined when not recording. */
+  #recorded: RecordedExchange[] | undefined
 
   constructor(options: MockAgentOptions = {}) {
     const { netConnect, ...agentOptions } = options
@@ -154,14 +157,68 @@ export class MockAgent extends Agent {
   override request(options: RequestOptions): Promise<Response> {
     return new Promise<Response>((resolve, reject) => {
       const collector = new ResponseCollector(resolve, reject, this.#decompress ? this.#maxDecompressedSize : -1)
-      this.#handle(options, collector, this.#decompress, (passOptions) => {
-        super.request(passOptions).then(resolve, reject)
+      this.#handle(options, collector, this.#decompress, (passOptions, request) => {
+        // While recording, the collector goes through dispatch so the tee sees the wire bytes.
+        if (this.#recorded !== undefined) super.dispatch(passOptions, this.#tee(request, collector))
+        else super.request(passOptions).then(resolve, reject)
       })
     })
   }
 
   override dispatch(options: RequestOptions, handler: DispatchHandler): void {
-    this.#handle(options, handler, false, (passOptions) => super.dispatch(passOptions, handler))
+    this.#handle(options, handler, false, (passOptions, request) => super.dispatch(passOptions, this.#recorded === undefined ? handler : this.#tee(request, handler)))
+  }
+
+  /**
+   * Record what goes to the network from now on (net connect must allow it): each completed
+   * exchange, the response as it came off the wire (before decoding).
+   */
+  startRecording(): void {
+    this.#recorded = []
+  }
+
+  /** Stop recording; returns the exchanges, credential headers redacted. */
+  stopRecording(redact: readonly string[] = DEFAULT_REDACTED_HEADERS): RecordedExchange[] {
+    const recorded = this.recordedExchanges(redact)
+    this.#recorded = undefined
+    return recorded
+  }
+
+  /** The exchanges recorded so far, with the `redact` headers' values replaced by '[REDACTED]'. */
+  recordedExchanges(redact: readonly string[] = DEFAULT_REDACTED_HEADERS): RecordedExchange[] {
+    return (this.#recorded ?? []).map((e) => redactExchange(e, redact))
+  }
+
+  /** Write the recorded exchanges to a JSON file (credential headers redacted). */
+  async saveRecording(file: string, redact: readonly string[] = DEFAULT_REDACTED_HEADERS): Promise<void> {
+    await saveRecording(file, this.#recorded ?? [], redact)
+  }
+
+  /**
+   * Interceptors from a recording (a file saved by saveRecording, or exchanges): each answers
+   * its method and URL (path and query) once, in order; `persist` makes each answer forever.
+   */
+  async loadRecording(source: string | readonly RecordedExchange[], options: { persist?: boolean } = {}): Promise<void> {
+    const exchanges = typeof source === 'string' ? await readRecording(source) : source
+    for (const { request, response } of exchanges) {
+      const url = new URL(request.url)
+      const body = response.bodyEncoding === 'base64' ? Buffer.from(response.body, 'base64') : response.body
+      const scope = this.get(url.origin)
+        .intercept({ path: `${url.pathname}${url.search}`, method: request.method })
+        .reply((): ReplyResult => ({
+          status: response.status,
+          statusText: response.statusText,
+          headers: response.headers,
+          body,
+          ...(response.trailers === undefined ? {} : { trailers: response.trailers }),
+        }))
+      if (options.persist === true) scope.persist()
+    }
+  }
+
+  #tee(request: MockRequest, handler: DispatchHandler): DispatchHandler {
+    const recorded = this.#recorded
+    return recordingHandler(request, handler, (exchange) => recorded?.push(exchange))
   }
 
   #netAllowed(host: string): boolean {
@@ -171,7 +228,7 @@ export class MockAgent extends Agent {
     return rule.some((m) => (typeof m === 'string' ? m === host || m === hostname : m instanceof RegExp ? m.test(host) : m(host)))
   }
 
-  #handle(options: RequestOptions, handler: DispatchHandler, acceptEncoding: boolean, passThrough: (options: RequestOptions) => void): void {
+  #handle(options: RequestOptions, handler: DispatchHandler, acceptEncoding: boolean, passThrough: (options: RequestOptions, request: MockRequest) => void): void {
     let split: { origin: string; path: string; host: string }
     try {
       if (options === null || typeof options !== 'object') throw new InvalidArgumentError('request options must be an object')
@@ -186,7 +243,7 @@ export class MockAgent extends Agent {
     )
   }
 
-  #route(options: RequestOptions, split: { origin: string; path: string; host: string }, bytes: Buffer, handler: DispatchHandler, acceptEncoding: boolean, passThrough: (options: RequestOptions) => void): void {
+  #route(options: RequestOptions, split: { origin: string; path: string; host: string }, bytes: Buffer, handler: DispatchHandler, acceptEncoding: boolean, passThrough: (options: RequestOptions, request: MockRequest) => void): void {
     // A streamed body was read to match on it: from here on it is these bytes.
     const replayable: RequestOptions = options.body === undefined || options.body === null || typeof options.body === 'string' || options.body instanceof Uint8Array ? options : { ...options, body: bytes }
     let built: ReturnType<typeof buildDispatchRequest>
@@ -215,7 +272,7 @@ export class MockAgent extends Agent {
     }
     if (this.#netAllowed(split.host)) {
       this.#calls.push({ ...request, answeredBy: 'net' })
-      passThrough(replayable)
+      passThrough(replayable, request)
       return
     }
     this.#calls.push({ ...request, answeredBy: 'unmatched' })
