@@ -51,10 +51,11 @@ export const FAULT_CASES: FaultCase[] = [
   { name: 'drip 100 bytes every 400 ms (past bodyTimeout)', fault: { kind: 'drip', chunkSize: 100, intervalMs: 400 }, expect: { 'http/1.1': same('WP_BODY_TIMEOUT', 1), h2: same('WP_BODY_TIMEOUT', 1) } },
   { name: 'delay-head 50 ms', fault: { kind: 'delay-head', delayMs: 50 }, expect: { 'http/1.1': same('ok', 1), h2: same('ok', 1) } },
   { name: 'delay-head 600 ms (past headersTimeout)', fault: { kind: 'delay-head', delayMs: 600 }, expect: { 'http/1.1': same('WP_HEADERS_TIMEOUT', 1), h2: same('WP_HEADERS_TIMEOUT', 1) } },
-  { name: 'refuse-stream', fault: { kind: 'refuse-stream' }, expect: { h2: retriedGet('WP_H2_STREAM_RESET') } },
-  { name: 'rst-stream before the head', fault: { kind: 'rst-stream' }, expect: { h2: same('WP_H2_STREAM_RESET', 1) } },
-  { name: 'rst-stream after 10 body bytes', fault: { kind: 'rst-stream', afterBytes: 10 }, expect: { h2: same('WP_H2_STREAM_RESET', 1) } },
-  { name: 'goaway after 1 stream', fault: { kind: 'goaway', afterStreams: 1 }, warm: true, expect: { h2: retriedGet('WP_H2_GOAWAY') } },
+  // HTTP/2-only faults; over HTTP/1.1 they take the nearest form (close, reset, Connection: close).
+  { name: 'refuse-stream', fault: { kind: 'refuse-stream' }, expect: { 'http/1.1': same('WP_SOCKET_CLOSED', 1), h2: retriedGet('WP_H2_STREAM_RESET') } },
+  { name: 'rst-stream before the head', fault: { kind: 'rst-stream' }, expect: { 'http/1.1': same('WP_SOCKET_CLOSED', 1), h2: same('WP_H2_STREAM_RESET', 1) } },
+  { name: 'rst-stream after 10 body bytes', fault: { kind: 'rst-stream', afterBytes: 10 }, expect: { 'http/1.1': same('WP_H1_PARSE', 1), h2: same('WP_H2_STREAM_RESET', 1) } },
+  { name: 'goaway after 1 stream', fault: { kind: 'goaway', afterStreams: 1 }, warm: true, expect: { 'http/1.1': same('ok', 1), h2: retriedGet('WP_H2_GOAWAY') } },
   { name: 'close-idle', fault: { kind: 'close-idle' }, warm: true, expect: { 'http/1.1': retriedGet('WP_SOCKET_CLOSED'), h2: retriedGet('WP_SOCKET_CLOSED') } },
 ]
 
