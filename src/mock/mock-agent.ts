@@ -10,7 +10,8 @@
  */
 import { ConnectRefusedError, InvalidArgumentError, toWirepoolError, type WirepoolError } from '../errors.js'
 import type { DispatchHandler, HeaderRecord } from '../dispatch.js'
-import { Agent } from '../pool/agent.js'
+import diagnosticsChannel from 'node:diagnostics_channel'
+import { Agent, type AgentStats } from '../pool/agent.js'
 import { resolvePoolOptions, type AgentOptions } from '../options.js'
 import { buildDispatchRequest, type RequestOptions } from '../request-options.js'
 import { ResponseCollector, type Response } from '../response.js'
@@ -37,6 +38,23 @@ export class MockNotMatchedError extends ConnectRefusedError {
 export interface MockCall extends MockRequest {
   /** 'mock': an interceptor answered; 'net': it went to the network; 'unmatched': it failed. */
   answeredBy: 'mock' | 'net' | 'unmatched'
+}
+
+/** The channel the pools publish request events on (API.md); mocked ones carry `mocked: true`. */
+const requestChannel = diagnosticsChannel.channel('wirepool:request')
+
+/** What the mock answered, per origin: requests it matched, and how they ended. */
+export interface MockedFigures {
+  requests: number
+  completed: number
+  failed: number
+  /** By error code. */
+  errors: Record<string, number>
+}
+
+/** `agent.stats()` plus the mocked requests, which never touch a pool. */
+export interface MockAgentStats extends AgentStats {
+  mocked: Record<string, MockedFigures>
 }
 
 export type NetConnectMatcher = string | RegExp | ((host: string) => boolean)
@@ -103,6 +121,7 @@ export class MockAgent extends Agent {
   /** true: every host; false: none; else these matchers. */
   #netConnect: boolean | NetConnectMatcher[]
   #connectionIds = 0
+  readonly #mocked = new Map<string, MockedFigures>()
   /** Exchanges captured while recording; undefined when not recording. */
   #recorded: RecordedExchange[] | undefined
 
@@ -221,6 +240,22 @@ export class MockAgent extends Agent {
     return recordingHandler(request, handler, (exchange) => recorded?.push(exchange))
   }
 
+  /** The real pools' figures (requests that went to the network), and `mocked`: what interceptors answered, by origin. */
+  override stats(): MockAgentStats {
+    const mocked: Record<string, MockedFigures> = {}
+    for (const [origin, figures] of this.#mocked) mocked[origin] = { ...figures, errors: { ...figures.errors } }
+    return { ...super.stats(), mocked }
+  }
+
+  #figuresOf(origin: string): MockedFigures {
+    let figures = this.#mocked.get(origin)
+    if (figures === undefined) {
+      figures = { requests: 0, completed: 0, failed: 0, errors: {} }
+      this.#mocked.set(origin, figures)
+    }
+    return figures
+  }
+
   #netAllowed(host: string): boolean {
     const rule = this.#netConnect
     if (typeof rule === 'boolean') return rule
@@ -266,7 +301,22 @@ export class MockAgent extends Agent {
     if (interceptor !== undefined) {
       interceptor.use()
       this.#calls.push({ ...request, answeredBy: 'mock' })
-      const context = { request, headersTimeout: built.headersTimeout, bodyTimeout: built.bodyTimeout, signal: options.signal, connectionId: ++this.#connectionIds }
+      const connectionId = ++this.#connectionIds
+      const figures = this.#figuresOf(request.origin)
+      figures.requests++
+      const event = { origin: request.origin, method: request.method, path: request.path, connectionId, mocked: true }
+      if (requestChannel.hasSubscribers) requestChannel.publish({ ...event, event: 'dispatched' })
+      const onEnd = (outcome: { status: number } | { error: WirepoolError }): void => {
+        if ('error' in outcome) {
+          figures.failed++
+          figures.errors[outcome.error.code] = (figures.errors[outcome.error.code] ?? 0) + 1
+          if (requestChannel.hasSubscribers) requestChannel.publish({ ...event, event: 'failed', error: outcome.error })
+        } else {
+          figures.completed++
+          if (requestChannel.hasSubscribers) requestChannel.publish({ ...event, event: 'completed', status: outcome.status })
+        }
+      }
+      const context = { request, headersTimeout: built.headersTimeout, bodyTimeout: built.bodyTimeout, signal: options.signal, connectionId, onEnd }
       new Replay(interceptor, context, handler).start()
       return
     }

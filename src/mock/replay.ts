@@ -21,6 +21,8 @@ export interface ReplayContext {
   bodyTimeout: number
   signal: AbortSignal | undefined
   connectionId: number
+  /** Told how the replay ended (for the agent's figures and the diagnostics channel). */
+  onEnd?: (outcome: { status: number } | { error: WirepoolError }) => void
 }
 
 function headerRecord(fields: Record<string, string | number | readonly string[]> | undefined): HeaderRecord {
@@ -63,6 +65,7 @@ export class Replay {
   #done = false
   #timer: NodeJS.Timeout | undefined
   #paused = false
+  #status = 0
   #wake: (() => void) | undefined
   readonly #onSignal = (): void => this.#fail(new AbortedError('request aborted', { cause: this.#context.signal?.reason, origin: this.#context.request.origin }))
 
@@ -126,6 +129,7 @@ export class Replay {
       this.#wake = undefined
       wake?.()
     }
+    this.#status = answer.status
     let flowing = true as boolean | void
     if (!this.#call(() => (flowing = this.#handler.onHeaders(answer.status, headers, resume, answer.statusText ?? STATUS_TEXT[answer.status] ?? '')))) return
     if (flowing === false) this.#paused = true
@@ -171,6 +175,7 @@ export class Replay {
     if (this.#done) return
     if (trailers !== undefined && !this.#call(() => this.#handler.onTrailers?.(trailers))) return
     this.#finish()
+    this.#context.onEnd?.({ status: this.#status })
     this.#call(() => this.#handler.onComplete())
   }
 
@@ -225,6 +230,7 @@ export class Replay {
   #fail(err: WirepoolError): void {
     if (this.#done) return
     this.#finish()
+    this.#context.onEnd?.({ error: err })
     try {
       this.#handler.onError(err)
     } catch {

@@ -1,4 +1,5 @@
 import t from 'tap'
+import diagnosticsChannel from 'node:diagnostics_channel'
 import { Readable } from 'node:stream'
 import { gzipSync } from 'node:zlib'
 import * as undici from 'undici'
@@ -212,4 +213,24 @@ t.test('enableNetConnect lets chosen hosts reach the network', async (t) => {
   t.equal(await res.body.text(), 'real streamed')
   t.equal(server.requests.length, 1)
   t.match(mock.calls.at(-1), { answeredBy: 'net' })
+})
+
+t.test('stats() and the wirepool:request channel count mocked requests, marked as mocked', async (t) => {
+  const mock = newMock(t)
+  mock.get(ORIGIN).intercept({ path: '/ok' }).reply(200, 'fine').times(2)
+  mock.get(ORIGIN).intercept({ path: '/err' }).replyWithError(new SocketClosedError('mocked'))
+  const events: Array<{ event: string; mocked?: boolean; status?: number }> = []
+  const listener = (message: unknown): void => {
+    events.push(message as { event: string })
+  }
+  diagnosticsChannel.subscribe('wirepool:request', listener)
+  t.teardown(() => diagnosticsChannel.unsubscribe('wirepool:request', listener))
+  for (let i = 0; i < 2; i++) await (await mock.request({ url: `${ORIGIN}/ok` })).body.text()
+  await mock.request({ url: `${ORIGIN}/err` }).catch(() => undefined)
+  t.same(mock.stats().mocked, { [ORIGIN]: { requests: 3, completed: 2, failed: 1, errors: { WP_SOCKET_CLOSED: 1 } } })
+  t.same(mock.stats().origins, {}, 'no pool was made')
+  t.same(
+    events.map((e) => `${e.event}${e.status === undefined ? '' : ` ${e.status}`}${e.mocked === true ? ' (mocked)' : ''}`),
+    ['dispatched (mocked)', 'completed 200 (mocked)', 'dispatched (mocked)', 'completed 200 (mocked)', 'dispatched (mocked)', 'failed (mocked)'],
+  )
 })
