@@ -64,6 +64,8 @@ function parseChunked(buffer: Buffer, at: number): { body: Buffer; end: number }
 export function serveH1(socket: Duplex, connection: TestConnection, context: ServerContext): void {
   let buffer: Buffer = Buffer.alloc(0)
   let busy = false
+  /** The head whose `Expect: 100-continue` was answered (RFC 9110 §10.1.1), so it is answered once. */
+  let continued: ParsedHead | undefined
   let closed = false
   socket.on('close', () => {
     closed = true
@@ -77,6 +79,11 @@ export function serveH1(socket: Duplex, connection: TestConnection, context: Ser
     if (head === 'invalid') {
       socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n')
       return
+    }
+    const expect = head.headers.expect
+    if (typeof expect === 'string' && expect.toLowerCase() === '100-continue' && continued?.length !== head.length) {
+      continued = head
+      socket.write('HTTP/1.1 100 Continue\r\n\r\n')
     }
     let body: Buffer
     let end: number
@@ -97,6 +104,7 @@ export function serveH1(socket: Duplex, connection: TestConnection, context: Ser
     }
     buffer = buffer.subarray(end)
     busy = true
+    continued = undefined
     const request: RecordedRequest = {
       method: head.method,
       path: head.path,
@@ -131,14 +139,17 @@ export function serveH1(socket: Duplex, connection: TestConnection, context: Ser
 function headBytes(status: number, answer: RouteResponse, length: number, close: boolean): Buffer {
   const lines = [`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Status'}`]
   let hasDate = false
+  let hasLength = false
   for (const [name, value] of Object.entries(answer.headers ?? {})) {
-    if (name.toLowerCase() === 'date') hasDate = true
+    const lower = name.toLowerCase()
+    if (lower === 'date') hasDate = true
+    if (lower === 'content-length') hasLength = true
     for (const v of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${String(v)}`)
   }
   if (!hasDate) lines.push(`date: ${new Date().toUTCString()}`)
   if (answer.trailers !== undefined) {
     lines.push('transfer-encoding: chunked', `trailer: ${Object.keys(answer.trailers).join(', ')}`)
-  } else if (status !== 204 && status !== 304 && !(status >= 100 && status < 200)) {
+  } else if (!hasLength && status !== 204 && status !== 304 && !(status >= 100 && status < 200)) {
     lines.push(`content-length: ${length}`)
   }
   lines.push(close ? 'connection: close' : 'connection: keep-alive')

@@ -72,3 +72,29 @@ t.test('websocket: echo, ping/pong, close', async (t) => {
   t.equal(await closed, 1000)
   t.equal(server.requests[0]?.headers.upgrade, 'websocket')
 })
+
+t.test('h1: expect 100-continue is answered; a handler that throws is a 500; drip and delay over h2c', async (t) => {
+  const server = await createTestServer({ protocols: ['http/1.1', 'h2c'], tls: false })
+  const agent = new Agent({ expectContinueTimeout: 60_000 })
+  const h2c = new Agent({ h2c: true })
+  t.teardown(() => h2c.destroy())
+  closeAfter(t, server, agent)
+  server.route('PUT', '/upload', async (req) => ({ status: 200, body: `stored ${req.body.length}` }))
+  server.route('GET', '/boom', () => {
+    throw new Error('handler bug')
+  })
+  server.route('GET', '/drip', { body: 'abcdefghij', fault: { kind: 'drip', chunkSize: 3, intervalMs: 5 } })
+  const up = await agent.request({ url: `${server.origin}/upload`, method: 'PUT', headers: { expect: '100-continue' }, body: 'x'.repeat(100) })
+  t.equal(await up.body.text(), 'stored 100')
+  const boom = await agent.request({ url: `${server.origin}/boom` })
+  t.equal(boom.status, 500)
+  t.match(await boom.body.text(), /handler bug/)
+  const drip = await h2c.request({ url: `${server.origin}/drip` })
+  t.equal(drip.protocol, 'h2')
+  t.equal(await drip.body.text(), 'abcdefghij')
+  t.same(server.requests.map((r) => [r.path, r.protocol, r.fault]), [
+    ['/upload', 'http/1.1', undefined],
+    ['/boom', 'http/1.1', undefined],
+    ['/drip', 'h2', 'drip'],
+  ])
+})
