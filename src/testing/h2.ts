@@ -10,6 +10,7 @@ import * as http2 from 'node:http2'
 import type { Duplex } from 'node:stream'
 import { addField, bodyBytes, type ServerContext, type TestConnection } from './context.js'
 import type { FieldRecord, RecordedRequest, RouteResponse } from './types.js'
+import { chosenProtocol, runWebSocket } from './ws.js'
 
 const { NGHTTP2_REFUSED_STREAM, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR } = http2.constants
 
@@ -26,13 +27,15 @@ function resetStream(stream: http2.ServerHttp2Stream, code: number): void {
 }
 
 export class H2Side {
-  readonly #server = http2.createServer({ settings: { enableConnectProtocol: false } })
+  readonly #server: http2.Http2Server
   readonly #sessions = new Set<http2.ServerHttp2Session>()
   readonly #context: ServerContext
   #pending: TestConnection | undefined
 
-  constructor(context: ServerContext) {
+  constructor(context: ServerContext, websocket: boolean) {
     this.#context = context
+    // RFC 8441 §3: SETTINGS_ENABLE_CONNECT_PROTOCOL lets the client open WebSockets as streams.
+    this.#server = http2.createServer({ settings: { enableConnectProtocol: websocket } })
     this.#server.on('session', (session) => {
       const connection = this.#pending
       if (connection === undefined) return
@@ -57,28 +60,52 @@ export class H2Side {
 
   #onStream(session: http2.ServerHttp2Session, connection: TestConnection, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
     stream.on('error', () => {})
+    if (headers[':method'] === 'CONNECT' && headers[':protocol'] === 'websocket') {
+      this.#onWebSocket(connection, stream, headers)
+      return
+    }
     const chunks: Buffer[] = []
     stream.on('data', (chunk: Buffer) => chunks.push(chunk))
     stream.on('end', () => {
-      const fields: FieldRecord = {}
-      for (const [name, value] of Object.entries(headers)) {
-        if (name.startsWith(':') || value === undefined) continue
-        for (const v of Array.isArray(value) ? value : [value]) addField(fields, name, String(v))
-      }
-      const request: RecordedRequest = {
-        method: String(headers[':method'] ?? 'GET'),
-        path: String(headers[':path'] ?? '/'),
-        headers: fields,
-        body: Buffer.concat(chunks),
-        connectionId: connection.id,
-        protocol: 'h2',
-        sequence: connection.served++,
-        fault: undefined,
-      }
+      const request = this.#requestOf(connection, headers, Buffer.concat(chunks))
       void this.#context.answer(request).then((answer) => {
         if (!stream.destroyed) this.#respond(session, connection, stream, request, answer)
       })
     })
+  }
+
+  /** RFC 8441 §4-5: an extended CONNECT for a WebSocket; a 200 accepts it and the stream carries the frames. */
+  #onWebSocket(connection: TestConnection, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+    const request = this.#requestOf(connection, headers, Buffer.alloc(0))
+    void this.#context.answer(request).then((answer) => {
+      if (stream.destroyed) return
+      if (!this.#context.acceptsWebSocket(request, answer)) {
+        stream.respond({ ':status': answer.status ?? 404 })
+        stream.end()
+        return
+      }
+      const protocol = chosenProtocol(request)
+      stream.respond({ ':status': 200, ...(protocol === undefined ? {} : { 'sec-websocket-protocol': protocol }) })
+      runWebSocket(stream, Buffer.alloc(0), answer, this.#context)
+    })
+  }
+
+  #requestOf(connection: TestConnection, headers: http2.IncomingHttpHeaders, body: Buffer): RecordedRequest {
+    const fields: FieldRecord = {}
+    for (const [name, value] of Object.entries(headers)) {
+      if (name.startsWith(':') || value === undefined) continue
+      for (const v of Array.isArray(value) ? value : [value]) addField(fields, name, String(v))
+    }
+    return {
+      method: String(headers[':method'] ?? 'GET'),
+      path: String(headers[':path'] ?? '/'),
+      headers: fields,
+      body,
+      connectionId: connection.id,
+      protocol: 'h2',
+      sequence: connection.served++,
+      fault: undefined,
+    }
   }
 
   /** Run `then` once the client has read every frame written so far (its PING ACK comes after them). */

@@ -81,7 +81,7 @@ class WirepoolTestServer implements TestServer, ServerContext {
     const secure = options.tls ?? true
     this.#protocols = options.protocols ?? (secure ? ['http/1.1', 'h2'] : ['http/1.1'])
     this.#websocket = options.websocket ?? false
-    this.#h2 = new H2Side(this)
+    this.#h2 = new H2Side(this, this.#websocket)
     if (secure) {
       const certs = makeTestCertificates()
       this.ca = certs.ca
@@ -141,7 +141,9 @@ class WirepoolTestServer implements TestServer, ServerContext {
   }
 
   #findRoute(request: RecordedRequest): Route | undefined {
-    return this.#routes.find((r) => (r.method === '*' || r.method === request.method) && pathMatches(r.path, request.path))
+    // An HTTP/2 WebSocket is an extended CONNECT (RFC 8441); its routes are GET routes, as over HTTP/1.1.
+    const method = request.method === 'CONNECT' ? 'GET' : request.method
+    return this.#routes.find((r) => (r.method === '*' || r.method === method || r.method === request.method) && pathMatches(r.path, request.path))
   }
 
   async answer(request: RecordedRequest): Promise<RouteResponse> {
@@ -149,7 +151,8 @@ class WirepoolTestServer implements TestServer, ServerContext {
     const route = this.#findRoute(request)
     let answer: RouteResponse
     if (route === undefined) {
-      answer = this.#websocket && request.headers.upgrade !== undefined ? { status: 101 } : { status: 404, body: 'no route' }
+      const upgrade = request.headers.upgrade !== undefined || request.method === 'CONNECT'
+      answer = this.#websocket && upgrade ? { status: 101 } : { status: 404, body: 'no route' }
     } else {
       try {
         answer = await route.handler(request)

@@ -85,6 +85,10 @@ export interface TestServerOptions {
   protocols?: readonly TestProtocol[]
   /** Serve TLS with an in-memory certificate for localhost / 127.0.0.1 / ::1. Default true. */
   tls?: boolean
-  /** Accept WebSocket upgrades (HTTP/1.1) on paths without a route; they echo messages. Default false. */
+  /**
+   * Accept WebSockets on paths without a route (HTTP/1.1 upgrade; HTTP/2 extended CONNECT,
+   * RFC 8441, which also needs this to announce SETTINGS_ENABLE_CONNECT_PROTOCOL); they echo
+   * messages. Default false.
+   */
   websocket?: boolean
 }

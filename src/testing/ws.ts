@@ -1,5 +1,6 @@
 /**
- * The test server's WebSocket side (RFC 6455, HTTP/1.1 upgrade only): the 101 handshake with
+ * The test server's WebSocket side (RFC 6455; over HTTP/1.1 an upgrade, over HTTP/2 an RFC 8441
+ * stream set up in h2.ts): for HTTP/1.1 the 101 handshake with
  * our own `acceptFor`, server frames written by our own `encodeFrame` (unmasked), and a small
  * reader for client frames (our `FrameDecoder` is the client's: it rejects masked frames, as a
  * client must). It echoes data messages, answers pings (unless `ws-no-pong`), returns a Close,
@@ -45,17 +46,29 @@ function readFrame(buffer: Buffer): ClientFrame | null {
   return { fin: (b0 & 0x80) !== 0, opcode: b0 & 0x0f, payload, length: at + length }
 }
 
+/** An HTTP/1.1 upgrade (RFC 6455 §4.2.2): the 101 with our own `acceptFor`, then the frame loop. */
 export function serveWebSocket(socket: Duplex, rest: Buffer, request: RecordedRequest, answer: RouteResponse, context: ServerContext): void {
   const key = request.headers['sec-websocket-key']
   if (typeof key !== 'string') {
     socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n')
     return
   }
-  const offered = request.headers['sec-websocket-protocol']
-  const protocol = typeof offered === 'string' ? offered.split(',')[0]?.trim() : undefined
+  const protocol = chosenProtocol(request)
   const lines = ['HTTP/1.1 101 Switching Protocols', 'upgrade: websocket', 'connection: Upgrade', `sec-websocket-accept: ${acceptFor(key)}`]
-  if (protocol !== undefined && protocol !== '') lines.push(`sec-websocket-protocol: ${protocol}`)
+  if (protocol !== undefined) lines.push(`sec-websocket-protocol: ${protocol}`)
   socket.write(lines.join('\r\n') + '\r\n\r\n')
+  runWebSocket(socket, rest, answer, context)
+}
+
+/** The first subprotocol the client offered, which the server accepts. */
+export function chosenProtocol(request: RecordedRequest): string | undefined {
+  const offered = request.headers['sec-websocket-protocol']
+  const first = typeof offered === 'string' ? offered.split(',')[0]?.trim() : undefined
+  return first === '' ? undefined : first
+}
+
+/** The frame loop over an accepted WebSocket: an upgraded socket, or an RFC 8441 HTTP/2 stream. */
+export function runWebSocket(socket: Duplex, rest: Buffer, answer: RouteResponse, context: ServerContext): void {
   const fault = answer.fault
   let closing = false
   const sendClose = (code: number, reason = ''): void => {

@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { Agent, CloseEvent, ErrorEvent, WebSocket } from '../../src/index.js'
 import { createTestServer, type TestServer } from '../../src/testing/index.js'
 import { BODY, BODY_TIMEOUT, CONNECTION_FAULT_CASES, FAULT_CASES, HEADERS_TIMEOUT, type Proto } from './fault-cases.js'
@@ -88,28 +88,32 @@ async function wsOutcome(server: TestServer, agent: Agent, path: string, options
   return { closeCode, error, opened }
 }
 
-t.test('ws-close: the client sees the server close code', async (t) => {
-  const server = await createTestServer({ protocols: ['http/1.1'], tls: true, websocket: true })
-  const agent = new Agent({ allowH2: false, tls: { ca: server.ca as string } })
-  t.teardown(async () => {
-    await agent.destroy()
-    await server.close()
-  })
-  server.route('GET', '/ws', { status: 101, fault: { kind: 'ws-close', code: 4001, reason: 'go away' } })
-  const outcome = await wsOutcome(server, agent, '/ws', {})
-  if (DISCOVER) console.log('| ws-close 4001 |', JSON.stringify(outcome))
-  t.same(outcome, { closeCode: 4001, error: undefined, opened: true })
-})
+for (const proto of ['http/1.1', 'h2'] as const) {
+  const setUp = async (t: Test): Promise<{ server: TestServer; agent: Agent }> => {
+    const server = await createTestServer({ protocols: [proto], tls: true, websocket: true })
+    const agent = new Agent({ tls: { ca: server.ca as string } })
+    t.teardown(async () => {
+      await agent.destroy()
+      await server.close()
+    })
+    return { server, agent }
+  }
 
-t.test('ws-no-pong: the heartbeat gives up', async (t) => {
-  const server = await createTestServer({ protocols: ['http/1.1'], tls: true, websocket: true })
-  const agent = new Agent({ allowH2: false, tls: { ca: server.ca as string } })
-  t.teardown(async () => {
-    await agent.destroy()
-    await server.close()
+  t.test(`${proto} ws-close: the client sees the server close code`, async (t) => {
+    const { server, agent } = await setUp(t)
+    server.route('GET', '/ws', { status: 101, fault: { kind: 'ws-close', code: 4001, reason: 'go away' } })
+    const outcome = await wsOutcome(server, agent, '/ws', {})
+    if (DISCOVER) console.log(`| ws-close 4001 | ${proto} |`, JSON.stringify(outcome))
+    t.same(outcome, { closeCode: 4001, error: undefined, opened: true })
+    t.equal(server.requests[0]?.protocol, proto)
   })
-  server.route('GET', '/ws', { status: 101, fault: { kind: 'ws-no-pong' } })
-  const outcome = await wsOutcome(server, agent, '/ws', { pingInterval: 50, pongTimeout: 100 })
-  if (DISCOVER) console.log('| ws-no-pong |', JSON.stringify(outcome))
-  t.same(outcome, { closeCode: 1006, error: 'WP_WS_PROTOCOL', opened: true })
-})
+
+  t.test(`${proto} ws-no-pong: the heartbeat gives up`, async (t) => {
+    const { server, agent } = await setUp(t)
+    server.route('GET', '/ws', { status: 101, fault: { kind: 'ws-no-pong' } })
+    const outcome = await wsOutcome(server, agent, '/ws', { pingInterval: 50, pongTimeout: 100 })
+    if (DISCOVER) console.log(`| ws-no-pong | ${proto} |`, JSON.stringify(outcome))
+    t.same(outcome, { closeCode: 1006, error: 'WP_WS_PROTOCOL', opened: true })
+    t.equal(server.requests[0]?.protocol, proto)
+  })
+}
