@@ -8,7 +8,7 @@
  * into the same DispatchHandler contract a connection drives (replay.ts), so `request()`
  * gives the same `Response` (backpressure, trailers, abort, timeouts, decompression).
  */
-import { ConnectRefusedError, InvalidArgumentError, toWirepoolError, type WirepoolError } from '../errors.js'
+import { ConnectRefusedError, InvalidArgumentError, PoolClosedError, toWirepoolError, type WirepoolError } from '../errors.js'
 import type { DispatchHandler, HeaderRecord } from '../dispatch.js'
 import diagnosticsChannel from 'node:diagnostics_channel'
 import { Agent, type AgentStats } from '../pool/agent.js'
@@ -122,6 +122,7 @@ export class MockAgent extends Agent {
   #netConnect: boolean | NetConnectMatcher[]
   #connectionIds = 0
   readonly #mocked = new Map<string, MockedFigures>()
+  #closed = false
   /** Exchanges captured while recording; undefined when not recording. */
   #recorded: RecordedExchange[] | undefined
 
@@ -240,6 +241,17 @@ export class MockAgent extends Agent {
     return recordingHandler(request, handler, (exchange) => recorded?.push(exchange))
   }
 
+  /** No new requests, mocked or not; in-flight ones finish (as Agent#close). */
+  override close(): Promise<void> {
+    this.#closed = true
+    return super.close()
+  }
+
+  override destroy(err?: Error): Promise<void> {
+    this.#closed = true
+    return super.destroy(err)
+  }
+
   /** The real pools' figures (requests that went to the network), and `mocked`: what interceptors answered, by origin. */
   override stats(): MockAgentStats {
     const mocked: Record<string, MockedFigures> = {}
@@ -266,6 +278,7 @@ export class MockAgent extends Agent {
   #handle(options: RequestOptions, handler: DispatchHandler, acceptEncoding: boolean, passThrough: (options: RequestOptions, request: MockRequest) => void): void {
     let split: { origin: string; path: string; host: string }
     try {
+      if (this.#closed) throw new PoolClosedError('agent is closed')
       if (options === null || typeof options !== 'object') throw new InvalidArgumentError('request options must be an object')
       split = target(options)
     } catch (err) {

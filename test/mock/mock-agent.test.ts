@@ -234,3 +234,11 @@ t.test('stats() and the wirepool:request channel count mocked requests, marked a
     ['dispatched (mocked)', 'completed 200 (mocked)', 'dispatched (mocked)', 'completed 200 (mocked)', 'dispatched (mocked)', 'failed (mocked)'],
   )
 })
+
+t.test('a closed MockAgent takes no more requests', async (t) => {
+  const mock = newMock(t)
+  mock.get(ORIGIN).intercept({ path: '/x' }).reply(200, 'x').persist()
+  t.equal((await mock.request({ url: `${ORIGIN}/x` })).status, 200)
+  await mock.close()
+  t.equal(await codeOf(mock.request({ url: `${ORIGIN}/x` })), 'WP_POOL_CLOSED')
+})
