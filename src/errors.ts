@@ -22,6 +22,7 @@ export const ErrorCode = {
   WS_PROTOCOL: 'WP_WS_PROTOCOL',
   WS_HANDSHAKE: 'WP_WS_HANDSHAKE',
   DECOMPRESS: 'WP_DECOMPRESS',
+  INTERNAL: 'WP_INTERNAL',
 } as const
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
@@ -261,5 +262,23 @@ export class DecompressError extends WirepoolError {
   constructor(encoding: string, message: string, options: WirepoolErrorOptions = {}) {
     super(ErrorCode.DECOMPRESS, message, { initiator: 'remote', ...options })
     this.encoding = encoding
+  }
+}
+
+/**
+ * A state machine of ours was asked for a move its table does not list (src/state-machine.ts):
+ * a bug in wirepool, never the peer's fault. In production the connection it happened on
+ * fails with this error; under test it is thrown where it happens.
+ */
+export class IllegalTransitionError extends WirepoolError {
+  readonly machine: string
+  readonly from: string
+  /** The state asked for, or the event that asked (machines driven by events). */
+  readonly to: string
+  constructor(machine: string, from: string, to: string, options: WirepoolErrorOptions = {}) {
+    super(ErrorCode.INTERNAL, `internal error: ${machine} has no transition ${from} -> ${to}`, { initiator: 'library', ...options })
+    this.machine = machine
+    this.from = from
+    this.to = to
   }
 }

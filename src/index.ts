@@ -39,6 +39,7 @@ export {
   PoolClosedError,
   WsProtocolError,
   WsHandshakeError,
+  IllegalTransitionError,
   type ErrorInitiator,
 } from './errors.js'
 
