@@ -137,6 +137,8 @@ class WirepoolTestServer implements TestServer, ServerContext {
   }
 
   connectionFault(fault: ConnectionFault | null, count = Infinity): void {
+    if (fault !== null && this.#tlsServer === undefined) throw new TypeError(`${fault.kind} needs a TLS server (tls: true)`)
+    if (!(count >= 1)) throw new RangeError('count must be at least 1')
     this.#connectionFault = fault === null ? null : { fault, remaining: count }
   }
 

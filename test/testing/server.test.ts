@@ -98,3 +98,21 @@ t.test('h1: expect 100-continue is answered; a handler that throws is a 500; dri
     ['/drip', 'h2', 'drip'],
   ])
 })
+
+t.test('recording tells how requests shared connections', async (t) => {
+  const server = await createTestServer({ protocols: ['h2'], tls: true })
+  const agent = new Agent({ tls: { ca: server.ca as string } })
+  closeAfter(t, server, agent)
+  server.route('GET', /^\/n\//, (req) => ({ body: req.path }))
+  const bodies = await Promise.all(Array.from({ length: 10 }, async (_, i) => (await agent.request({ url: `${server.origin}/n/${i}` })).body.text()))
+  t.same(bodies.sort(), Array.from({ length: 10 }, (_, i) => `/n/${i}`).sort())
+  t.equal(server.requests.length, 10)
+  t.same(new Set(server.requests.map((r) => r.connectionId)), new Set([1]), '10 requests shared 1 connection')
+  t.same(server.requests.map((r) => r.sequence).sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+})
+
+t.test('connection faults need TLS', async (t) => {
+  const server = await createTestServer({ tls: false })
+  t.teardown(() => server.close())
+  t.throws(() => server.connectionFault({ kind: 'tls-fail' }), /needs a TLS server/)
+})
