@@ -5,7 +5,7 @@ import { gzipSync } from 'node:zlib'
 import * as undici from 'undici'
 import { request, setDefaultAgent, SocketClosedError, type DispatchHandler, type HeaderRecord, type WirepoolError } from '../../src/index.js'
 import { MockAgent, MockNotMatchedError } from '../../src/mock/index.js'
-import { createFetch } from '../../src/adapters/fetch.js'
+import { createFetch, fetch as defaultFetch } from '../../src/adapters/fetch.js'
 import { WirepoolDispatcher } from '../../src/adapters/undici.js'
 import { createTestServer } from '../../src/testing/index.js'
 
@@ -183,6 +183,7 @@ t.test('entry points: createFetch, WirepoolDispatcher (undici), setDefaultAgent'
   mock.get(ORIGIN).intercept({ path: '/fetch', method: 'POST', body: '{"a":1}' }).reply(201, { ok: true })
   mock.get(ORIGIN).intercept({ path: '/undici' }).reply(200, 'via undici', { headers: { 'x-u': 'y' } })
   mock.get(ORIGIN).intercept({ path: '/default' }).reply(200, 'via default agent')
+  mock.get(ORIGIN).intercept({ path: '/default-fetch' }).reply(200, 'via default fetch')
 
   const fetch = createFetch(mock)
   const res = await fetch(`${ORIGIN}/fetch`, { method: 'POST', body: JSON.stringify({ a: 1 }) })
@@ -199,6 +200,8 @@ t.test('entry points: createFetch, WirepoolDispatcher (undici), setDefaultAgent'
   t.teardown(() => setDefaultAgent(previous))
   const d = await request(`${ORIGIN}/default`)
   t.equal(await d.body.text(), 'via default agent')
+  const f = await defaultFetch(`${ORIGIN}/default-fetch`)
+  t.equal(await f.text(), 'via default fetch', "wirepool/fetch's default fetch follows setDefaultAgent too")
   mock.assertNoPendingInterceptors()
 })
 
