@@ -35,5 +35,9 @@ export {
   PoolClosedError,
   WsProtocolError,
   WsHandshakeError,
+  ProxyConnectError,
+  ProxyAuthError,
   type ErrorInitiator,
 } from './errors.js'
+export type { ProxyOption, ProxyOptionObject } from './proxy/config.js'
+export type { PoolStats } from './pool/pool.js'
