@@ -49,10 +49,10 @@ export class NoProxy {
     let host = entry
     let port: number | undefined
     // `[v6]:port`, `[v6]`, `v4:port`, `name:port`; a bare IPv6 literal has several colons.
-    const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(host)
+    const bracketed = /^\[([^\]]+)\](\/\d+)?(?::(\d+))?$/.exec(host)
     if (bracketed !== null) {
-      host = bracketed[1] as string
-      port = bracketed[2] === undefined ? undefined : Number(bracketed[2])
+      host = (bracketed[1] as string) + (bracketed[2] ?? '')
+      port = bracketed[3] === undefined ? undefined : Number(bracketed[3])
     } else {
       const hostPort = /^([^:]+):(\d+)$/.exec(host)
       if (hostPort !== null) {

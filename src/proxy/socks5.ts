@@ -157,16 +157,23 @@ export class Socks5Handshake {
 
   #onReply(): Socks5Step {
     const buf = this.#buffered
-    if (buf.length < 5) return { kind: 'more' }
+    // Each byte is judged as soon as it is here: a refusal is reported even from a proxy
+    // that closes before sending a full reply.
+    if (buf.length < 2) {
+      if (buf.length === 1 && buf[0] !== VERSION) return this.#fail({ kind: 'invalid', reason: `SOCKS version ${buf[0] as number} in the CONNECT reply (expected 5)` })
+      return { kind: 'more' }
+    }
     const version = buf[0] as number
     const reply = buf[1] as number
-    const atyp = buf[3] as number
     if (version !== VERSION) return this.#fail({ kind: 'invalid', reason: `SOCKS version ${version} in the CONNECT reply (expected 5)` })
     if (reply !== 0) {
       const reason = SOCKS5_REPLIES[reply] ?? `unassigned reply code 0x${reply.toString(16)}`
       return this.#fail({ kind: 'refused', reply, reason })
     }
+    if (buf.length < 3) return { kind: 'more' }
     if (buf[2] !== 0) return this.#fail({ kind: 'invalid', reason: `reserved byte 0x${(buf[2] as number).toString(16)} in the CONNECT reply (must be 0)` })
+    if (buf.length < 5) return { kind: 'more' }
+    const atyp = buf[3] as number
     // BND.ADDR's family may differ from the target's (it is the proxy's own socket), but it
     // must be one of the three address types RFC 1928 §5 defines.
     let length: number
