@@ -5,6 +5,7 @@
 import { EventEmitter } from 'node:events'
 import { InvalidArgumentError, PoolClosedError, toWirepoolError } from '../errors.js'
 import type { DispatchHandler } from '../dispatch.js'
+import type { ProxyOption } from '../proxy/config.js'
 import { resolvePoolOptions, splitAgentOptions, type AgentOptions, type PoolOptions, type TlsOptions } from '../options.js'
 import { isIdempotentRequest, type PoolRequestOptions, type RequestOptions } from '../request-options.js'
 import { isReplayableBody } from '../body-source.js'
@@ -56,7 +57,8 @@ export class Agent extends EventEmitter<PoolEvents> {
     // Validate once, up front, so a bad option fails here and not at the first request.
     const split = splitAgentOptions(options)
     const resolved = resolvePoolOptions(split.pool)
-    this.#options = split.pool
+    // The Pools get the proxy setting as resolved here (for 'env': the environment as it is now).
+    this.#options = resolved.proxy === undefined ? split.pool : { ...split.pool, proxy: resolved.proxy as unknown as ProxyOption }
     this.#budget = split.maxTotalConnections === undefined ? undefined : new ConnectionBudget(split.maxTotalConnections)
     this.#coalesce = split.coalesce
     this.#sessionCache = resolved.tls.sessionCache === false ? null : new TlsSessionCache()

@@ -13,6 +13,7 @@ import type { ResolvedPoolOptions } from '../options.js'
 import type { Origin } from './origin.js'
 import { proxyRouteFor, type ProxyRoute } from '../proxy/route.js'
 import { openProxySocket } from '../proxy/tunnel.js'
+import { ForwardedRequestHandler } from '../proxy/forward-handler.js'
 
 export interface OpenedConnection {
   connection: PoolConnection
@@ -163,7 +164,12 @@ async function openViaProxy(
     if (route.mode === 'forward') {
       const auth = route.endpoint.authorization
       const forwardProxy = { origin: origin.origin, headerLines: auth === undefined ? '' : `proxy-authorization: ${auth}\r\n` }
-      connection = new H1Connection(socket, { ...h1Options, tlsResumed: null, forwardProxy })
+      const forwarding = new H1Connection(socket, { ...h1Options, tlsResumed: null, forwardProxy })
+      // A 407 on a forwarded request is the proxy's answer (WP_PROXY_AUTH), not the origin's.
+      const dispatch = forwarding.dispatch.bind(forwarding)
+      const endpoint = route.endpoint
+      forwarding.dispatch = (request, handler) => dispatch(request, new ForwardedRequestHandler(handler, endpoint, origin.origin))
+      connection = forwarding
     } else {
       connection = options.h2c && req.h1Only !== true ? new H2Connection(socket, h2Options(null)) : new H1Connection(socket, { ...h1Options, tlsResumed: null })
     }

@@ -7,7 +7,11 @@
 import { EnvProxies } from './env.js'
 import { resolveProxyOption, type ProxyEndpoint, type ProxySetting } from './config.js'
 
+/** Marks a setting already resolved (an Agent hands its own to the Pools it creates). */
+const RESOLVED: unique symbol = Symbol('wirepool.resolvedProxy')
+
 export interface ResolvedProxy {
+  readonly [RESOLVED]?: true
   setting: ProxySetting
   /** For `'env'`: the environment as read when the options were resolved. */
   env: EnvProxies | undefined
@@ -24,10 +28,15 @@ export interface ProxyRoute {
   key: string
 }
 
+/**
+ * Parses the options once. `'env'` reads the environment here, at construction: an Agent
+ * passes the result to every Pool it creates later, so all its origins see one environment.
+ */
 export function resolveProxy(option: unknown, proxyTunnel: unknown): ResolvedProxy | undefined {
+  if (typeof option === 'object' && option !== null && RESOLVED in option) return option as ResolvedProxy
   const setting = resolveProxyOption(option, proxyTunnel)
   if (setting === undefined) return undefined
-  return { setting, env: setting.kind === 'env' ? new EnvProxies(process.env, setting.tunnel) : undefined }
+  return { [RESOLVED]: true, setting, env: setting.kind === 'env' ? new EnvProxies(process.env, setting.tunnel) : undefined }
 }
 
 /**

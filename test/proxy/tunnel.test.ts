@@ -108,6 +108,22 @@ t.test('plain http origin: absolute-form to the proxy with Proxy-Authorization',
   t.equal(res2.connection.reused, true)
 })
 
+t.test('plain http origin: a 407 from the forwarding proxy is WP_PROXY_AUTH, the connection kept', async (t) => {
+  const fake = await rawServer(t, (socket) => {
+    onRequestHeads(socket, (_head, index) => {
+      socket.write(index === 0 ? 'HTTP/1.1 407 Proxy Authentication Required\r\ncontent-length: 4\r\n\r\nnope' : 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok')
+    })
+  })
+  const agent = new Agent({ proxy: `http://bob:wrong@127.0.0.1:${fake.port}`, retry: false })
+  t.teardown(() => agent.destroy())
+  const err = await agent.request({ url: 'http://example.test/' }).catch((e: unknown) => e as Error)
+  t.type(err, ProxyAuthError)
+  t.match((err as Error).message, `proxy http://127.0.0.1:${fake.port} rejected the credentials`)
+  const ok = await agent.request({ url: 'http://example.test/' })
+  t.equal(await ok.body.text(), 'ok')
+  t.equal(ok.connection.reused, true)
+})
+
 t.test('plain http origin with proxyTunnel: CONNECT, then origin-form inside', async (t) => {
   const origin = await httpServer(t, (req, res) => res.end(`${req.url} ${req.headers['proxy-authorization'] ?? 'none'}`))
   const proxy = await startConnectProxy(t, { credentials: 'u:p' })
