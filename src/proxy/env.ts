@@ -53,3 +53,25 @@ export class EnvProxies {
     return endpoint
   }
 }
+
+/**
+ * The proxy URL for one request of the CLI, as curl picks it: `-x` wins (an empty value
+ * means none), else the environment; `--noproxy` replaces NO_PROXY. Undefined: direct.
+ */
+export function proxyForCli(url: URL, flag: string | undefined, noproxy: string | undefined, env: Env): string | undefined {
+  const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname
+  const secure = url.protocol === 'https:'
+  const port = url.port === '' ? (secure ? 443 : 80) : Number(url.port)
+  const bypass = new NoProxy(noproxy ?? pick(env, 'no_proxy', 'NO_PROXY')?.value)
+  if (bypass.matches(hostname, port)) return undefined
+  if (flag !== undefined) {
+    if (flag.trim() === '') return undefined
+    parseProxyUrl(flag)
+    return flag
+  }
+  const cgi = env['REQUEST_METHOD'] !== undefined
+  const found = (secure ? pick(env, 'https_proxy', 'HTTPS_PROXY') : pick(env, 'http_proxy', cgi ? undefined : 'HTTP_PROXY')) ?? pick(env, 'all_proxy', 'ALL_PROXY')
+  if (found === undefined) return undefined
+  parse(found, false)
+  return found.value
+}
