@@ -193,3 +193,38 @@ t.test('route key: a proxied and a direct pool for one origin never share connec
   t.not(direct.pool(origin.origin).routeKey, viaProxy.pool(origin.origin).routeKey)
   t.equal(proxy.tunnels(), 1)
 })
+
+t.test('h2c with prior knowledge goes through a CONNECT tunnel (it cannot be forwarded)', async (t) => {
+  const server = http2.createServer((req, res) => res.end(`h2c ${req.url}`))
+  const sessions = new Set<{ destroy(): void }>()
+  server.on('session', (s) => {
+    sessions.add(s)
+    s.on('close', () => sessions.delete(s))
+  })
+  const port = await listenLoopback(t, server, () => sessions)
+  const proxy = await startConnectProxy(t)
+  const agent = new Agent({ proxy: proxy.url, h2c: true })
+  t.teardown(() => agent.destroy())
+  const res = await agent.request({ url: `http://127.0.0.1:${port}/c` })
+  t.equal(res.protocol, 'h2')
+  t.equal(await res.body.text(), 'h2c /c')
+  t.match(proxy.heads[0], /^CONNECT 127\.0\.0\.1:\d+ /)
+})
+
+t.test("proxy: 'env' follows the environment; without the option it is ignored (opt-in)", async (t) => {
+  const origin = await httpsServer(t, { key: certs.key, cert: certs.cert }, (_req, res) => res.end('env'))
+  const proxy = await startConnectProxy(t)
+  const saved = process.env['HTTPS_PROXY']
+  t.teardown(() => {
+    if (saved === undefined) delete process.env['HTTPS_PROXY']
+    else process.env['HTTPS_PROXY'] = saved
+  })
+  process.env['HTTPS_PROXY'] = proxy.url
+  const viaEnv = new Agent({ proxy: 'env', tls: { ca: certs.ca } })
+  const plain = new Agent({ tls: { ca: certs.ca } })
+  t.teardown(() => Promise.all([viaEnv.destroy(), plain.destroy()]))
+  await (await viaEnv.request({ url: `https://localhost:${origin.port}/` })).body.text()
+  await (await plain.request({ url: `https://localhost:${origin.port}/` })).body.text()
+  t.equal(proxy.tunnels(), 1, 'only the env Agent used the proxy')
+  t.equal(plain.pool(`https://localhost:${origin.port}`).proxy, null)
+})
