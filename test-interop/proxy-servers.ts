@@ -83,6 +83,8 @@ export async function startSquid(options: { credentials?: { user: string; passwo
     'netdb_filename none',
     'shutdown_lifetime 0 seconds',
     'visible_hostname wirepool-test',
+    // squid ≥ 5 relays a forwarded `Upgrade: websocket` only when told to (ws: origins).
+    'http_upgrade_request_protocols websocket allow all',
     // Any port may be CONNECTed to: the origins listen on free ports.
     'acl localhost src 127.0.0.1/32 ::1',
     auth,

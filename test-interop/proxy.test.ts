@@ -33,6 +33,7 @@ interface Origins {
   h2: string
   plain: string
   wss: string
+  ws: string
   bigSha: string
 }
 
@@ -93,7 +94,16 @@ async function startOrigins(t: Test): Promise<Origins> {
     wss.close()
   })
   const wssPort = await listen(t, wsHttps)
+  const wsHttp = http.createServer()
+  const wsPlain = new WebSocketServer({ server: wsHttp })
+  wsPlain.on('connection', (ws) => ws.on('message', (data, binary) => ws.send(data, { binary })))
+  t.teardown(() => {
+    for (const c of wsPlain.clients) c.terminate()
+    wsPlain.close()
+  })
+  const wsPort = await listen(t, wsHttp)
   return {
+    ws: `ws://127.0.0.1:${wsPort}`,
     h1: `https://127.0.0.1:${h1}`,
     h2: `https://127.0.0.1:${h2}`,
     plain: `http://127.0.0.1:${plain}`,
@@ -155,8 +165,9 @@ for (const kind of kinds) {
       t.equal(res.headers['x-saw-proxy-auth'], 'false')
     })
 
-    t.test('a wss WebSocket', async (t) => {
-      const ws = new WebSocket(`${origins.wss}/chat`, { agent })
+    for (const scheme of ['wss', 'ws'] as const) t.test(`a ${scheme} WebSocket`, async (t) => {
+      // ws: through squid is a forwarded absolute-form Upgrade; through SOCKS a tunnel.
+      const ws = new WebSocket(`${origins[scheme]}/chat`, { agent })
       ws.binaryType = 'nodebuffer'
       const got = new Promise<MessageData>((resolve, reject) => {
         ws.addEventListener('message', (e) => resolve((e as MessageEvent).data as MessageData))
