@@ -11,6 +11,7 @@ import { ProxyAuthError, ProxyConnectError } from '../../src/errors.js'
 import { makeCertificates, spkiPin } from '../support/certs.js'
 import { closedPort, httpServer, httpsServer, listenLoopback, onRequestHeads, rawServer } from '../support/servers.js'
 import { startConnectProxy } from './support.js'
+import { parseExposition, valueOf } from '../support/prometheus.js'
 
 const certs = await makeCertificates()
 
@@ -52,6 +53,10 @@ t.test('https origin through CONNECT: h1, TLS end to end, credentials only on th
   t.ok(events.length > 0 && events.every((e) => e.proxy === `http://127.0.0.1:${proxy.port}`), 'events name the proxy')
   const metrics = agent.metrics()
   t.match(metrics, `wirepool_proxy_route{origin="https://localhost:${origin.port}",proxy="http://127.0.0.1:${proxy.port}"} 1`)
+  // The whole exposition stays valid with the extra family (a strict 0.0.4 parser reads it).
+  const families = parseExposition(metrics)
+  t.equal(valueOf(families, 'wirepool_proxy_route', { origin: `https://localhost:${origin.port}`, proxy: `http://127.0.0.1:${proxy.port}` }), 1)
+  t.equal(parseExposition(new Agent().metrics()).has('wirepool_proxy_route'), false, 'no family when nothing is proxied')
   t.notOk(metrics.includes('s3cret') || JSON.stringify(agent.stats()).includes('s3cret') || JSON.stringify(events).includes('s3cret'))
 })
 
