@@ -4,9 +4,10 @@
  * plain http, a wss WebSocket, a 64 MiB download checked by sha256, 1,000 requests reusing
  * tunnelled connections, NO_PROXY bypass, a wrong password, and a proxy that is down.
  *
- * The HTTPS-proxy case (TLS to the proxy) is not here: Debian's squid is built without
- * `--enable-ssl` (no https_port) and squid-openssl conflicts with it; test/proxy/tunnel.test.ts
- * covers it against an in-test node:tls CONNECT proxy instead.
+ * The HTTPS-proxy case (TLS to the proxy, then TLS to the origin inside) runs against the
+ * in-test node:tls CONNECT proxy of test/proxy/support.ts: Debian's squid is built without
+ * `--enable-ssl` (`squid -v`: no https_port) and squid-openssl, which has it, conflicts
+ * with squid (`apt-cache show squid-openssl`: Conflicts: squid).
  */
 import { createHash } from 'node:crypto'
 import { once } from 'node:events'
@@ -16,7 +17,8 @@ import https from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
 import t, { type Test } from 'tap'
 import { WebSocketServer } from 'ws'
-import { Agent, WebSocket, type MessageData } from '../src/index.js'
+import { Agent, WebSocket, type MessageData, type ProxyOption } from '../src/index.js'
+import { startConnectProxy } from '../test/proxy/support.js'
 import { ProxyAuthError, ProxyConnectError } from '../src/errors.js'
 import { makeCertificates } from '../test/support/certs.js'
 import { fileBytes, freePorts } from './support/nginx.js'
@@ -114,36 +116,54 @@ async function startOrigins(t: Test): Promise<Origins> {
 
 interface Kind {
   name: string
-  binary: string
-  start: () => Promise<RunningProxy>
+  /** The program needed; null for the in-test proxy. */
+  binary: string | null
+  start: (t: Test) => Promise<RunningProxy>
+  /** TLS to the proxy itself (an HTTPS proxy): its CA; also tunnels plain http (it only does CONNECT). */
+  proxyCa?: string
   /** The proxy URL with the given credentials. */
   url: (proxy: RunningProxy, user: string, password: string) => string
 }
 
 const credentials = { user: USER, password: PASSWORD }
 const enc = encodeURIComponent
+/** The HTTPS proxy: squid-openssl (https_port) conflicts with Debian's squid, so a node:tls CONNECT proxy. */
+const proxyCerts = await makeCertificates({ keyType: 'rsa' })
+async function startHttpsProxy(t: Test): Promise<RunningProxy> {
+  const p = await startConnectProxy(t, { tls: { key: proxyCerts.key, cert: proxyCerts.cert }, credentials: `${USER}:${PASSWORD}` })
+  return { port: p.port, url: p.url, accessLog: async () => '', stop: async () => {} }
+}
+
 const kinds: Kind[] = [
   { name: 'squid', binary: 'squid', start: () => startSquid({ credentials }), url: (p, u, pw) => `http://${enc(u)}:${enc(pw)}@127.0.0.1:${p.port}` },
   { name: 'microsocks (socks5)', binary: 'microsocks', start: () => startMicrosocks({ credentials }), url: (p, u, pw) => `socks5://${enc(u)}:${enc(pw)}@127.0.0.1:${p.port}` },
+  {
+    name: 'an HTTPS proxy (node:tls CONNECT proxy)',
+    binary: null,
+    start: startHttpsProxy,
+    url: (p, u, pw) => `https://${enc(u)}:${enc(pw)}@127.0.0.1:${p.port}`,
+    proxyCa: proxyCerts.ca,
+  },
   { name: 'microsocks (socks5h)', binary: 'microsocks', start: () => startMicrosocks({ credentials }), url: (p, u, pw) => `socks5h://${enc(u)}:${enc(pw)}@127.0.0.1:${p.port}` },
 ]
 
 for (const kind of kinds) {
   t.test(`through ${kind.name}`, async (t) => {
-    if (which(kind.binary) === null || (kind.binary === 'squid' && basicNcsaAuth() === null)) {
+    if ((kind.binary !== null && which(kind.binary) === null) || (kind.binary === 'squid' && basicNcsaAuth() === null)) {
       void t.skip(`${kind.binary} not installed`, () => {})
       return
     }
-    const proxy = await kind.start()
+    const proxy = await kind.start(t)
     t.teardown(() => proxy.stop())
     const origins = await startOrigins(t)
     const proxyUrl = kind.url(proxy, USER, PASSWORD)
     const display = proxyUrl.replace(/\/\/[^@]+@/, '//')
-    const agent = new Agent({ proxy: proxyUrl, tls: { ca: certs.ca }, keepAliveTimeout: 60_000, connections: 4 })
+    const proxyOption = (url: string): ProxyOption => (kind.proxyCa === undefined ? url : { url, tls: { ca: kind.proxyCa }, tunnel: true })
+    const agent = new Agent({ proxy: proxyOption(proxyUrl), tls: { ca: certs.ca }, keepAliveTimeout: 60_000, connections: 4 })
     t.teardown(() => agent.destroy())
 
     t.test('h1 over TLS (ALPN http/1.1), credentials never reach the origin', async (t) => {
-      const h1agent = new Agent({ proxy: proxyUrl, tls: { ca: certs.ca }, allowH2: false })
+      const h1agent = new Agent({ proxy: proxyOption(proxyUrl), tls: { ca: certs.ca }, allowH2: false })
       t.teardown(() => h1agent.destroy())
       const res = await h1agent.request({ url: `${origins.h1}/one` })
       t.equal(res.protocol, 'http/1.1')
@@ -197,7 +217,7 @@ for (const kind of kinds) {
     })
 
     t.test('1,000 requests reuse tunnelled connections', async (t) => {
-      const reuse = new Agent({ proxy: proxyUrl, tls: { ca: certs.ca }, allowH2: false, connections: 4, keepAliveTimeout: 60_000 })
+      const reuse = new Agent({ proxy: proxyOption(proxyUrl), tls: { ca: certs.ca }, allowH2: false, connections: 4, keepAliveTimeout: 60_000 })
       t.teardown(() => reuse.destroy())
       let next = 0
       const worker = async (): Promise<void> => {
@@ -214,7 +234,7 @@ for (const kind of kinds) {
       t.ok((stats?.connectionsCreated ?? 99) <= 4)
     })
 
-    t.test('NO_PROXY bypass with proxy: env', async (t) => {
+    if (kind.proxyCa === undefined) t.test('NO_PROXY bypass with proxy: env', async (t) => {
       const saved = { ...process.env }
       t.teardown(() => {
         for (const k of ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'ALL_PROXY', 'all_proxy', 'NO_PROXY', 'no_proxy']) {
@@ -242,7 +262,7 @@ for (const kind of kinds) {
     })
 
     t.test('a wrong password is WP_PROXY_AUTH', async (t) => {
-      const wrong = new Agent({ proxy: kind.url(proxy, USER, 'wrong-password'), tls: { ca: certs.ca }, retry: false })
+      const wrong = new Agent({ proxy: proxyOption(kind.url(proxy, USER, 'wrong-password')), tls: { ca: certs.ca }, retry: false })
       t.teardown(() => wrong.destroy())
       const err = await wrong.request({ url: `${origins.h1}/` }).catch((e: unknown) => e as Error)
       t.type(err, ProxyAuthError)
@@ -257,7 +277,7 @@ for (const kind of kinds) {
     t.test('the proxy down: the error names the proxy', async (t) => {
       const [port] = (await freePorts(1)) as [number]
       const downUrl = proxyUrl.replace(`:${proxy.port}`, `:${port}`)
-      const down = new Agent({ proxy: downUrl, tls: { ca: certs.ca }, retry: false })
+      const down = new Agent({ proxy: proxyOption(downUrl), tls: { ca: certs.ca }, retry: false })
       t.teardown(() => down.destroy())
       const err = await down.request({ url: `${origins.h1}/` }).catch((e: unknown) => e as Error)
       t.type(err, ProxyConnectError)
