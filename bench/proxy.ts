@@ -91,7 +91,15 @@ async function main(): Promise<void> {
       {
         name: 'undici ProxyAgent',
         make: (protocol) => {
-          const dispatcher = new ProxyAgent({ uri: squid.url, requestTls: { ca: certs.ca }, allowH2: protocol === 'h2', connections: CONCURRENCY, keepAliveTimeout: 60_000 })
+          // undici's ProxyAgent builds the in-tunnel TLS connector from requestTls: ALPN h2 has
+          // to be asked for there (allowH2), and the clients must accept it (allowH2 too).
+          const dispatcher = new ProxyAgent({
+            uri: squid.url,
+            requestTls: { ca: certs.ca, allowH2: protocol === 'h2' } as NonNullable<ProxyAgent.Options['requestTls']>,
+            allowH2: protocol === 'h2',
+            connections: CONCURRENCY,
+            keepAliveTimeout: 60_000,
+          })
           return {
             get: async (u) => {
               const res = await undiciRequest(u, { dispatcher })
@@ -109,7 +117,7 @@ async function main(): Promise<void> {
     await probed.body.text()
     await probe.close()
     if (probed.protocol !== 'h2') throw new Error(`expected h2 through squid, got ${probed.protocol}`)
-    const undiciH2 = new ProxyAgent({ uri: squid.url, requestTls: { ca: certs.ca }, allowH2: true })
+    const undiciH2 = new ProxyAgent({ uri: squid.url, requestTls: { ca: certs.ca, allowH2: true } as NonNullable<ProxyAgent.Options['requestTls']>, allowH2: true })
     const undiciProbe = await undiciRequest(url, { dispatcher: undiciH2 })
     await undiciProbe.body.text()
     await undiciH2.close()
