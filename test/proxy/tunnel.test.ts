@@ -233,3 +233,18 @@ t.test("proxy: 'env' follows the environment; without the option it is ignored (
   t.equal(proxy.tunnels(), 1, 'only the env Agent used the proxy')
   t.equal(plain.pool(`https://localhost:${origin.port}`).proxy, null)
 })
+
+t.test('inside the tunnel the origin is verified as if direct: a wrong CA or pin fails', async (t) => {
+  const other = await makeCertificates({ keyType: 'rsa' })
+  const origin = await httpsServer(t, { key: certs.key, cert: certs.cert }, (_req, res) => res.end('never'))
+  const proxy = await startConnectProxy(t)
+  const wrongCa = new Agent({ proxy: proxy.url, tls: { ca: other.ca }, retry: false })
+  const wrongPin = new Agent({ proxy: proxy.url, tls: { ca: certs.ca, pins: [spkiPin(other.cert)] }, retry: false })
+  t.teardown(() => Promise.all([wrongCa.destroy(), wrongPin.destroy()]))
+  const e1 = await wrongCa.request({ url: `https://localhost:${origin.port}/` }).catch((e: unknown) => e as Error)
+  t.match(e1, { code: 'WP_TLS_VERIFY' })
+  const e2 = await wrongPin.request({ url: `https://localhost:${origin.port}/` }).catch((e: unknown) => e as Error)
+  t.match(e2, { code: 'WP_TLS_PIN_MISMATCH' })
+  t.equal(proxy.tunnels(), 2)
+  t.equal((e1 as { origin?: string }).origin, `https://localhost:${origin.port}`, 'the error is the origin\'s, not the proxy\'s')
+})
