@@ -5,7 +5,8 @@
  * carries the origin's bytes. One deadline (the connect timeout) covers dialling and the
  * handshake; every failure names the proxy (by its URL without credentials).
  *
- * States: `dialling → handshaking → open`, or `failed` from either.
+ * States: `dialling` (openProxySocket awaits the connect) `→ handshaking → open`, or
+ * `failed` from either; the handshake's one transition function is `finish`.
  */
 import { lookup } from 'node:dns/promises'
 import { isIP, type Socket } from 'node:net'
@@ -95,6 +96,8 @@ async function dialProxy(req: ProxyDialRequest): Promise<Socket> {
   }
 }
 
+type HandshakeState = 'handshaking' | 'open' | 'failed'
+
 type Outcome = { ok: true; rest: Uint8Array; bound: string | undefined } | { ok: false; error: WirepoolError }
 
 /**
@@ -105,13 +108,14 @@ function handshake(socket: Socket, req: ProxyDialRequest, timeoutMs: number): Pr
   const { endpoint, origin } = req
   const authority = `${hostForUrl(req.targetHost)}:${req.targetPort}`
   return new Promise((resolve, reject) => {
-    let settled = false
+    let state: HandshakeState = 'handshaking'
     // Replaced once the request is written: a proxy that speaks first is not following the protocol.
     let step: (chunk: Uint8Array) => Outcome | undefined = () => fail(0, '', `proxy ${endpoint.display} sent bytes before it was asked anything`)
 
     const finish = (outcome: Outcome): void => {
-      if (settled) return
-      settled = true
+      // handshaking → open | failed; nothing leaves open or failed.
+      if (state !== 'handshaking') return
+      state = outcome.ok ? 'open' : 'failed'
       clearTimeout(timer)
       socket.off('data', onData)
       socket.off('error', onError)
@@ -181,7 +185,7 @@ function handshake(socket: Socket, req: ProxyDialRequest, timeoutMs: number): Pr
     // SOCKS5: `socks5h` sends the name (the proxy resolves it); `socks5` resolves it here.
     void socksTarget(req).then(
       (host) => {
-        if (settled) return
+        if (state !== 'handshaking') return
         let hs: Socks5Handshake
         try {
           hs = new Socks5Handshake(
