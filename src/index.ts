@@ -36,6 +36,9 @@ export {
   WsProtocolError,
   WsHandshakeError,
   IllegalTransitionError,
+  ProxyConnectError,
+  ProxyAuthError,
   type ErrorInitiator,
 } from './errors.js'
-
+export type { ProxyOption, ProxyOptionObject } from './proxy/config.js'
+export type { PoolStats } from './pool/pool.js'
