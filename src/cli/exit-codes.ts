@@ -34,6 +34,8 @@ export const ExitCode = {
   BAD_ENCODING: 61,
   /** curl 90: the server key matched none of the pins (WP_TLS_PIN_MISMATCH). */
   TLS_PIN: 90,
+  /** curl 97: the proxy refused the route or our credentials (WP_PROXY_CONNECT, WP_PROXY_AUTH). */
+  PROXY: 97,
 } as const
 
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode]
@@ -61,6 +63,8 @@ const BY_ERROR_CODE: Readonly<Partial<Record<string, ExitCode>>> = {
   [ErrorCode.WS_HANDSHAKE]: ExitCode.PROTOCOL,
   // curl 61: the content encoding could not be decoded.
   WP_DECOMPRESS: ExitCode.BAD_ENCODING,
+  [ErrorCode.PROXY_CONNECT]: ExitCode.PROXY,
+  [ErrorCode.PROXY_AUTH]: ExitCode.PROXY,
 }
 
 export function exitCodeFor(err: unknown): ExitCode {
@@ -79,4 +83,4 @@ export const EXIT_CODE_HELP = `Exit codes (as curl's where they overlap):
   16 HTTP/2 reset/GOAWAY  22 HTTP >= 400 with --fail   23 write error   26 read error (-d @file)
   28 timeout           42 aborted            56 connection closed
   60 certificate verification failed   61 bad content encoding   90 certificate pin mismatch
-  1 anything else`
+  97 the proxy refused (CONNECT, SOCKS or credentials)   1 anything else`

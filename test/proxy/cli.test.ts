@@ -34,7 +34,7 @@ t.test('get -x through a CONNECT proxy: -v names the proxy, never the password',
   t.match(run.stderr, `via http://127.0.0.1:${proxy.port} (tunnel)`)
   t.notOk(run.stderr.includes('Sup3rSecret') || run.stderr.includes(Buffer.from('cli:Sup3rSecret').toString('base64')))
   const wrong = await runCli(t, ['get', '--cacert', join(dir, 'ca.pem'), '-x', `http://cli:nope@127.0.0.1:${proxy.port}`, `https://localhost:${origin.port}/`])
-  t.not(wrong.code, 0)
+  t.equal(wrong.code, 97, "curl's exit code for a proxy that refused us")
   t.match(wrong.stderr, /WP_PROXY_AUTH/)
   t.notOk(wrong.stderr.includes('nope'))
 })
