@@ -35,5 +35,8 @@ export {
   PoolClosedError,
   WsProtocolError,
   WsHandshakeError,
+  DnsError,
   type ErrorInitiator,
 } from './errors.js'
+export { DnsCache, type DnsCacheOptions, type DnsCacheStats, type TtlResolver } from './dns/cache.js'
+export type { DnsCounts } from './pool/stats.js'

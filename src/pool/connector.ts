@@ -3,8 +3,9 @@
  * then the protocol connection the ALPN result asks for. The only place the pool meets a
  * concrete protocol class.
  */
-import { connectTcp, type TcpConnectOptions } from '../tcp/connect.js'
-import { connectTls, type PeerCertificateInfo } from '../tls/connect.js'
+import { connectTcpDetailed, type TcpConnectOptions } from '../tcp/connect.js'
+import { applyRoute, dialTls, dnsOutcome } from '../tcp/dial.js'
+import type { PeerCertificateInfo } from '../tls/connect.js'
 import type { TlsSessionCache } from '../tls/session-cache.js'
 import { H1Connection } from '../h1/connection.js'
 import { H2Connection, type H2ConnectionOptions } from '../h2/session.js'
@@ -19,6 +20,8 @@ export interface OpenedConnection {
   tcpMs: number
   tlsMs: number
   certificate: PeerCertificateInfo | null
+  /** Whether the DNS cache answered (null: no cache, an IP literal or a Unix socket). */
+  dns: 'hit' | 'miss' | null
 }
 
 export interface ConnectRequest {
@@ -49,6 +52,8 @@ export async function openConnection(req: ConnectRequest): Promise<OpenedConnect
   }
   if (options.localAddress !== undefined) tcp.localAddress = options.localAddress
   if (options.autoSelectFamily !== undefined) tcp.autoSelectFamily = options.autoSelectFamily
+  // Unix socket, resolver / lookup, Happy Eyeballs delay (src/tcp/dial.ts).
+  applyRoute(tcp, options, origin.secure)
 
   const h1Options = {
     id: req.id,
@@ -73,8 +78,9 @@ export async function openConnection(req: ConnectRequest): Promise<OpenedConnect
 
   if (!origin.secure) {
     const started = performance.now()
-    const socket = await connectTcp(tcp)
+    const { socket, dnsCached } = await connectTcpDetailed(tcp)
     return {
+      dns: dnsOutcome(origin.hostname, options, dnsCached),
       // h2c with prior knowledge (RFC 9113 §3.3): the preface is the first thing we send.
       connection: options.h2c && req.h1Only !== true ? new H2Connection(socket, h2Options(null)) : new H1Connection(socket, { ...h1Options, tlsResumed: null }),
       tlsResumed: null,
@@ -86,7 +92,7 @@ export async function openConnection(req: ConnectRequest): Promise<OpenedConnect
   }
 
   const tlsOptions = options.tls
-  const tls = await connectTls({
+  const tls = await dialTls({
     ...tcp,
     ...(tlsOptions.servername === undefined ? {} : { servername: tlsOptions.servername }),
     ...(tlsOptions.ca === undefined ? {} : { ca: tlsOptions.ca }),
@@ -110,5 +116,6 @@ export async function openConnection(req: ConnectRequest): Promise<OpenedConnect
     tcpMs: tls.tcpMs,
     tlsMs: tls.tlsMs,
     certificate: tls.certificate,
+    dns: dnsOutcome(origin.hostname, options, tls.dnsCached),
   }
 }

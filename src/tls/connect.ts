@@ -41,6 +41,12 @@ export interface TlsConnectOptions extends Omit<TcpConnectOptions, 'onread'> {
    * key must match one of them, whatever the CA says.
    */
   pins?: readonly string[]
+  /**
+   * An already connected TCP socket to run the handshake over (the Happy Eyeballs race's
+   * winner, src/tcp/dial.ts): no DNS or TCP phase then. It belongs to the TLS socket from
+   * here on, and is destroyed with it when the handshake fails.
+   */
+  socket?: net.Socket
 }
 
 /** What we keep of the peer's leaf certificate (for expiry figures and `-v` output). */
@@ -339,7 +345,8 @@ function connectAndHandshake(opts: TlsConnectOptions, secureContext: tls.SecureC
     // RFC 6066 §3: "Literal IPv4 and IPv6 addresses are not permitted in HostName."
     if (net.isIP(verifyName) === 0) connectOptions.servername = verifyName
     if (cachedSession !== undefined) connectOptions.session = cachedSession
-    copyRoutingOptions(connectOptions, opts)
+    if (opts.socket !== undefined) connectOptions.socket = opts.socket
+    else copyRoutingOptions(connectOptions, opts)
     let tlsSocket: tls.TLSSocket
     try {
       tlsSocket = tls.connect(connectOptions)
@@ -353,6 +360,8 @@ function connectAndHandshake(opts: TlsConnectOptions, secureContext: tls.SecureC
     tlsSocket.once('secureConnect', onSecureConnect)
     tlsSocket.once('error', onError)
     if (cache !== null) tlsSocket.on('session', onSession)
+    // Over a connected socket there is no 'connect' event: the handshake phase starts now.
+    if (opts.socket !== undefined) onTcpConnect()
     signal?.addEventListener('abort', onAbort, { once: true })
     // tls.connect may call a custom lookup synchronously, so the signal can already have
     // fired before the listener above existed.
