@@ -39,6 +39,7 @@ export function isNoSuchName(code: string): boolean {
 }
 
 export function dnsCodeOf(err: unknown): string {
+  if (err instanceof DnsError) return err.dnsCode
   const code = (err as { code?: unknown } | null)?.code
   return typeof code === 'string' ? code : 'UNKNOWN'
 }
