@@ -1,12 +1,13 @@
 /**
  * Loopback addresses that black-hole SYNs, for Happy Eyeballs tests, without a firewall.
  *
- * A listening socket that never accepts, with backlog 0: Linux queues one completed
- * connection (accept queue holds backlog + 1) and then drops every further SYN while the
+ * A listening socket that never accepts, with backlog 1: Linux queues two completed
+ * connections (accept queue holds backlog + 1; backlog 0 would also make the SYN queue
+ * "full" and cost the first filler a SYN retransmit) and then drops every further SYN while the
  * queue is full (tcp_conn_request: sk_acceptq_is_full → drop), so the client's connect
  * hangs in SYN_SENT with retransmits. Node's own servers always accept (libuv accepts as
  * soon as the fd is readable), hence a small python3 process that only binds and listens.
- * `fill()` makes the one queued connection, after which the address is a black hole.
+ * `blackHoles()` makes the queued connections, after which the address is a black hole.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import net from 'node:net'
@@ -24,12 +25,15 @@ held = []
 for h in hosts:
     s = socket.socket(socket.AF_INET6 if ':' in h else socket.AF_INET, socket.SOCK_STREAM)
     s.bind((h, port))
-    s.listen(0)
+    s.listen(1)
     port = s.getsockname()[1]
     held.append(s)
 print(port, flush=True)
 sys.stdin.read()
 `
+
+/** Connections the accept queue holds with backlog 1 (backlog + 1). */
+const QUEUED = 2
 
 export interface BlackHoles {
   port: number
@@ -51,10 +55,13 @@ export async function blackHoles(t: Teardown, hosts: string[]): Promise<BlackHol
   const port = Number(line.toString().trim())
   if (!(port > 0)) throw new Error(`black hole helper failed: ${line.toString()}`)
   for (const host of hosts) {
-    const filler = net.connect({ host, port })
-    filler.on('error', () => {})
-    fillers.push(filler)
-    await once(filler, 'connect')
+    // One after the other: each SYN finds the SYN queue empty (backlog 1 also bounds it).
+    for (let i = 0; i < QUEUED; i++) {
+      const filler = net.connect({ host, port })
+      filler.on('error', () => {})
+      fillers.push(filler)
+      await once(filler, 'connect')
+    }
   }
   return { port }
 }
