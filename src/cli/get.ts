@@ -21,6 +21,7 @@ import {
   stringFlag,
 } from './args.js'
 import { ExitCode, exitCodeFor } from './exit-codes.js'
+import { parseResolve, resolveLookup } from './resolve.js'
 import { Trace, headerLines } from './trace.js'
 
 export const GET_HELP = `Usage: wirepool get [options] URL
@@ -39,6 +40,8 @@ export const GET_HELP = `Usage: wirepool get [options] URL
       --pin sha256/BASE64  require the server key to match this SPKI pin (repeatable)
   -k, --insecure           do NOT verify the server certificate (prints a warning)
       --connect-timeout S  seconds for DNS + TCP + TLS (default 10)
+      --resolve H:P:ADDR   connect to ADDR[,ADDR…] for host H, port P (repeatable)
+      --unix-socket PATH   connect through this Unix domain socket (http: URLs)
   -m, --max-time S         give up after S seconds in all`
 
 const OPTIONS = {
@@ -56,6 +59,8 @@ const OPTIONS = {
   pin: { type: 'string', multiple: true },
   insecure: { type: 'boolean', short: 'k' },
   'connect-timeout': { type: 'string' },
+  resolve: { type: 'string', multiple: true },
+  'unix-socket': { type: 'string' },
   'max-time': { type: 'string', short: 'm' },
   help: { type: 'boolean', short: 'h' },
 } as const
@@ -121,6 +126,13 @@ async function parseGet(argv: readonly string[]): Promise<GetConfig | 'help'> {
   if (choice === 'h2c') agentOptions.h2c = true
   const connectTimeout = secondsMs('--connect-timeout', stringFlag(values, 'connect-timeout'))
   if (connectTimeout !== undefined) agentOptions.connectTimeout = connectTimeout
+  const lookup = resolveLookup(listFlag(values, 'resolve').map(parseResolve), Number(url.port || (url.protocol === 'https:' ? 443 : 80)))
+  if (lookup !== undefined) agentOptions.lookup = lookup
+  const unixSocket = stringFlag(values, 'unix-socket')
+  if (unixSocket !== undefined) {
+    if (url.protocol !== 'http:') throw new UsageError('--unix-socket works with http: URLs (HTTP/1.1 or --h2c)')
+    agentOptions.socketPath = unixSocket
+  }
 
   const data = stringFlag(values, 'data')
   const method = stringFlag(values, 'request') ?? (data === undefined ? 'GET' : 'POST')

@@ -78,7 +78,7 @@ t.test('§4: families alternate, IPv6 first, each attempt started while the earl
   t.equal(socket.remoteAddress, '127.0.0.1')
   const calls = connects()
   const made = sockets(calls)
-  t.same(calls.map((c) => (c as { args: [{ host: string }] }).args[0].host), ['::1', '127.0.0.2', '::1', '127.0.0.1'], 'v6, v4, v6, v4')
+  t.same(calls.map((c) => (c as unknown as { args: [{ host: string }] }).args[0].host), ['::1', '127.0.0.2', '::1', '127.0.0.1'], 'v6, v4, v6, v4')
   t.same(made.map((s) => s.destroyed), [true, true, true, false], 'losers destroyed, winner kept')
 })
 
