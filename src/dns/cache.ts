@@ -49,7 +49,10 @@ export interface DnsCacheStats {
   misses: number
   /** Misses that joined a query already in flight. */
   coalesced: number
+  /** Queries that failed (resolver unreachable, timed out, SERVFAIL…, and no answer from lookup either). */
   failures: number
+  /** Queries for a family the name has no address of, in DNS or in /etc/hosts (NXDOMAIN / NODATA everywhere). */
+  notFound: number
 }
 
 interface Entry {
@@ -74,6 +77,7 @@ export class DnsCache implements HostResolver {
   #misses = 0
   #coalesced = 0
   #failures = 0
+  #notFound = 0
 
   constructor(options: DnsCacheOptions = {}) {
     const maxEntries = integerOption('dnsCache.maxEntries', options.maxEntries, 1000)
@@ -141,7 +145,7 @@ export class DnsCache implements HostResolver {
   }) as LookupFunction
 
   stats(): DnsCacheStats {
-    return { entries: this.#v4.size + this.#v6.size, hits: this.#hits, misses: this.#misses, coalesced: this.#coalesced, failures: this.#failures }
+    return { entries: this.#v4.size + this.#v6.size, hits: this.#hits, misses: this.#misses, coalesced: this.#coalesced, failures: this.#failures, notFound: this.#notFound }
   }
 
   /** Forget every answer (e.g. after a network change). Queries in flight still complete. */
@@ -178,11 +182,14 @@ export class DnsCache implements HostResolver {
       const addresses = found.filter((a) => a.family === family).map((a) => a.address)
       return this.#store(hostname, family, addresses, addresses.length === 0 ? this.#negativeTtl : this.#hostsTtl)
     } catch (err) {
-      this.#failures++
       const cause = dnsFailure ?? err
       // Neither DNS nor getaddrinfo has an address of this family for the name: remembered
       // briefly like NODATA (the connector reports WP_DNS when the other family has none either).
-      if (isNoSuchName(dnsCodeOf(err)) && isNoSuchName(dnsCodeOf(cause))) return this.#store(hostname, family, [], this.#negativeTtl)
+      if (isNoSuchName(dnsCodeOf(err)) && isNoSuchName(dnsCodeOf(cause))) {
+        this.#notFound++
+        return this.#store(hostname, family, [], this.#negativeTtl)
+      }
+      this.#failures++
       // A resolver that failed says more than getaddrinfo's answer (e.g. ETIMEOUT vs ENOTFOUND).
       throw dnsError(hostname, cause)
     }
