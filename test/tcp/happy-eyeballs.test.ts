@@ -13,6 +13,9 @@ import { DnsCache } from '../../src/dns/cache.js'
 import type { HostResolver } from '../../src/dns/resolution.js'
 import { blackHoles, havePython } from './blackhole.js'
 import { startDnsServer } from '../support/dns-server.js'
+import { makeCertificates } from '../support/certs.js'
+import { Pool } from '../../src/index.js'
+import https from 'node:https'
 
 if (!(await havePython())) {
   t.comment('python3 is missing: no black-hole listeners, Happy Eyeballs race tests skipped')
@@ -216,4 +219,26 @@ t.test('end to end over DNS: AAAA (black hole) and A from a UDP DNS server, thro
 
 t.test('connectionAttemptDelay below 10 ms is refused (RFC 8305 §5)', async (t) => {
   await t.rejects(connectTcp({ host: '127.0.0.1', port: 80, connectTimeout: 1000, connectionAttemptDelay: 5 }), { code: ErrorCode.INVALID_ARG })
+})
+
+t.test('https through a Pool: ::1 black-holed, TLS runs over the IPv4 winner (SNI and name check by the origin name)', async (t) => {
+  const certs = await makeCertificates()
+  const { port } = await blackHoles(t, ['::1'])
+  const server = https.createServer({ key: certs.key, cert: certs.cert }, (req, res) => res.end(`tls ${String(req.socket.localAddress)}`))
+  const open = new Set<net.Socket>()
+  server.on('connection', (s: net.Socket) => {
+    open.add(s)
+    s.on('close', () => open.delete(s))
+  })
+  server.listen(port, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(() => {
+    for (const s of open) s.destroy()
+    server.close()
+  })
+  const pool = new Pool(`https://localhost:${port}`, { tls: { ca: certs.ca }, lookup: fixed(['::1', '127.0.0.1']), connectionAttemptDelay: 30, connectTimeout: 3000 })
+  t.teardown(() => pool.destroy())
+  const res = await pool.request({ path: '/' })
+  t.equal(await res.body.text(), 'tls 127.0.0.1')
+  t.equal(res.connection.remoteAddress, '127.0.0.1')
 })
