@@ -4,7 +4,7 @@
  * winner of the Happy Eyeballs race rather than over node:net's serial `autoSelectFamily`.
  */
 import net from 'node:net'
-import { InvalidArgumentError } from '../errors.js'
+import { ConnectTimeoutError, InvalidArgumentError } from '../errors.js'
 import type { HostResolver, LookupFunction } from '../dns/resolution.js'
 import { connectTls, type TlsConnection, type TlsConnectOptions } from '../tls/connect.js'
 import { bareHost, connectTcpDetailed, type TcpConnected, type TcpConnectOptions } from './connect.js'
@@ -44,12 +44,23 @@ export async function dialTls(opts: TlsConnectOptions): Promise<TlsDialed> {
   const tcp: TcpConnected = await connectTcpDetailed(opts)
   const tcpMs = performance.now() - started
   const left = Math.max(1, opts.connectTimeout - tcpMs)
+  // Read now: a socket destroyed by a failed handshake no longer knows its peer.
+  const address = tcp.socket.remoteAddress
   try {
     const tls = await connectTls({ ...opts, connectTimeout: left, socket: tcp.socket })
     return { ...tls, tcpMs, dnsCached: tcp.dnsCached }
   } catch (err) {
     // Rejected before node:tls took the socket (bad option, abort): it is still ours to close.
     tcp.socket.destroy()
+    // One deadline for the whole connect: report it as set, with the address that was reached.
+    if (err instanceof ConnectTimeoutError) {
+      throw new ConnectTimeoutError(opts.connectTimeout, {
+        target: `${bareHost(opts.host)}:${opts.port} (TLS handshake)`,
+        addresses: address === undefined ? [] : [address],
+        cause: err,
+        ...(opts.origin === undefined ? {} : { origin: opts.origin }),
+      })
+    }
     throw err
   }
 }

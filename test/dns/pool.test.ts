@@ -92,3 +92,27 @@ t.test('option checks', async (t) => {
   t.throws(() => new Pool('http://a', { dnsCache: 'yes' as unknown as boolean }), { code: ErrorCode.INVALID_ARG })
   t.throws(() => new Pool('http://a', { dnsCache: { maxEntries: -1 } }), { code: ErrorCode.INVALID_ARG })
 })
+
+t.test('a TLS handshake that never comes: the timeout is the whole connectTimeout and names the address reached', async (t) => {
+  const net = await import('node:net')
+  const held = new Set<import('node:net').Socket>()
+  // Accepts TCP, never answers the ClientHello.
+  const server = net.createServer((s) => {
+    held.add(s)
+    s.on('error', () => {})
+  })
+  server.listen(0, '127.0.0.1')
+  await new Promise((r) => server.once('listening', r))
+  t.teardown(() => {
+    for (const s of held) s.destroy()
+    server.close()
+  })
+  const port = (server.address() as import('node:net').AddressInfo).port
+  const pool = new Pool(`https://localhost:${port}`, { connectTimeout: 200, retry: false, lookup: ((_h: string, _o: unknown, cb: (e: null, a: dns.LookupAddress[]) => void) => cb(null, [{ address: '127.0.0.1', family: 4 }])) as unknown as net.LookupFunction })
+  t.teardown(() => pool.destroy())
+  await t.rejects(pool.request({ path: '/' }), {
+    code: ErrorCode.CONNECT_TIMEOUT,
+    message: `connect timed out after 200 ms to localhost:${port} (TLS handshake) (tried 127.0.0.1)`,
+    timeoutMs: 200,
+  })
+})
