@@ -179,3 +179,11 @@ t.test('options are checked', async (t) => {
   t.throws(() => new DnsCache({ maxEntries: 0 }), { code: ErrorCode.INVALID_ARG })
   t.throws(() => new DnsCache({ maxTtl: -1 }), { code: ErrorCode.INVALID_ARG })
 })
+
+t.test('SERVFAIL from DNS and nothing from lookup → WP_DNS with ESERVFAIL; EAI_AGAIN from a lookup → WP_DNS', async (t) => {
+  const server = await dnsServer(t, { 'broken.test': { servfail: true } })
+  const cache = new DnsCache({ resolver: resolverFor(server), lookup: noHosts })
+  await t.rejects(connectTcp({ host: 'broken.test', port: 80, connectTimeout: 5000, resolver: cache }), { code: ErrorCode.DNS, dnsCode: 'ESERVFAIL', hostname: 'broken.test' })
+  const again: net.LookupFunction = (hostname, _o, cb) => cb(Object.assign(new Error(`getaddrinfo EAI_AGAIN ${hostname}`), { code: 'EAI_AGAIN' }), '', 0)
+  await t.rejects(connectTcp({ host: 'flaky.test', port: 80, connectTimeout: 5000, lookup: again }), { code: ErrorCode.DNS, dnsCode: 'EAI_AGAIN', hostname: 'flaky.test' })
+})
