@@ -163,6 +163,8 @@ export class ConnectionRace {
     this.#attempts.set(socket, listeners)
     socket.once('connect', listeners.connect)
     socket.once('error', listeners.error)
+    // Nothing else to dial, now or later (the common single-address case): no timer at all.
+    if (this.#queue4.length === 0 && this.#queue6.length === 0 && !this.#pending4 && !this.#pending6) return
     if (Number.isFinite(this.#opts.attemptDelay)) {
       this.#attemptTimer = setTimeout(() => this.#next(), this.#opts.attemptDelay)
     } else {
