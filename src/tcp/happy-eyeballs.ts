@@ -23,6 +23,8 @@ export const RESOLUTION_DELAY_MS = 50
 export const DEFAULT_CONNECTION_ATTEMPT_DELAY_MS = 250
 /** RFC 8305 §5: "Connection Attempt Delays MUST NOT be less than 10 milliseconds". */
 export const MIN_CONNECTION_ATTEMPT_DELAY_MS = 10
+/** Candidates kept per family; at 250 ms apart, more would not be tried within any sane connect timeout. */
+const MAX_ADDRESSES_PER_FAMILY = 32
 
 export type SocketOptions = Omit<net.TcpNetConnectOpts, 'host' | 'port' | 'lookup' | 'family' | 'autoSelectFamily'>
 
@@ -96,7 +98,9 @@ export class ConnectionRace {
     if (this.#state === 'done') return
     if (family === 6) this.#pending6 = false
     else this.#pending4 = false
-    ;(family === 6 ? this.#queue6 : this.#queue4).push(...addresses)
+    const queue = family === 6 ? this.#queue6 : this.#queue4
+    // A resolver (a user's lookup, a hostile DNS answer) bounds nothing: dial at most MAX_ADDRESSES_PER_FAMILY of each.
+    for (let i = 0; i < addresses.length && queue.length < MAX_ADDRESSES_PER_FAMILY; i++) queue.push(addresses[i] as string)
     if (this.#state === 'resolving') {
       if (family === 6 || !this.#pending6) {
         this.#startRacing()
