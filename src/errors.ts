@@ -25,6 +25,7 @@ export const ErrorCode = {
   INTERNAL: 'WP_INTERNAL',
   PROXY_CONNECT: 'WP_PROXY_CONNECT',
   PROXY_AUTH: 'WP_PROXY_AUTH',
+  DNS: 'WP_DNS',
 } as const
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
@@ -58,9 +59,31 @@ export class WirepoolError extends Error {
 
 export class ConnectTimeoutError extends WirepoolError {
   readonly timeoutMs: number
-  constructor(timeoutMs: number, options: WirepoolErrorOptions = {}) {
-    super(ErrorCode.CONNECT_TIMEOUT, `connect timed out after ${timeoutMs} ms`, { initiator: 'library', ...options })
+  /** `host:port` and the addresses tried when the connector knew them (Happy Eyeballs race). */
+  readonly target: string | undefined
+  readonly addresses: readonly string[]
+  constructor(timeoutMs: number, options: WirepoolErrorOptions & { target?: string; addresses?: readonly string[] } = {}) {
+    const { target, addresses = [], ...rest } = options
+    const where = target === undefined ? '' : ` to ${target}${addresses.length === 0 ? ' (no address tried)' : ` (tried ${addresses.join(', ')})`}`
+    super(ErrorCode.CONNECT_TIMEOUT, `connect timed out after ${timeoutMs} ms${where}`, { initiator: 'library', ...rest })
     this.timeoutMs = timeoutMs
+    this.target = target
+    this.addresses = addresses
+  }
+}
+
+/**
+ * A name could not be resolved: NXDOMAIN (`ENOTFOUND`), no address records (`ENODATA`), a
+ * resolver that failed or timed out (`EAI_AGAIN`, `ETIMEOUT`, `ECONNREFUSED`…). `dnsCode` is
+ * the resolver's code; the lookup's own error is the `cause`.
+ */
+export class DnsError extends WirepoolError {
+  readonly hostname: string
+  readonly dnsCode: string
+  constructor(hostname: string, dnsCode: string, options: WirepoolErrorOptions = {}) {
+    super(ErrorCode.DNS, `cannot resolve ${hostname}: ${dnsCode}`, { initiator: 'remote', ...options })
+    this.hostname = hostname
+    this.dnsCode = dnsCode
   }
 }
 

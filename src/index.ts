@@ -38,7 +38,10 @@ export {
   IllegalTransitionError,
   ProxyConnectError,
   ProxyAuthError,
+  DnsError,
   type ErrorInitiator,
 } from './errors.js'
 export type { ProxyOption, ProxyOptionObject } from './proxy/config.js'
 export type { PoolStats } from './pool/pool.js'
+export { DnsCache, type DnsCacheOptions, type DnsCacheStats, type TtlResolver } from './dns/cache.js'
+export type { DnsCounts } from './pool/stats.js'

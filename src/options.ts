@@ -7,6 +7,9 @@ import { booleanOption, integerOption, msOption, optionalIntegerOption } from '.
 import { validatePins } from './tls/connect.js'
 import type { ProxyOption } from './proxy/config.js'
 import { resolveProxy, type ResolvedProxy } from './proxy/route.js'
+import { DnsCache, type DnsCacheOptions } from './dns/cache.js'
+import type { HostResolver, LookupFunction } from './dns/resolution.js'
+import { DEFAULT_CONNECTION_ATTEMPT_DELAY_MS, MIN_CONNECTION_ATTEMPT_DELAY_MS } from './tcp/happy-eyeballs.js'
 
 export interface TlsOptions {
   ca?: string | Buffer | Array<string | Buffer>
@@ -90,6 +93,17 @@ export interface PoolOptions {
   proxy?: ProxyOption
   /** Tunnel plain-http origins through an HTTP proxy with CONNECT instead of forwarding them. Default false. */
   proxyTunnel?: boolean
+  /** Connect to this Unix domain socket instead of TCP (undici's name; curl's `--unix-socket`). http: origins (h1, h2c) only. */
+  socketPath?: string
+  /** Name resolution with the `dns.lookup` signature (default `dns.lookup`). Ignored when `dnsCache` is on. */
+  lookup?: LookupFunction
+  /**
+   * The TTL-honouring DNS cache (src/dns/cache.ts): `true` for the process-wide one, options
+   * for a cache of this pool's own, or a `DnsCache` to share. Default false (README "Name resolution").
+   */
+  dnsCache?: boolean | DnsCacheOptions | DnsCache
+  /** RFC 8305 §5 Connection Attempt Delay between Happy Eyeballs attempts, ms (≥ 10). Default 250. */
+  connectionAttemptDelay?: number
 }
 
 export interface AgentOptions extends PoolOptions {
@@ -146,6 +160,27 @@ export interface ResolvedPoolOptions {
   pingInterval: number
   /** undefined: every connection goes direct. */
   proxy: ResolvedProxy | undefined
+  socketPath: string | undefined
+  lookup: LookupFunction | undefined
+  /** The DNS cache when on; undefined: `lookup` (or dns.lookup) on every connect. */
+  resolver: (HostResolver & { lookup: LookupFunction }) | undefined
+  connectionAttemptDelay: number
+}
+
+let sharedDnsCache: DnsCache | undefined
+
+/** `dnsCache: true` is one cache for the whole process, made when first asked for. */
+export function defaultDnsCache(): DnsCache {
+  sharedDnsCache ??= new DnsCache()
+  return sharedDnsCache
+}
+
+function resolveDnsCache(value: PoolOptions['dnsCache']): DnsCache | undefined {
+  if (value === undefined || value === false) return undefined
+  if (value === true) return defaultDnsCache()
+  if (value instanceof DnsCache) return value
+  if (typeof value !== 'object' || value === null) throw new InvalidArgumentError(`option dnsCache must be a boolean, options or a DnsCache, got ${String(value)}`)
+  return new DnsCache(value)
 }
 
 function resolveRetry(retry: RetryOptions | false | undefined): ResolvedRetry {
@@ -172,6 +207,7 @@ const KNOWN_OPTIONS = new Set([
   'bodyTimeout', 'keepAliveTimeout', 'maxConnectionAge', 'maxRequestsPerConnection', 'decompress', 'maxDecompressedSize', 'retry', 'tls',
   'localAddress', 'autoSelectFamily', 'maxHeaderSize', 'maxHeaderCount', 'expectContinueTimeout', 'certificateExpiryWarningDays', 'pingInterval',
   'proxy', 'proxyTunnel',
+  'socketPath', 'lookup', 'dnsCache', 'connectionAttemptDelay',
 ])
 
 export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptions {
@@ -193,7 +229,22 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
   if (localAddress !== undefined && typeof localAddress !== 'string') {
     throw new InvalidArgumentError('option localAddress must be a string')
   }
+  if (options.socketPath !== undefined && (typeof options.socketPath !== 'string' || options.socketPath === '')) {
+    throw new InvalidArgumentError('option socketPath must be a non-empty string')
+  }
+  if (options.lookup !== undefined && typeof options.lookup !== 'function') {
+    throw new InvalidArgumentError('option lookup must be a function with the dns.lookup signature')
+  }
+  const connectionAttemptDelay = msOption('connectionAttemptDelay', options.connectionAttemptDelay, DEFAULT_CONNECTION_ATTEMPT_DELAY_MS)
+  if (connectionAttemptDelay < MIN_CONNECTION_ATTEMPT_DELAY_MS) {
+    // RFC 8305 §5: "Connection Attempt Delays MUST NOT be less than 10 milliseconds".
+    throw new InvalidArgumentError(`option connectionAttemptDelay must be at least ${MIN_CONNECTION_ATTEMPT_DELAY_MS} ms (RFC 8305 §5), got ${connectionAttemptDelay}`)
+  }
   return {
+    socketPath: options.socketPath,
+    lookup: options.lookup,
+    resolver: resolveDnsCache(options.dnsCache),
+    connectionAttemptDelay,
     connections: integerOption('connections', options.connections, 10),
     pipelining: integerOption('pipelining', options.pipelining, 1),
     allowH2: booleanOption('allowH2', options.allowH2, true),

@@ -10,6 +10,8 @@ export const ExitCode = {
   FAILURE: 1,
   /** Bad flags or arguments (and options the engine refuses: WP_INVALID_ARG). */
   USAGE: 2,
+  /** curl 6: could not resolve the host name (WP_DNS). */
+  RESOLVE: 6,
   /** curl 7: could not connect (refused, unreachable, DNS failure). */
   CONNECT: 7,
   /** curl 8: the server's reply could not be parsed (WP_H1_PARSE, WP_H2_PROTOCOL). */
@@ -65,6 +67,8 @@ const BY_ERROR_CODE: Readonly<Partial<Record<string, ExitCode>>> = {
   WP_DECOMPRESS: ExitCode.BAD_ENCODING,
   [ErrorCode.PROXY_CONNECT]: ExitCode.PROXY,
   [ErrorCode.PROXY_AUTH]: ExitCode.PROXY,
+  // curl 6: couldn't resolve host.
+  WP_DNS: ExitCode.RESOLVE,
 }
 
 export function exitCodeFor(err: unknown): ExitCode {
@@ -79,7 +83,7 @@ export function exitCodeForCode(code: string): ExitCode {
 
 /** The `Exit codes` section of `wirepool --help`. */
 export const EXIT_CODE_HELP = `Exit codes (as curl's where they overlap):
-  0 success            2 bad arguments       7 connect failed      8 bad reply (parse/protocol)
+  0 success            2 bad arguments       6 cannot resolve host   7 connect failed      8 bad reply (parse/protocol)
   16 HTTP/2 reset/GOAWAY  22 HTTP >= 400 with --fail   23 write error   26 read error (-d @file)
   28 timeout           42 aborted            56 connection closed
   60 certificate verification failed   61 bad content encoding   90 certificate pin mismatch

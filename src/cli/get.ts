@@ -22,6 +22,7 @@ import {
   type ParsedFlags,
 } from './args.js'
 import { ExitCode, exitCodeFor } from './exit-codes.js'
+import { parseResolve, resolveLookup } from './resolve.js'
 import { Trace, headerLines } from './trace.js'
 import { proxyForCli } from '../proxy/env.js'
 
@@ -47,6 +48,8 @@ export const GET_HELP = `Usage: wirepool get [options] URL
       --noproxy LIST       hosts that go direct (as NO_PROXY: names, .domains, IPs, CIDRs, *)
   -p, --proxytunnel        tunnel http: URLs through an HTTP proxy with CONNECT
       --proxy-cacert FILE  trust the CA certificate(s) in FILE for an https:// proxy
+      --resolve H:P:ADDR   connect to ADDR[,ADDR…] for host H, port P (repeatable)
+      --unix-socket PATH   connect through this Unix domain socket (http: URLs)
   -m, --max-time S         give up after S seconds in all`
 
 const OPTIONS = {
@@ -68,6 +71,8 @@ const OPTIONS = {
   noproxy: { type: 'string' },
   proxytunnel: { type: 'boolean', short: 'p' },
   'proxy-cacert': { type: 'string' },
+  resolve: { type: 'string', multiple: true },
+  'unix-socket': { type: 'string' },
   'max-time': { type: 'string', short: 'm' },
   help: { type: 'boolean', short: 'h' },
 } as const
@@ -134,6 +139,13 @@ async function parseGet(argv: readonly string[]): Promise<GetConfig | 'help'> {
   const connectTimeout = secondsMs('--connect-timeout', stringFlag(values, 'connect-timeout'))
   if (connectTimeout !== undefined) agentOptions.connectTimeout = connectTimeout
   await proxyOptions(values, url, agentOptions)
+  const lookup = resolveLookup(listFlag(values, 'resolve').map(parseResolve), Number(url.port || (url.protocol === 'https:' ? 443 : 80)))
+  if (lookup !== undefined) agentOptions.lookup = lookup
+  const unixSocket = stringFlag(values, 'unix-socket')
+  if (unixSocket !== undefined) {
+    if (url.protocol !== 'http:') throw new UsageError('--unix-socket works with http: URLs (HTTP/1.1 or --h2c)')
+    agentOptions.socketPath = unixSocket
+  }
 
   const data = stringFlag(values, 'data')
   const method = stringFlag(values, 'request') ?? (data === undefined ? 'GET' : 'POST')

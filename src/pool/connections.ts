@@ -122,6 +122,7 @@ export class Connections {
     rec.certificate = opened.certificate
     this.lifecycle.transition(rec, 'handshaking', 'connected', conn)
     this.#figures.onConnected(elapsedMs, opened.tlsResumed, opened.tcpMs, opened.tlsMs)
+    this.#figures.onDns(opened.dns)
     if (opened.certificate !== null) this.#checkCertificate(opened.certificate)
     const record = rec as ConnectionRecord
     conn.on('free', () => this.refreshState(record, record.state === 'handshaking' ? 'connected' : 'request-done'))

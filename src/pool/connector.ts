@@ -3,7 +3,8 @@
  * then the protocol connection the ALPN result asks for. The only place the pool meets a
  * concrete protocol class.
  */
-import { connectTcp, type TcpConnectOptions } from '../tcp/connect.js'
+import { connectTcpDetailed, type TcpConnectOptions } from '../tcp/connect.js'
+import { applyRoute, dialTls, dnsOutcome } from '../tcp/dial.js'
 import { connectTls, type PeerCertificateInfo, type TlsConnectOptions } from '../tls/connect.js'
 import type { TlsSessionCache } from '../tls/session-cache.js'
 import { H1Connection, type H1ConnectionOptions } from '../h1/connection.js'
@@ -26,6 +27,8 @@ export interface OpenedConnection {
   proxy?: string
   /** Time the proxy took to open the tunnel (CONNECT / SOCKS5 answer), included in tcpMs. */
   tunnelMs?: number
+  /** Whether the DNS cache answered (null: no cache, an IP literal or a Unix socket). */
+  dns: 'hit' | 'miss' | null
 }
 
 export interface ConnectRequest {
@@ -56,6 +59,8 @@ export async function openConnection(req: ConnectRequest): Promise<OpenedConnect
   }
   if (options.localAddress !== undefined) tcp.localAddress = options.localAddress
   if (options.autoSelectFamily !== undefined) tcp.autoSelectFamily = options.autoSelectFamily
+  // Unix socket, resolver / lookup, Happy Eyeballs delay (src/tcp/dial.ts).
+  applyRoute(tcp, options, origin.secure)
 
   const h1Options = {
     id: req.id,
@@ -83,8 +88,9 @@ export async function openConnection(req: ConnectRequest): Promise<OpenedConnect
 
   if (!origin.secure) {
     const started = performance.now()
-    const socket = await connectTcp(tcp)
+    const { socket, dnsCached } = await connectTcpDetailed(tcp)
     return {
+      dns: dnsOutcome(origin.hostname, options, dnsCached),
       // h2c with prior knowledge (RFC 9113 §3.3): the preface is the first thing we send.
       connection: options.h2c && req.h1Only !== true ? new H2Connection(socket, h2Options(null)) : new H1Connection(socket, { ...h1Options, tlsResumed: null }),
       tlsResumed: null,
@@ -95,7 +101,7 @@ export async function openConnection(req: ConnectRequest): Promise<OpenedConnect
     }
   }
 
-  const tls = await connectTls(originTlsOptions(req, tcp))
+  const tls = await dialTls(originTlsOptions(req, tcp))
   return {
     // A server that picks no protocol speaks HTTP/1.1 (RFC 7301 §3.2 leaves it to the default).
     connection:
@@ -107,6 +113,7 @@ export async function openConnection(req: ConnectRequest): Promise<OpenedConnect
     tcpMs: tls.tcpMs,
     tlsMs: tls.tlsMs,
     certificate: tls.certificate,
+    dns: dnsOutcome(origin.hostname, options, tls.dnsCached),
   }
 }
 
@@ -175,7 +182,7 @@ async function openViaProxy(
     }
     // The tunnel left the socket paused (with any early bytes put back): let them flow now.
     socket.resume()
-    return { connection, tlsResumed: null, remoteAddress: socket.remoteAddress, tcpMs: performance.now() - started, tlsMs: 0, certificate: null, proxy, tunnelMs }
+    return { connection, tlsResumed: null, remoteAddress: socket.remoteAddress, tcpMs: performance.now() - started, tlsMs: 0, certificate: null, proxy, tunnelMs, dns: null }
   }
   const tcp: TcpConnectOptions = { host: origin.hostname, port: origin.port, connectTimeout: Math.max(1, options.connectTimeout - (performance.now() - started)), signal: req.signal, origin: origin.origin }
   const tcpMs = performance.now() - started
@@ -192,5 +199,7 @@ async function openViaProxy(
     certificate: tls.certificate,
     proxy,
     tunnelMs,
+    // The name was the proxy's to resolve (or the tunnel's dial).
+    dns: null,
   }
 }

@@ -53,6 +53,18 @@ export interface OriginStats {
   /** DNS + TCP connect and TLS handshake times of new connections. */
   tcpConnectMs: PercentileSummary
   tlsHandshakeMs: PercentileSummary
+  /**
+   * Name resolutions of new connections through the DNS cache (option `dnsCache`): answered
+   * from the cache, asked for, or failed (WP_DNS, whatever the resolver). All 0 without a cache,
+   * except failures.
+   */
+  dns: DnsCounts
+}
+
+export interface DnsCounts {
+  hits: number
+  misses: number
+  failures: number
 }
 
 export interface WebSocketCounts {
@@ -114,6 +126,13 @@ export class PoolFigures {
   readonly closedByReason: Record<string, number> = {}
   readonly webSockets = new WebSocketFigures()
   readonly errors: Record<string, number> = {}
+  dnsHits = 0
+  dnsMisses = 0
+
+  onDns(outcome: 'hit' | 'miss' | null): void {
+    if (outcome === 'hit') this.dnsHits++
+    else if (outcome === 'miss') this.dnsMisses++
+  }
 
   onDispatch(reused: boolean, waitedMs: number, atLimit: boolean, protocol: Protocol | undefined): void {
     this.requests++
@@ -172,6 +191,8 @@ export class PoolFigures {
       webSockets: this.webSockets.snapshot(),
       tcpConnectMs: this.tcpConnect.summary(),
       tlsHandshakeMs: this.tlsHandshake.summary(),
+      // Connect failures are already counted by code; a DNS one is WP_DNS.
+      dns: { hits: this.dnsHits, misses: this.dnsMisses, failures: this.errors['connect_error:WP_DNS'] ?? 0 },
     }
   }
 }
@@ -252,6 +273,13 @@ export function renderPrometheus(all: OriginFigures[], totals?: AgentTotals): st
   for (const [name, help, pick] of counters) {
     family(out, name, 'counter', help)
     for (const { origin, stats } of all) out.push(`${name}{${o(origin)}} ${pick(stats)}`)
+  }
+  family(out, 'wirepool_dns_lookups_total', 'counter', 'Name resolutions of new connections: DNS cache hits, misses (queries), failures.')
+  for (const { origin, stats } of all) {
+    for (const result of ['hit', 'miss', 'failure'] as const) {
+      const n = result === 'hit' ? stats.dns.hits : result === 'miss' ? stats.dns.misses : stats.dns.failures
+      out.push(`wirepool_dns_lookups_total{${o(origin)},result="${result}"} ${n}`)
+    }
   }
   family(out, 'wirepool_requests_total', 'counter', 'Requests handed to a connection, by protocol.')
   for (const { origin, figures } of all) {

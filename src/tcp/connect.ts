@@ -12,7 +12,9 @@ import {
   type WirepoolError,
   type WirepoolErrorOptions,
 } from '../errors.js'
-import { integerOption } from '../option-checks.js'
+import { integerOption, msOption } from '../option-checks.js'
+import { dnsError, LookupResolver, type HostResolver, type Resolution } from '../dns/resolution.js'
+import { ConnectionRace, DEFAULT_CONNECTION_ATTEMPT_DELAY_MS, MIN_CONNECTION_ATTEMPT_DELAY_MS, type SocketOptions } from './happy-eyeballs.js'
 
 export interface TcpConnectOptions {
   /** Name or IP literal; an IPv6 literal may keep its URL brackets (`[::1]`). */
@@ -21,8 +23,17 @@ export interface TcpConnectOptions {
   /** Milliseconds for DNS + TCP (and the TLS handshake when used by connectTls). */
   connectTimeout: number
   localAddress?: string
-  /** Happy eyeballs (RFC 8305) as implemented by node:net. */
+  /**
+   * false: dial a name's addresses one after another, never in parallel. Otherwise (default)
+   * they race as RFC 8305 says (src/tcp/happy-eyeballs.ts). Over TLS: node:net's own.
+   */
   autoSelectFamily?: boolean
+  /** RFC 8305 §5 Connection Attempt Delay, ms (≥ 10). Default 250. */
+  connectionAttemptDelay?: number
+  /** Resolves names for the race (e.g. a DnsCache). Takes precedence over `lookup`. */
+  resolver?: HostResolver
+  /** Connect to this Unix domain socket instead; host and port still name the origin. */
+  socketPath?: string
   /** SO_KEEPALIVE probes; default true. */
   keepAlive?: boolean
   /** Idle time before the first keep-alive probe; default 60000 ms. */
@@ -66,6 +77,14 @@ export function validateConnectOptions(opts: TcpConnectOptions): void {
       `connectTimeout must be a positive number of ms up to ${MAX_TIMEOUT}, got ${String(opts.connectTimeout)}`,
     )
   }
+  const attemptDelay = msOption('connectionAttemptDelay', opts.connectionAttemptDelay, DEFAULT_CONNECTION_ATTEMPT_DELAY_MS)
+  if (attemptDelay < MIN_CONNECTION_ATTEMPT_DELAY_MS) {
+    // RFC 8305 §5: "Connection Attempt Delays MUST NOT be less than 10 milliseconds".
+    throw new InvalidArgumentError(`connectionAttemptDelay must be at least ${MIN_CONNECTION_ATTEMPT_DELAY_MS} ms (RFC 8305 §5), got ${attemptDelay}`)
+  }
+  if (opts.socketPath !== undefined && (typeof opts.socketPath !== 'string' || opts.socketPath === '')) {
+    throw new InvalidArgumentError(`socketPath must be a non-empty string, got ${String(opts.socketPath)}`)
+  }
   const delay = opts.keepAliveInitialDelay
   if (delay !== undefined && (typeof delay !== 'number' || !(delay >= 0) || delay > MAX_TIMEOUT)) {
     throw new InvalidArgumentError(`keepAliveInitialDelay must be a non-negative number of ms, got ${String(delay)}`)
@@ -102,59 +121,118 @@ export function copyRoutingOptions(
   if (opts.lookup !== undefined) target.lookup = opts.lookup
 }
 
-type AttemptState = 'connecting' | 'connected' | 'failed'
+/** Name resolution for connectTcp: the caller's resolver, else its lookup, else dns.lookup. */
+function resolverFor(opts: TcpConnectOptions): HostResolver {
+  if (opts.resolver !== undefined) return opts.resolver
+  if (opts.lookup !== undefined) return new LookupResolver(opts.lookup)
+  return DEFAULT_RESOLVER
+}
+
+const DEFAULT_RESOLVER = new LookupResolver()
+
+/** What a connected socket came from, for stats: a name answered from the DNS cache, or not. */
+export interface TcpConnected {
+  socket: net.Socket
+  /** Both address families came from a cache (no query). False for IP literals and Unix sockets too. */
+  dnsCached: boolean
+}
 
 export function connectTcp(opts: TcpConnectOptions): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    validateConnectOptions(opts)
-    const { signal, origin } = opts
-    // An already-aborted signal must not cost a socket (nor a DNS query).
-    if (signal?.aborted === true) {
-      reject(abortedError(signal, 'connect', origin))
-      return
-    }
-    const host = bareHost(opts.host)
-    const netOptions: net.TcpNetConnectOpts = {
-      host,
-      port: opts.port,
-      // Set by libuv as soon as the socket connects, before 'connect' is emitted.
-      noDelay: opts.noDelay ?? true,
-      keepAlive: opts.keepAlive ?? true,
-      keepAliveInitialDelay: opts.keepAliveInitialDelay ?? DEFAULT_KEEPALIVE_DELAY,
-    }
-    copyRoutingOptions(netOptions, opts)
-    if (opts.onread !== undefined) netOptions.onread = opts.onread
+  return connectTcpDetailed(opts).then((c) => c.socket)
+}
 
+/**
+ * DNS + TCP under one deadline. A name is raced over its addresses (RFC 8305, see
+ * happy-eyeballs.ts); an IP literal is the race's only candidate; `socketPath` dials a
+ * Unix domain socket instead (host and port then only name the origin).
+ */
+export function connectTcpDetailed(opts: TcpConnectOptions): Promise<TcpConnected> {
+  try {
+    validateConnectOptions(opts)
+  } catch (err) {
+    return Promise.reject(err)
+  }
+  const { signal, origin } = opts
+  // An already-aborted signal must not cost a socket (nor a DNS query).
+  if (signal?.aborted === true) return Promise.reject(abortedError(signal, 'connect', origin))
+  const host = bareHost(opts.host)
+  const socketOptions: SocketOptions = {
+    // Set by libuv as soon as the socket connects, before 'connect' is emitted.
+    noDelay: opts.noDelay ?? true,
+    keepAlive: opts.keepAlive ?? true,
+    keepAliveInitialDelay: opts.keepAliveInitialDelay ?? DEFAULT_KEEPALIVE_DELAY,
+  }
+  if (opts.localAddress !== undefined) socketOptions.localAddress = opts.localAddress
+  if (opts.onread !== undefined) socketOptions.onread = opts.onread
+  if (opts.socketPath !== undefined) return connectUnix(opts, socketOptions)
+
+  const family = net.isIP(host)
+  let resolution: Resolution
+  try {
+    resolution = family === 6 ? { v6: [host], v4: [], cached: false } : family === 4 ? { v6: [], v4: [host], cached: false } : resolverFor(opts).resolve(host)
+  } catch (err) {
+    return Promise.reject(dnsError(host, err, origin))
+  }
+  const race = new ConnectionRace({
+    host,
+    port: opts.port,
+    resolution,
+    // autoSelectFamily: false keeps node's meaning: no parallel attempts (here: one address at a time).
+    attemptDelay: opts.autoSelectFamily === false ? Infinity : (opts.connectionAttemptDelay ?? DEFAULT_CONNECTION_ATTEMPT_DELAY_MS),
+    socketOptions,
+    origin,
+  })
+  const onAbort = (): void => race.abort(abortedError(signal as AbortSignal, 'connect', origin))
+  const timer = setTimeout(() => {
+    const target = `${host}:${opts.port}`
+    race.abort(new ConnectTimeoutError(opts.connectTimeout, { target, addresses: [...race.tried], ...(origin === undefined ? {} : { origin }) }))
+  }, opts.connectTimeout)
+  signal?.addEventListener('abort', onAbort, { once: true })
+  // A custom lookup may abort synchronously, before the listener above existed.
+  if (isAborted(signal)) onAbort()
+  const cleanUp = (): void => {
+    clearTimeout(timer)
+    signal?.removeEventListener('abort', onAbort)
+  }
+  return race.promise.then(
+    (socket) => {
+      cleanUp()
+      return { socket, dnsCached: resolution.cached }
+    },
+    (err: unknown) => {
+      cleanUp()
+      throw err
+    },
+  )
+}
+
+type AttemptState = 'connecting' | 'connected' | 'failed'
+
+/** A Unix domain socket (undici's `socketPath`, curl's `--unix-socket`): one attempt, same deadline and signal. */
+function connectUnix(opts: TcpConnectOptions, socketOptions: SocketOptions): Promise<TcpConnected> {
+  return new Promise((resolve, reject) => {
+    const { signal, origin } = opts
+    const path = opts.socketPath as string
     let socket: net.Socket
     try {
-      socket = net.connect(netOptions)
+      // No TCP options here: Nagle and keep-alive probes do not exist on AF_UNIX.
+      socket = net.connect(socketOptions.onread === undefined ? { path } : { path, onread: socketOptions.onread })
     } catch (err) {
-      // node:net validates synchronously (bad localAddress, bad onread shape…).
       reject(new InvalidArgumentError(`invalid connect options: ${(err as Error).message}`, errorOptions(err, origin)))
       return
     }
-
     let state: AttemptState = 'connecting'
     const onConnect = (): void => transition('connected')
     const onError = (err: Error): void =>
-      transition(
-        'failed',
-        new ConnectRefusedError(
-          `cannot connect to ${host}:${opts.port}: ${errnoCode(err)} (${err.message})`,
-          errorOptions(err, origin),
-        ),
-      )
+      transition('failed', new ConnectRefusedError(`cannot connect to unix socket ${path}: ${errnoCode(err)} (${err.message})`, errorOptions(err, origin)))
     const onAbort = (): void => transition('failed', abortedError(signal as AbortSignal, 'connect', origin))
     const timer = setTimeout(
-      () => transition('failed', new ConnectTimeoutError(opts.connectTimeout, origin === undefined ? {} : { origin })),
+      () => transition('failed', new ConnectTimeoutError(opts.connectTimeout, { target: `unix:${path}`, ...(origin === undefined ? {} : { origin }) })),
       opts.connectTimeout,
     )
     socket.once('connect', onConnect)
     socket.once('error', onError)
     signal?.addEventListener('abort', onAbort, { once: true })
-    // net.connect may call a custom lookup synchronously, so the signal can already have
-    // fired before the listener above existed.
-    if (isAborted(signal)) onAbort()
 
     function transition(next: Exclude<AttemptState, 'connecting'>, err?: WirepoolError): void {
       if (state !== 'connecting') return
@@ -164,7 +242,7 @@ export function connectTcp(opts: TcpConnectOptions): Promise<net.Socket> {
       socket.off('error', onError)
       signal?.removeEventListener('abort', onAbort)
       if (next === 'connected') {
-        resolve(socket)
+        resolve({ socket, dnsCached: false })
         return
       }
       // Nobody owns this socket any more: a late error from it must not become uncaught.

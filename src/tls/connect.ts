@@ -43,9 +43,11 @@ export interface TlsConnectOptions extends Omit<TcpConnectOptions, 'onread'> {
    */
   pins?: readonly string[]
   /**
-   * Handshake over this already-connected stream instead of dialling `host:port` (a proxy
-   * tunnel, src/proxy): `host`/`port` then only name the peer (SNI, verification, session
-   * key). The TCP phase is skipped; on failure the stream is destroyed with the TLS socket.
+   * Handshake over this already-connected stream instead of dialling `host:port`: the
+   * winner of the Happy Eyeballs race (src/tcp/dial.ts) or a proxy tunnel (src/proxy).
+   * `host`/`port` then only name the peer (SNI, verification, session key). The DNS and TCP
+   * phases are skipped; the stream belongs to the TLS socket from here on, and is destroyed
+   * with it when the handshake fails.
    */
   socket?: Duplex
 }
@@ -364,6 +366,8 @@ function connectAndHandshake(opts: TlsConnectOptions, secureContext: tls.SecureC
     tlsSocket.once('secureConnect', onSecureConnect)
     tlsSocket.once('error', onError)
     if (cache !== null) tlsSocket.on('session', onSession)
+    // Over a connected socket there is no 'connect' event: the handshake phase starts now.
+    if (opts.socket !== undefined) onTcpConnect()
     signal?.addEventListener('abort', onAbort, { once: true })
     // tls.connect may call a custom lookup synchronously, so the signal can already have
     // fired before the listener above existed.

@@ -176,20 +176,22 @@ t.test('refused connect → ConnectRefusedError with the OS code', async (t) => 
   t.equal(refused.origin, `http://127.0.0.1:${port}`)
 })
 
-t.test('DNS failure → ConnectRefusedError with ENOTFOUND', async (t) => {
+t.test('DNS failure → DnsError (WP_DNS) with ENOTFOUND', async (t) => {
   const lookup: net.LookupFunction = (hostname, _options, callback) => {
     const err: NodeJS.ErrnoException = new Error(`getaddrinfo ENOTFOUND ${hostname}`)
     err.code = 'ENOTFOUND'
     callback(err, '', 0)
   }
   await t.rejects(connectTcp({ host: 'missing.test', port: 80, connectTimeout: 5000, lookup }), {
-    code: ErrorCode.CONNECT_REFUSED,
-    message: /ENOTFOUND/,
+    code: ErrorCode.DNS,
+    message: 'cannot resolve missing.test: ENOTFOUND',
+    hostname: 'missing.test',
+    dnsCode: 'ENOTFOUND',
     cause: { code: 'ENOTFOUND' },
   })
 })
 
-t.test('timeout → ConnectTimeoutError and the socket is destroyed', async (t) => {
+t.test('timeout during DNS → ConnectTimeoutError naming the target, and no socket was made', async (t) => {
   // A SYN to a loopback port is always answered at once (accepted or refused), so the
   // hang is made in the DNS phase, which the connect timeout covers as well.
   const connects = t.capture(net, 'connect', net.connect)
@@ -207,9 +209,9 @@ t.test('timeout → ConnectTimeoutError and the socket is destroyed', async (t) 
   t.equal((err as ConnectTimeoutError).code, ErrorCode.CONNECT_TIMEOUT)
   t.equal((err as ConnectTimeoutError).timeoutMs, 20)
   t.equal((err as ConnectTimeoutError).origin, 'http://hang.test')
-  const sockets = socketsOf(connects())
-  t.equal(sockets.length, 1)
-  t.equal(sockets[0]?.destroyed, true, 'socket destroyed')
+  t.equal((err as ConnectTimeoutError).message, 'connect timed out after 20 ms to hang.test:80 (no address tried)')
+  // Resolution comes before any socket now (the race dials addresses, not names).
+  t.equal(socketsOf(connects()).length, 0, 'no socket while the name was unresolved')
 })
 
 t.test('already-aborted signal rejects without creating a socket', async (t) => {
@@ -222,7 +224,7 @@ t.test('already-aborted signal rejects without creating a socket', async (t) => 
   t.equal(connects().length, 0, 'net.connect never called')
 })
 
-t.test('abort during connect → AbortedError, socket destroyed', async (t) => {
+t.test('abort during name resolution → AbortedError, no socket made', async (t) => {
   const connects = t.capture(net, 'connect', net.connect)
   const controller = new AbortController()
   const reason = new Error('stop')
@@ -233,7 +235,7 @@ t.test('abort during connect → AbortedError, socket destroyed', async (t) => {
   )
   t.type(err, AbortedError)
   t.equal((err as AbortedError).cause, reason)
-  t.equal(socketsOf(connects())[0]?.destroyed, true, 'socket destroyed')
+  t.equal(socketsOf(connects()).length, 0, 'net.connect never called')
 })
 
 t.test('invalid options → InvalidArgumentError', async (t) => {
