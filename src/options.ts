@@ -4,7 +4,7 @@
  */
 import { InvalidArgumentError } from './errors.js'
 import { booleanOption, integerOption, msOption, optionalIntegerOption } from './option-checks.js'
-import { validatePins } from './tls/connect.js'
+import { validatePins, type TlsConnectOptions } from './tls/connect.js'
 import type { ProxyOption } from './proxy/config.js'
 import { resolveProxy, type ResolvedProxy } from './proxy/route.js'
 import { DnsCache, type DnsCacheOptions } from './dns/cache.js'
@@ -24,6 +24,24 @@ export interface TlsOptions {
   sessionCache?: boolean
   /** SPKI pins `'sha256/<base64>'`: the server's key must match one (WP_TLS_PIN_MISMATCH otherwise). */
   pins?: string[]
+}
+
+/**
+ * The user's TLS settings as the TLS connector takes them (`connectTls` options), with the
+ * security defaults filled in: certificates verified, TLS 1.2 at least. Shared by the
+ * connection to an origin and to an https:// proxy.
+ */
+export function tlsConnectSettings(t: TlsOptions): Pick<TlsConnectOptions, 'servername' | 'ca' | 'cert' | 'key' | 'passphrase' | 'pins' | 'rejectUnauthorized' | 'minVersion'> {
+  return {
+    ...(t.servername === undefined ? {} : { servername: t.servername }),
+    ...(t.ca === undefined ? {} : { ca: t.ca }),
+    ...(t.cert === undefined ? {} : { cert: t.cert }),
+    ...(t.key === undefined ? {} : { key: t.key }),
+    ...(t.passphrase === undefined ? {} : { passphrase: t.passphrase }),
+    ...(t.pins === undefined ? {} : { pins: t.pins }),
+    rejectUnauthorized: t.rejectUnauthorized ?? true,
+    minVersion: t.minVersion ?? 'TLSv1.2',
+  }
 }
 
 export interface RetryOptions {

@@ -5,7 +5,8 @@
  */
 import { lookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
-import type { ConnectionInfo, DispatchHandler, HeaderRecord } from '../dispatch.js'
+import type { DispatchHandler, HeaderRecord } from '../dispatch.js'
+import { DelegatingHandler } from '../delegating-handler.js'
 import { ErrorCode, type WirepoolError } from '../errors.js'
 
 /** RFC 9113 §7. */
@@ -51,8 +52,7 @@ export class AddressBook {
  * process (GOAWAY / REFUSED_STREAM, RFC 9113 §8.7) is not shown to the caller: `resend`
  * sends the request again on its own origin.
  */
-export class CoalescedHandler implements DispatchHandler {
-  readonly #inner: DispatchHandler
+export class CoalescedHandler extends DelegatingHandler {
   readonly #resend: (reason: 'misdirected' | 'unprocessed') => void
   readonly #replayable: boolean
   readonly #idempotent: boolean
@@ -60,42 +60,34 @@ export class CoalescedHandler implements DispatchHandler {
   #headersSeen = false
 
   constructor(inner: DispatchHandler, replayable: boolean, idempotent: boolean, resend: (reason: 'misdirected' | 'unprocessed') => void) {
-    this.#inner = inner
+    super(inner)
     this.#replayable = replayable
     this.#idempotent = idempotent
     this.#resend = resend
   }
 
-  onConnect(abort: (reason?: Error) => void, info: ConnectionInfo): void {
-    this.#inner.onConnect?.(abort, info)
-  }
-
-  onInformational(status: number, headers: HeaderRecord): void {
-    this.#inner.onInformational?.(status, headers)
-  }
-
-  onHeaders(status: number, headers: HeaderRecord, resume: () => void, statusText: string): boolean | void {
+  override onHeaders(status: number, headers: HeaderRecord, resume: () => void, statusText: string, rawHeaders?: readonly string[]): boolean | void {
     if (status === 421 && this.#replayable) {
       // Read the (small) body to its end so the stream finishes cleanly, then resend.
       this.#misdirected = true
       return true
     }
     this.#headersSeen = true
-    return this.#inner.onHeaders(status, headers, resume, statusText)
+    return this.inner.onHeaders(status, headers, resume, statusText, rawHeaders)
   }
 
-  onData(chunk: Uint8Array): boolean | void {
+  override onData(chunk: Uint8Array): boolean | void {
     if (this.#misdirected) return true
-    return this.#inner.onData(chunk)
+    return this.inner.onData(chunk)
   }
 
-  onTrailers(trailers: HeaderRecord): void {
-    if (!this.#misdirected) this.#inner.onTrailers?.(trailers)
+  override onTrailers(trailers: HeaderRecord): void {
+    if (!this.#misdirected) this.inner.onTrailers?.(trailers)
   }
 
-  onComplete(): void {
+  override onComplete(): void {
     if (this.#misdirected) this.#resend('misdirected')
-    else this.#inner.onComplete()
+    else this.inner.onComplete()
   }
 
   /**
@@ -109,10 +101,10 @@ export class CoalescedHandler implements DispatchHandler {
     return this.#idempotent || err.code === ErrorCode.H2_GOAWAY || marks.h2Code === REFUSED_STREAM
   }
 
-  onError(err: WirepoolError): void {
+  override onError(err: WirepoolError): void {
     // A 421 whose body failed to arrive is still a 421: the request was not processed.
     if (this.#misdirected) this.#resend('misdirected')
     else if (!this.#headersSeen && this.#replayable && this.#mayResend(err)) this.#resend('unprocessed')
-    else this.#inner.onError(err)
+    else this.inner.onError(err)
   }
 }

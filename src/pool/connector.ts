@@ -5,12 +5,12 @@
  */
 import { connectTcpDetailed, type TcpConnectOptions } from '../tcp/connect.js'
 import { applyRoute, dialTls, dnsOutcome } from '../tcp/dial.js'
-import { connectTls, type PeerCertificateInfo, type TlsConnectOptions } from '../tls/connect.js'
+import { connectTls, type PeerCertificateInfo, type TlsConnection, type TlsConnectOptions } from '../tls/connect.js'
 import type { TlsSessionCache } from '../tls/session-cache.js'
 import { H1Connection, type H1ConnectionOptions } from '../h1/connection.js'
 import { H2Connection, type H2ConnectionOptions } from '../h2/session.js'
 import type { PoolConnection } from '../dispatch.js'
-import type { ResolvedPoolOptions } from '../options.js'
+import { tlsConnectSettings, type ResolvedPoolOptions } from '../options.js'
 import type { Origin } from './origin.js'
 import { proxyRouteFor, type ProxyRoute } from '../proxy/route.js'
 import { openProxySocket } from '../proxy/tunnel.js'
@@ -103,11 +103,7 @@ export async function openConnection(req: ConnectRequest): Promise<OpenedConnect
 
   const tls = await dialTls(originTlsOptions(req, tcp))
   return {
-    // A server that picks no protocol speaks HTTP/1.1 (RFC 7301 §3.2 leaves it to the default).
-    connection:
-      tls.alpnProtocol === 'h2'
-        ? new H2Connection(tls.socket, h2Options(tls.resumed))
-        : new H1Connection(tls.socket, { ...h1Options, tlsResumed: tls.resumed }),
+    connection: overTls(tls, h1Options, h2Options),
     tlsResumed: tls.resumed,
     remoteAddress: tls.socket.remoteAddress,
     tcpMs: tls.tcpMs,
@@ -117,20 +113,17 @@ export async function openConnection(req: ConnectRequest): Promise<OpenedConnect
   }
 }
 
+/** The protocol ALPN chose. A server that picks none speaks HTTP/1.1 (RFC 7301 §3.2 leaves it to the default). */
+function overTls(tls: TlsConnection, h1Options: Omit<H1ConnectionOptions, 'tlsResumed'>, h2Options: (tlsResumed: boolean | null) => H2ConnectionOptions): PoolConnection {
+  return tls.alpnProtocol === 'h2' ? new H2Connection(tls.socket, h2Options(tls.resumed)) : new H1Connection(tls.socket, { ...h1Options, tlsResumed: tls.resumed })
+}
+
 /** The origin's TLS settings (SNI, ALPN, CA, pins, session cache), over TCP or over a given tunnel. */
 function originTlsOptions(req: ConnectRequest, tcp: TcpConnectOptions): TlsConnectOptions {
   const { options } = req
-  const tlsOptions = options.tls
   return {
     ...tcp,
-    ...(tlsOptions.servername === undefined ? {} : { servername: tlsOptions.servername }),
-    ...(tlsOptions.ca === undefined ? {} : { ca: tlsOptions.ca }),
-    ...(tlsOptions.cert === undefined ? {} : { cert: tlsOptions.cert }),
-    ...(tlsOptions.key === undefined ? {} : { key: tlsOptions.key }),
-    ...(tlsOptions.passphrase === undefined ? {} : { passphrase: tlsOptions.passphrase }),
-    ...(tlsOptions.pins === undefined ? {} : { pins: tlsOptions.pins }),
-    rejectUnauthorized: tlsOptions.rejectUnauthorized ?? true,
-    minVersion: tlsOptions.minVersion ?? 'TLSv1.2',
+    ...tlsConnectSettings(options.tls),
     alpnProtocols: options.allowH2 && req.h1Only !== true ? ALPN_H2_FIRST : ALPN_H1_ONLY,
     sessionCache: req.sessionCache,
   }
@@ -188,10 +181,7 @@ async function openViaProxy(
   const tcpMs = performance.now() - started
   const tls = await connectTls({ ...originTlsOptions(req, tcp), socket })
   return {
-    connection:
-      tls.alpnProtocol === 'h2'
-        ? new H2Connection(tls.socket, h2Options(tls.resumed))
-        : new H1Connection(tls.socket, { ...h1Options, tlsResumed: tls.resumed }),
+    connection: overTls(tls, h1Options, h2Options),
     tlsResumed: tls.resumed,
     remoteAddress: socket.remoteAddress,
     tcpMs,

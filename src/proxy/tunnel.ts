@@ -13,6 +13,7 @@ import { isIP, type Socket } from 'node:net'
 import { AbortedError, ConnectTimeoutError, ProxyAuthError, ProxyConnectError, WirepoolError } from '../errors.js'
 import { connectTcp, type TcpConnectOptions } from '../tcp/connect.js'
 import { connectTls } from '../tls/connect.js'
+import { tlsConnectSettings } from '../options.js'
 import { hostForUrl, redactSecrets, type ProxyEndpoint } from './config.js'
 import { ConnectReplyParser, connectRequestHead } from './connect-reply.js'
 import { Socks5Handshake, type Socks5Step } from './socks5.js'
@@ -78,14 +79,7 @@ async function dialProxy(req: ProxyDialRequest): Promise<Socket> {
       ...tcp,
       // The proxy speaks HTTP/1.1 for CONNECT: offer nothing else.
       alpnProtocols: ['http/1.1'],
-      ...(t.servername === undefined ? {} : { servername: t.servername }),
-      ...(t.ca === undefined ? {} : { ca: t.ca }),
-      ...(t.cert === undefined ? {} : { cert: t.cert }),
-      ...(t.key === undefined ? {} : { key: t.key }),
-      ...(t.passphrase === undefined ? {} : { passphrase: t.passphrase }),
-      ...(t.pins === undefined ? {} : { pins: t.pins }),
-      rejectUnauthorized: t.rejectUnauthorized ?? true,
-      minVersion: t.minVersion ?? 'TLSv1.2',
+      ...tlsConnectSettings(t),
       sessionCache: null,
     })
     return connected.socket
