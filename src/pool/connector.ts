@@ -3,7 +3,7 @@
  * then the protocol connection the ALPN result asks for. The only place the pool meets a
  * concrete protocol class.
  */
-import { connectTcpDetailed, type TcpConnectOptions } from '../tcp/connect.js'
+import { connectTcpDetailed, tcpRequest, type TcpConnectOptions } from '../tcp/connect.js'
 import { applyRoute, dialTls, dnsOutcome } from '../tcp/dial.js'
 import { connectTls, type PeerCertificateInfo, type TlsConnection, type TlsConnectOptions } from '../tls/connect.js'
 import type { TlsSessionCache } from '../tls/session-cache.js'
@@ -50,15 +50,13 @@ const ALPN_H1_ONLY = ['http/1.1']
 
 export async function openConnection(req: ConnectRequest): Promise<OpenedConnection> {
   const { origin, options } = req
-  const tcp: TcpConnectOptions = {
-    host: origin.hostname,
-    port: origin.port,
+  const tcp = tcpRequest(origin.hostname, origin.port, {
     connectTimeout: options.connectTimeout,
     signal: req.signal,
     origin: origin.origin,
-  }
-  if (options.localAddress !== undefined) tcp.localAddress = options.localAddress
-  if (options.autoSelectFamily !== undefined) tcp.autoSelectFamily = options.autoSelectFamily
+    localAddress: options.localAddress,
+    autoSelectFamily: options.autoSelectFamily,
+  })
   // Unix socket, resolver / lookup, Happy Eyeballs delay (src/tcp/dial.ts).
   applyRoute(tcp, options, origin.secure)
 

@@ -11,7 +11,7 @@
 import { lookup } from 'node:dns/promises'
 import { isIP, type Socket } from 'node:net'
 import { AbortedError, ConnectTimeoutError, ProxyAuthError, ProxyConnectError, WirepoolError } from '../errors.js'
-import { connectTcp, type TcpConnectOptions } from '../tcp/connect.js'
+import { connectTcp, tcpRequest } from '../tcp/connect.js'
 import { connectTls } from '../tls/connect.js'
 import { tlsConnectSettings } from '../options.js'
 import { hostForUrl, redactSecrets, type ProxyEndpoint } from './config.js'
@@ -63,15 +63,7 @@ export async function openProxySocket(req: ProxyDialRequest): Promise<ProxySocke
 /** TCP (or TLS) to the proxy itself; any failure becomes "the proxy could not be reached". */
 async function dialProxy(req: ProxyDialRequest): Promise<Socket> {
   const { endpoint } = req
-  const tcp: TcpConnectOptions = {
-    host: endpoint.host,
-    port: endpoint.port,
-    connectTimeout: req.connectTimeout,
-    signal: req.signal,
-    origin: req.origin,
-  }
-  if (req.localAddress !== undefined) tcp.localAddress = req.localAddress
-  if (req.autoSelectFamily !== undefined) tcp.autoSelectFamily = req.autoSelectFamily
+  const tcp = tcpRequest(endpoint.host, endpoint.port, req)
   try {
     if (endpoint.scheme !== 'https') return await connectTcp(tcp)
     const t = endpoint.tls

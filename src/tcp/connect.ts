@@ -111,6 +111,23 @@ export function errnoCode(err: unknown): string {
   return typeof code === 'string' ? code : 'UNKNOWN'
 }
 
+/** What every dial carries: the deadline, the abort signal, the origin errors name, and the local routing the caller set. */
+export interface DialSettings {
+  connectTimeout: number
+  signal: AbortSignal
+  origin: string
+  localAddress?: string | undefined
+  autoSelectFamily?: boolean | undefined
+}
+
+/** A TCP connect request to `host:port` (an origin, or a proxy) with the caller's dial settings. */
+export function tcpRequest(host: string, port: number, settings: DialSettings): TcpConnectOptions {
+  const tcp: TcpConnectOptions = { host, port, connectTimeout: settings.connectTimeout, signal: settings.signal, origin: settings.origin }
+  if (settings.localAddress !== undefined) tcp.localAddress = settings.localAddress
+  if (settings.autoSelectFamily !== undefined) tcp.autoSelectFamily = settings.autoSelectFamily
+  return tcp
+}
+
 /** The node:net options that choose where and how to connect, when the caller set them. */
 export function copyRoutingOptions(
   target: { localAddress?: string | undefined; autoSelectFamily?: boolean | undefined; lookup?: net.LookupFunction | undefined },
