@@ -11,13 +11,13 @@
  */
 import http from 'node:http'
 import { drive, runContender, seconds, type Client } from './closed-loop.js'
+import { engineBuild } from './harness.js'
 import { NODE_CONTENDERS, scenarioByName, type NodeContender, type RunResult, type Scenario } from './h1-scenarios.js'
 
-async function wirepoolClient(origin: string, s: Scenario): Promise<Client> {
+async function wirepoolClient(origin: string, s: Scenario, built: string): Promise<Client> {
   // Loaded here, not at the top: a broken engine build fails only its own contender. The
   // compiled dist/ is measured (as users run it), not the TypeScript sources through tsx,
   // whose import bindings cost a getter call on every access.
-  const built = new URL('../dist/index.js', import.meta.url).href
   const { Pool } = (await import(built)) as typeof import('../src/index.js')
   const pool = new Pool(origin, { connections: s.connections, pipelining: s.pipelining })
   return {
@@ -73,7 +73,8 @@ function httpClient(origin: string, s: Scenario): Client {
 function makeClient(contender: NodeContender, origin: string, s: Scenario): Promise<Client> | Client {
   switch (contender) {
     case 'wirepool':
-      return wirepoolClient(origin, s)
+    case 'wirepool-base':
+      return wirepoolClient(origin, s, engineBuild(contender))
     case 'undici':
       return undiciClient(origin, s)
     case 'http':

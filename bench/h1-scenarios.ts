@@ -17,7 +17,7 @@ export interface Scenario {
 }
 
 /** Node.js clients, each run by bench/h1-client.ts in a process of its own. */
-export const NODE_CONTENDERS = ['wirepool', 'undici', 'http'] as const
+export const NODE_CONTENDERS = ['wirepool', 'wirepool-base', 'undici', 'http'] as const
 export type NodeContender = (typeof NODE_CONTENDERS)[number]
 
 /**

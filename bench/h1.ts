@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url'
 import { canPin, pinned, startChild } from './children.js'
 import { cTool, type CTool } from './h1-c-tools.js'
 import { BODIES, CONTENDERS, SCENARIOS, type Contender, type RunResult, type Scenario } from './h1-scenarios.js'
-import { TSX, readSelection, readTiming, runBenchmark, serverChoice, runNodeContender, runRounds, summarize, writeResults, type Stoppable, type Summary } from './harness.js'
+import { TSX, baselineDist, readSelection, readTiming, runBenchmark, serverChoice, runNodeContender, runRounds, summarize, writeResults, type Stoppable, type Summary } from './harness.js'
 import { formatNumber, formatRatio, formatTable, ratio } from './table.js'
 import { HELLO_BODY, startNginx } from '../test-interop/support/nginx.js'
 import { which } from '../test-interop/support/which.js'
@@ -43,7 +43,7 @@ interface BenchServer extends Stoppable {
 const CLIENT_SCRIPT = fileURLToPath(new URL('./h1-client.ts', import.meta.url))
 const SERVER_SCRIPT = fileURLToPath(new URL('./h1-server.ts', import.meta.url))
 const RESULTS_FILE = fileURLToPath(new URL('./results/h1.json', import.meta.url))
-const LABELS: Readonly<Record<Contender, string>> = { wirepool: 'wirepool', undici: 'undici 7', http: 'node:http Agent', wrk: 'wrk' }
+const LABELS: Readonly<Record<Contender, string>> = { wirepool: 'wirepool', 'wirepool-base': 'wirepool (BENCH_BASELINE)', undici: 'undici 7', http: 'node:http Agent', wrk: 'wrk' }
 
 function readSettings(argv: readonly string[]): Settings {
   const { json, selected } = readSelection(argv, SCENARIOS, 'h1.ts', 'scenario')
@@ -90,7 +90,7 @@ function runNodeClient(contender: Contender, s: Scenario, origin: string, settin
 
 /** Which contenders run a scenario: node:http cannot pipeline, wrk may be missing. */
 function contendersFor(s: Scenario, tool: CTool | null): Contender[] {
-  return CONTENDERS.filter((c) => !(c === 'http' && s.pipelining > 1) && !(c === 'wrk' && tool === null))
+  return CONTENDERS.filter((c) => !(c === 'http' && s.pipelining > 1) && !(c === 'wrk' && tool === null) && !(c === 'wirepool-base' && baselineDist() === undefined))
 }
 
 interface Row extends Summary<Contender> {

@@ -11,6 +11,7 @@
 import { readFile } from 'node:fs/promises'
 import http2 from 'node:http2'
 import { drive, runContender, seconds, type Client } from './closed-loop.js'
+import { engineBuild } from './harness.js'
 import type { RunResult } from './h1-scenarios.js'
 import { H2_NODE_CONTENDERS, h2ScenarioByName, type H2NodeContender, type H2Scenario } from './h2-scenarios.js'
 
@@ -21,10 +22,9 @@ async function drain(body: AsyncIterable<unknown>): Promise<number> {
   return bytes
 }
 
-async function wirepoolClient(origin: string, s: H2Scenario, ca: string | null): Promise<Client> {
+async function wirepoolClient(origin: string, s: H2Scenario, ca: string | null, built: string): Promise<Client> {
   // The compiled dist/ is measured (as users run it), not the TypeScript sources through
   // tsx; loaded here so a broken engine build fails only its own contender.
-  const built = new URL('../dist/index.js', import.meta.url).href
   const { Pool } = (await import(built)) as typeof import('../src/index.js')
   const pool = new Pool(origin, {
     connections: s.connections,
@@ -110,7 +110,8 @@ async function http2Client(origin: string, s: H2Scenario, ca: string | null): Pr
 function makeClient(contender: H2NodeContender, origin: string, s: H2Scenario, ca: string | null): Promise<Client> {
   switch (contender) {
     case 'wirepool':
-      return wirepoolClient(origin, s, ca)
+    case 'wirepool-base':
+      return wirepoolClient(origin, s, ca, engineBuild(contender))
     case 'undici':
       return undiciClient(origin, s, ca)
     case 'http2':

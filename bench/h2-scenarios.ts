@@ -22,7 +22,7 @@ export interface H2Scenario {
 }
 
 /** Node.js clients, each run by bench/h2-client.ts in a process of its own. */
-export const H2_NODE_CONTENDERS = ['wirepool', 'http2', 'undici'] as const
+export const H2_NODE_CONTENDERS = ['wirepool', 'wirepool-base', 'http2', 'undici'] as const
 export type H2NodeContender = (typeof H2_NODE_CONTENDERS)[number]
 
 /** Every contender, in table order; h2load is the C reference (absent when not installed). */

@@ -23,7 +23,7 @@ import { canPin, pinned, runChild, startChild } from './children.js'
 import { parseH2load } from './h1-c-tools.js'
 import { BODIES, type RunResult } from './h1-scenarios.js'
 import { H2_CONTENDERS, H2_SCENARIOS, H2_TARGETS, type H2Contender, type H2NodeContender, type H2Scenario, type H2Target } from './h2-scenarios.js'
-import { TSX, readSelection, readTiming, runBenchmark, serverChoice, runNodeContender, runRounds, summarize, writeResults, type Stoppable, type Summary, type Timing } from './harness.js'
+import { TSX, baselineDist, readSelection, readTiming, runBenchmark, serverChoice, runNodeContender, runRounds, summarize, writeResults, type Stoppable, type Summary, type Timing } from './harness.js'
 import { formatNumber, formatRatio, formatTable, ratio } from './table.js'
 import { makeCertificates } from '../test/support/certs.js'
 import { fileBytes, freePorts } from '../test-interop/support/nginx.js'
@@ -56,7 +56,7 @@ interface CertFiles {
 const CLIENT_SCRIPT = fileURLToPath(new URL('./h2-client.ts', import.meta.url))
 const SERVER_SCRIPT = fileURLToPath(new URL('./h2-server.ts', import.meta.url))
 const RESULTS_FILE = fileURLToPath(new URL('./results/h2.json', import.meta.url))
-const LABELS: Readonly<Record<H2Contender, string>> = { wirepool: 'wirepool', http2: 'node:http2', undici: 'undici 7', h2load: 'h2load' }
+const LABELS: Readonly<Record<H2Contender, string>> = { wirepool: 'wirepool', 'wirepool-base': 'wirepool (BENCH_BASELINE)', http2: 'node:http2', undici: 'undici 7', h2load: 'h2load' }
 /** Another process may grab a probed port before nghttpd binds it: retry with fresh ports. */
 const BIND_ATTEMPTS = 5
 /** Bound for an h2load run beyond its own duration (connect, start-up, exit). */
@@ -244,7 +244,7 @@ async function main(settings: Settings, scratch: string, servers: Stoppable[]): 
   servers.push(server)
   const h2load = which('h2load')
   if (h2load === null) process.stderr.write('h2load not installed: the C reference column is absent\n')
-  const contendersFor = (): H2Contender[] => H2_CONTENDERS.filter((c) => c !== 'h2load' || h2load !== null)
+  const contendersFor = (): H2Contender[] => H2_CONTENDERS.filter((c) => (c !== 'h2load' || h2load !== null) && (c !== 'wirepool-base' || baselineDist() !== undefined))
   const outcomes = await runRounds(settings.rounds, settings.scenarios, contendersFor, (s, contender) => {
     const origin = s.tls ? server.tlsOrigin : server.origin
     if (contender === 'h2load') {

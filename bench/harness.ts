@@ -7,6 +7,7 @@
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { killChildren, pinned, runChild } from './children.js'
 import { LINGER_EXIT_CODE } from './closed-loop.js'
 import type { RunResult } from './h1-scenarios.js'
@@ -23,6 +24,25 @@ export type Outcome = { readonly ok: true; readonly result: RunResult } | { read
 
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err)
+}
+
+/**
+ * `BENCH_BASELINE=<checkout>`: another checkout of wirepool with a built `dist/` (e.g. a
+ * `git worktree` of the commit before a change) runs as the contender `wirepool-base` in the
+ * same rounds as this one, so a before/after comparison shares the machine's moment.
+ */
+export function baselineDist(): string | undefined {
+  const raw = process.env['BENCH_BASELINE']
+  if (raw === undefined || raw === '') return undefined
+  return new URL('dist/index.js', pathToFileURL(raw.endsWith('/') ? raw : `${raw}/`)).href
+}
+
+/** The engine build a wirepool contender loads: this checkout's dist/, or the baseline's. */
+export function engineBuild(contender: string): string {
+  if (contender !== 'wirepool-base') return new URL('../dist/index.js', import.meta.url).href
+  const base = baselineDist()
+  if (base === undefined) throw new Error('wirepool-base needs BENCH_BASELINE=<checkout with dist/>')
+  return base
 }
 
 /** A numeric setting from the environment: `kind` says what is accepted. */

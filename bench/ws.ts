@@ -13,6 +13,8 @@
  *
  *   BENCH_DURATION=1 BENCH_ROUNDS=3 npm run bench:ws
  *
+ * BENCH_BASELINE=<checkout with dist/> adds that build as a third contender (before/after in one run).
+ *
  * Each client first runs its case for BENCH_WARMUP ms (default 300, 0 for none), not counted.
  *
  * The same file is the server (`--server`) and the client (`--client …`) child.
@@ -25,6 +27,7 @@ import { fileURLToPath } from 'node:url'
 import { WebSocketServer, WebSocket as WsClient } from 'ws'
 import { canPin, killChildren, pinned, runChild, startChild } from './children.js'
 import { formatNumber, formatRatio, formatTable, median, ratio } from './table.js'
+import { baselineDist, engineBuild } from './harness.js'
 
 const SIZES = [
   { name: '16B', bytes: 16 },
@@ -34,8 +37,10 @@ const SIZES = [
 ] as const
 const MODES = ['echo', 'oneway'] as const
 type Mode = (typeof MODES)[number]
-const CONTENDERS = ['wirepool', 'ws'] as const
-type Contender = (typeof CONTENDERS)[number]
+const ALL_CONTENDERS = ['wirepool', 'wirepool-base', 'ws'] as const
+type Contender = (typeof ALL_CONTENDERS)[number]
+/** wirepool-base (the BENCH_BASELINE checkout's build) runs only when asked for. */
+const CONTENDERS = ALL_CONTENDERS.filter((c) => c !== 'wirepool-base' || baselineDist() !== undefined)
 
 /** The marker that ends a one-way run: a text message (data messages are binary). */
 const DONE = 'done'
@@ -86,7 +91,7 @@ async function openClient(contender: Contender, url: string): Promise<Client> {
   }
   // The compiled dist/ is measured (as users run it), not the sources through tsx, whose
   // import bindings cost a getter call on every access (bench/h1-client.ts does the same).
-  const { Agent, WebSocket } = (await import(new URL('../dist/index.js', import.meta.url).href)) as typeof import('../src/index.js')
+  const { Agent, WebSocket } = (await import(engineBuild(contender))) as typeof import('../src/index.js')
   const agent = new Agent()
   const ws = new WebSocket(url, { agent })
   ws.binaryType = 'nodebuffer'
@@ -196,8 +201,8 @@ async function main(): Promise<void> {
   const rows: string[][] = []
   for (const mode of MODES) {
     for (const size of SIZES) {
-      const results: Record<Contender, number[]> = { wirepool: [], ws: [] }
-      const cpuPerMessage: Record<Contender, number[]> = { wirepool: [], ws: [] }
+      const results: Record<Contender, number[]> = { wirepool: [], 'wirepool-base': [], ws: [] }
+      const cpuPerMessage: Record<Contender, number[]> = { wirepool: [], 'wirepool-base': [], ws: [] }
       for (let round = 0; round < rounds; round++) {
         // Alternate who goes first so neither always runs on a warmer (or busier) machine.
         const order = round % 2 === 0 ? CONTENDERS : [...CONTENDERS].reverse()
@@ -213,11 +218,14 @@ async function main(): Promise<void> {
       const wp = median(results.wirepool)
       const ws = median(results.ws)
       const cpu = (c: Contender): string => median(cpuPerMessage[c]).toFixed(2)
-      rows.push([`${mode}_${size.name}`, formatNumber(wp), formatNumber(ws), formatRatio(ratio(wp, ws)), cpu('wirepool'), cpu('ws')])
+      const base = CONTENDERS.includes('wirepool-base') ? median(results['wirepool-base']) : undefined
+      const baseColumns = base === undefined ? [] : [formatNumber(base), formatRatio(ratio(base, ws)), cpu('wirepool-base')]
+      rows.push([`${mode}_${size.name}`, formatNumber(wp), formatNumber(ws), formatRatio(ratio(wp, ws)), cpu('wirepool'), cpu('ws'), ...baseColumns])
     }
   }
   // Client CPU per message: what each client costs, steadier than the rates on a shared machine.
-  console.log(formatTable(['case (echo: round trips/s, oneway: MB/s)', 'wirepool', 'ws', 'wirepool/ws', 'wirepool CPU µs/msg', 'ws CPU µs/msg'], rows))
+  const baseHeads = CONTENDERS.includes('wirepool-base') ? ['base', 'base/ws', 'base CPU µs/msg'] : []
+  console.log(formatTable(['case (echo: round trips/s, oneway: MB/s)', 'wirepool', 'ws', 'wirepool/ws', 'wirepool CPU µs/msg', 'ws CPU µs/msg', ...baseHeads], rows))
   server.kill('SIGTERM')
 }
 

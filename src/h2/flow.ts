@@ -227,7 +227,7 @@ export interface BdpEstimatorOptions {
  * Only growth is proposed, and only while the measured bandwidth (octets per smoothed RTT) keeps
  * rising: a sample slower than the best one means the path, not the window, limits us.
  * `pingDelayMs` paces the pings: halved after a growth, ×4 after two samples without one, up
- * to about 10 s once the window has settled.
+ * to about 10 s once the window stops growing.
  */
 export class BdpEstimator {
   readonly #maxWindow: number

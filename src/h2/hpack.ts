@@ -13,6 +13,7 @@
  * values valid field values: the caller validates.
  */
 import { H2ProtocolError, InvalidArgumentError } from '../errors.js'
+import { integerOption } from '../option-checks.js'
 import { H2ErrorCode, h2Error } from './frame.js'
 import { huffmanDecode, huffmanEncode, huffmanLength } from './hpack-huffman.js'
 import { HeaderTable } from './hpack-table.js'
@@ -57,7 +58,7 @@ export class HpackEncoder {
   #pendingFinal = -1
 
   constructor(options: HpackEncoderOptions = {}) {
-    this.#cap = checkTableSize(options.maxTableSize ?? DEFAULT_HEADER_TABLE_SIZE, 'maxTableSize')
+    this.#cap = integerOption('maxTableSize', options.maxTableSize, DEFAULT_HEADER_TABLE_SIZE, TABLE_SIZE_RANGE)
     // Both sides start at 4096 (RFC 7541 §4.2 with RFC 9113 §6.5.2): a smaller cap of ours
     // must be signalled, or the peer's decoder would evict later than we do.
     this.#resize(Math.min(this.#cap, DEFAULT_HEADER_TABLE_SIZE))
@@ -244,9 +245,9 @@ export class HpackDecoder {
   #failure: H2ProtocolError | undefined = undefined
 
   constructor(options: HpackDecoderOptions = {}) {
-    this.#maxHeaderListSize = checkLimit(options.maxHeaderListSize ?? DEFAULT_MAX_HEADER_LIST_SIZE, 'maxHeaderListSize')
-    this.#maxHeaderCount = checkLimit(options.maxHeaderCount ?? DEFAULT_MAX_HEADER_COUNT, 'maxHeaderCount')
-    this.#limit = checkTableSize(options.maxTableSize ?? DEFAULT_HEADER_TABLE_SIZE, 'maxTableSize')
+    this.#maxHeaderListSize = integerOption('maxHeaderListSize', options.maxHeaderListSize, DEFAULT_MAX_HEADER_LIST_SIZE)
+    this.#maxHeaderCount = integerOption('maxHeaderCount', options.maxHeaderCount, DEFAULT_MAX_HEADER_COUNT)
+    this.#limit = integerOption('maxTableSize', options.maxTableSize, DEFAULT_HEADER_TABLE_SIZE, TABLE_SIZE_RANGE)
     this.#table = new HeaderTable(this.#limit, false)
   }
 
@@ -408,12 +409,12 @@ function readString(bytes: Buffer, what: string): string {
   return huffman ? huffmanDecode(bytes, start, end) : bytes.toString('latin1', start, end)
 }
 
+/** SETTINGS_HEADER_TABLE_SIZE is a 32-bit value (RFC 9113 §6.5.2). */
+const TABLE_SIZE_RANGE = { min: 0, max: 0xffffffff } as const
+
+/** A table size the peer announced (options go through integerOption with TABLE_SIZE_RANGE). */
 function checkTableSize(size: number, name: string): number {
   if (!Number.isInteger(size) || size < 0 || size > 0xffffffff) throw new InvalidArgumentError(`${name} must be an integer in [0, 2^32-1], got ${size}`)
   return size
 }
 
-function checkLimit(value: number, name: string): number {
-  if (!Number.isInteger(value) || value < 1) throw new InvalidArgumentError(`${name} must be a positive integer, got ${value}`)
-  return value
-}

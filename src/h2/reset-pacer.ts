@@ -10,8 +10,13 @@
  * waits still occupies one of the peer's concurrency slots (it is open on the wire), which is
  * exactly what the server's accounting expects.
  *
- * Sans-I/O: the caller passes the time and owns the timer.
+ * `ResetPacer` is the rule, sans-I/O (the caller passes the time). `PacedResets` applies it
+ * to a connection: the queue of resets waiting for a token, its one timer, and the ids we
+ * reset, whose late frames are then ignored (RFC 9113 §5.1 "closed").
  */
+import { performance } from 'node:perf_hooks'
+import type { H2Stream } from './stream.js'
+
 export interface ResetPacerOptions {
   burst?: number
   ratePerSecond?: number
@@ -47,5 +52,95 @@ export class ResetPacer {
   #refill(now: number): void {
     if (this.#last >= 0 && now > this.#last) this.#tokens = Math.min(this.#burst, this.#tokens + (now - this.#last) * this.#ratePerMs)
     this.#last = now
+  }
+}
+
+/** Stream ids we reset and whose late frames we therefore ignore (§5.1 "closed"), most recent kept. */
+const MAX_REMEMBERED_RESETS = 4096
+
+/** What PacedResets needs from the connection. */
+export interface ResetWire {
+  /** Send RST_STREAM for the stream now: its state, the frame, and it leaves the table. */
+  sendReset(stream: H2Stream, code: number): void
+  /** The stream is still the one the table holds under its id (not closed by the peer meanwhile). */
+  isCurrent(stream: H2Stream): boolean
+  /** The paced resets that were due went out (a draining connection may now be done). */
+  afterPacedBatch(): void
+  closed(): boolean
+}
+
+/** A connection's RST_STREAM frames: at once while the pacer has tokens, else queued in order. */
+export class PacedResets {
+  readonly #pacer = new ResetPacer()
+  readonly #wire: ResetWire
+  /** Streams we reset (RST_STREAM sent or queued): late frames on them are ignored (§5.1). */
+  readonly #ids = new Set<number>()
+  /** Resets waiting for the pacer, in order. */
+  #queue: Array<[stream: H2Stream, code: number]> = []
+  #timer: NodeJS.Timeout | undefined = undefined
+
+  constructor(wire: ResetWire) {
+    this.#wire = wire
+  }
+
+  /** Resets waiting for a token (their streams are dead to the handler, alive on the wire). */
+  get waiting(): number {
+    return this.#queue.length
+  }
+
+  /** We reset this stream (its late frames are expected, not a protocol error). */
+  wasReset(streamId: number): boolean {
+    return this.#ids.has(streamId)
+  }
+
+  /** Send RST_STREAM now if the pacer allows, else queue it; the stream stays open on the wire meanwhile. */
+  reset(stream: H2Stream, code: number): void {
+    if (stream.cancelQueued) return
+    stream.cancelQueued = true
+    this.#ids.add(stream.id)
+    if (this.#ids.size > MAX_REMEMBERED_RESETS) this.#ids.delete(this.#ids.values().next().value as number)
+    if (this.#queue.length === 0 && this.#pacer.tryTake(performance.now())) {
+      this.#send(stream, code)
+      return
+    }
+    this.#queue.push([stream, code])
+    this.#arm()
+  }
+
+  /** The peer closed the stream (RST_STREAM, GOAWAY) before the pacer let our reset out: it is moot. */
+  drop(stream: H2Stream): void {
+    if (!stream.cancelQueued) return
+    stream.cancelQueued = false
+    this.#queue = this.#queue.filter(([queued]) => queued !== stream)
+  }
+
+  /** The connection closed: nothing more goes out. */
+  clear(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#queue = []
+  }
+
+  #send(stream: H2Stream, code: number): void {
+    stream.cancelQueued = false // sent: it is no longer in (or about to enter) the queue
+    this.#wire.sendReset(stream, code)
+  }
+
+  #arm(): void {
+    if (this.#timer !== undefined || this.#queue.length === 0) return
+    this.#timer = setTimeout(this.#onTimer, Math.max(1, this.#pacer.waitMs(performance.now())))
+    this.#timer.unref()
+  }
+
+  #onTimer = (): void => {
+    this.#timer = undefined
+    if (this.#wire.closed()) return
+    const now = performance.now()
+    while (this.#queue.length > 0 && this.#pacer.tryTake(now)) {
+      const [stream, code] = this.#queue.shift() as [H2Stream, number]
+      if (this.#wire.isCurrent(stream)) this.#send(stream, code)
+    }
+    this.#arm()
+    this.#wire.afterPacedBatch()
   }
 }

@@ -1,8 +1,25 @@
 /**
  * One HTTP/2 stream of ours: the RFC 9113 §5.1 state machine (one discriminated union, one
- * transition function) and the record the session keeps per request. No I/O here: the
- * session reads and writes frames and calls `transition()` as they go by.
+ * transition table, one writer of `H2Stream.state`: `H2Stream.apply`), the stream's send
+ * queue, and the record the session keeps per request. No I/O here: the session reads and
+ * writes frames and applies their events as they go by.
  *
+ * `transition()` is the table: it returns `null` for every move not drawn above `StreamState`. The session
+ * checks what the peer sent against the state first (a peer's frame the state does not
+ * allow is a stream or connection error, §5.1 lists which), so by the time it applies an
+ * event with `H2Stream.apply` the move is listed; an unlisted one there is a bug of ours
+ * (transition-bug.ts: it throws under test, fails the connection in production).
+ */
+import { isReadable } from '../body-source.js'
+import type { H2ProtocolError } from '../errors.js'
+import type { DispatchHandler, DispatchRequest } from '../dispatch.js'
+import type { ReceiveWindow, SendWindow } from './flow.js'
+import { unlistedTransition } from './transition-bug.js'
+
+/** Why a stream reached `closed`: it matters for how late frames on it are treated (§5.1 "closed"). */
+export type CloseCause = 'end-stream' | 'reset-sent' | 'reset-received'
+
+/**
  * RFC 9113 §5.1, Figure 2, as a client that never accepts pushes (we send ENABLE_PUSH=0,
  * so the two "reserved" states cannot occur):
  *
@@ -27,15 +44,8 @@
  *          `-----------> |        | <-----------'
  *                        +--------+
  *
- * Every transition not drawn here returns `null`: the caller decides whether that is a
- * stream error or a connection error (§5.1 lists which for each state).
+ * H = HEADERS, ES = END_STREAM flag, R = RST_STREAM. A closed state carries why it closed.
  */
-import type { DispatchHandler, DispatchRequest } from '../dispatch.js'
-import type { ReceiveWindow, SendWindow } from './flow.js'
-
-/** Why a stream reached `closed`: it matters for how late frames on it are treated (§5.1 "closed"). */
-export type CloseCause = 'end-stream' | 'reset-sent' | 'reset-received'
-
 export type StreamState =
   | { readonly kind: 'idle' }
   | { readonly kind: 'open' }
@@ -131,7 +141,7 @@ export function canReceive(state: StreamState): boolean {
   return state.kind === 'open' || state.kind === 'half-closed-local'
 }
 
-/** True while we may still send DATA on the stream (§5.1). */
+/** True while we may still send DATA on the stream (§5.1): END_STREAM not yet sent, no reset. */
 export function canSend(state: StreamState): boolean {
   return state.kind === 'open' || state.kind === 'half-closed-remote'
 }
@@ -155,21 +165,23 @@ export class H2Stream {
   readonly request: DispatchRequest
   readonly handler: DispatchHandler
   id = 0
-  state: StreamState = INITIAL_STREAM_STATE
+  /** The §5.1 state; written only by `apply()`. */
+  readonly state: StreamState = INITIAL_STREAM_STATE
   phase: ResponsePhase = ResponsePhase.HEAD
   sendWindow: SendWindow
   recvWindow: ReceiveWindow
 
   // ── request body (send side) ──
-  /** Chunks waiting to go out as DATA, oldest first; `sendOffset` into the first one. */
-  readonly sendQueue: Uint8Array[] = []
-  sendOffset = 0
-  /** Octets in `sendQueue` not yet sent. */
-  queuedBytes = 0
-  /** The body source has no more chunks: END_STREAM goes with (or after) the last DATA. */
+  /** Chunks waiting to go out as DATA, oldest first; `#sendOffset` into the first one. */
+  readonly #sendQueue: Uint8Array[] = []
+  #sendOffset = 0
+  /** Octets queued and not yet sent; written only by `queue()`, `takeBytes()` and `dropQueue()`. */
+  readonly queuedBytes: number = 0
+  /**
+   * The body source has no more chunks: END_STREAM goes with (or after) the last DATA.
+   * (Whether END_STREAM went out is the state: half-closed (local) or closed.)
+   */
   bodyEnded = false
-  /** END_STREAM was written. */
-  endStreamSent = false
   /** Registered with the write scheduler. */
   scheduled = false
   /** A streamed body's iterator while it is being read. */
@@ -230,4 +242,83 @@ export class H2Stream {
   get done(): boolean {
     return this.phase === ResponsePhase.DONE
   }
+
+  /**
+   * The one writer of `state` (RFC 9113 §5.1): move on `event` (`errorCode`: the RST_STREAM
+   * code of a reset event). Returns null when the move is listed; an unlisted move is a bug
+   * of ours (see transition-bug.ts): it throws under test, and otherwise the state stays and
+   * the INTERNAL_ERROR to fail the connection with is returned.
+   */
+  apply(event: StreamEvent, errorCode = 0): H2ProtocolError | null {
+    const next = transition(this.state, event, errorCode)
+    if (next === null) return unlistedTransition(`stream ${this.id}`, this.state.kind, event)
+    ;(this as { state: StreamState }).state = next
+    return null
+  }
+
+  // ── the send queue ──
+
+  /** Queue request content (or tunnel bytes) to go out as DATA. */
+  queue(chunk: Uint8Array): void {
+    this.#sendQueue.push(chunk)
+    ;(this as { queuedBytes: number }).queuedBytes += chunk.byteLength
+  }
+
+  /** Take `n` (≤ queuedBytes) octets off the front: a view when one chunk holds them (no copy for large in-memory bodies), else one copy. */
+  takeBytes(n: number): Uint8Array {
+    const queue = this.#sendQueue
+    const first = queue[0] as Uint8Array
+    const offset = this.#sendOffset
+    ;(this as { queuedBytes: number }).queuedBytes -= n
+    if (first.byteLength - offset >= n) {
+      const view = first.subarray(offset, offset + n)
+      this.#consumeFirst(offset + n)
+      return view
+    }
+    const out = Buffer.allocUnsafe(n)
+    let filled = 0
+    while (filled < n) {
+      const chunk = queue[0] as Uint8Array
+      const start = this.#sendOffset
+      const take = Math.min(chunk.byteLength - start, n - filled)
+      out.set(chunk.subarray(start, start + take), filled)
+      filled += take
+      this.#consumeFirst(start + take)
+    }
+    return out
+  }
+
+  /** The content will never be sent (the stream failed, was reset or answered early). */
+  dropQueue(): void {
+    this.#sendQueue.length = 0
+    this.#sendOffset = 0
+    ;(this as { queuedBytes: number }).queuedBytes = 0
+  }
+
+  /** The first queued chunk is used up to `upTo`: drop it when that is its end, else move the offset. */
+  #consumeFirst(upTo: number): void {
+    const queue = this.#sendQueue
+    if (upTo === (queue[0] as Uint8Array).byteLength) {
+      queue.shift()
+      this.#sendOffset = 0
+    } else {
+      this.#sendOffset = upTo
+    }
+  }
+}
+
+function noop(): void {}
+
+/**
+ * A Readable body's 'error' reaches the session through iteration; until then (and after)
+ * this listener keeps it from being an unhandled 'error' event.
+ */
+export function attachBodyErrorSink(stream: H2Stream): void {
+  const body = stream.request.body
+  if (body !== null && body !== undefined && isReadable(body)) body.on('error', noop)
+}
+
+export function detachBodyErrorSink(stream: H2Stream): void {
+  const body = stream.request.body
+  if (body !== null && body !== undefined && isReadable(body)) body.off('error', noop)
 }

@@ -139,3 +139,9 @@ export class TunnelHandler implements DispatchHandler {
     socket.destroy(err)
   }
 }
+
+/** The stream's tunnel once a 2xx established it (RFC 8441), else null. */
+export function establishedTunnel(stream: { readonly handler: DispatchHandler }): TunnelHandler | null {
+  const handler = stream.handler
+  return handler instanceof TunnelHandler && handler.established ? handler : null
+}

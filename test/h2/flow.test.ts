@@ -192,6 +192,6 @@ t.test('BdpEstimator: ping pacing', async (t) => {
     bdp.sample(10, 10)
     delays.push(bdp.pingDelayMs)
   }
-  t.equal(delays.at(-1), 12800, 'settles once past 10 s')
+  t.equal(delays.at(-1), 12800, 'levels off once past 10 s')
   t.same(delays.slice(-4), [12800, 12800, 12800, 12800], 'and stays there')
 })

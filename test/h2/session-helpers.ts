@@ -1,6 +1,7 @@
 /**
- * Test-local helpers for H2Connection: node:http2 servers (h2c and TLS) as peers, a raw
- * node:net peer that records the frames we send and writes hand-made ones, an H2Connection
+ * Test-local helpers for H2Connection: node:http2 servers (h2c and TLS) as peers (the
+ * WebSocket-over-HTTP/2 tests' peer is one of them too), a raw peer (the scripted peer of
+ * peer/fake-server.ts) that records the frames we send and writes hand-made ones, an H2Connection
  * over a fresh socket, and a handler that collects a response.
  */
 import { once } from 'node:events'
@@ -9,9 +10,9 @@ import * as net from 'node:net'
 import * as tls from 'node:tls'
 import type { DispatchHandler, DispatchRequest, HeaderRecord } from '../../src/dispatch.js'
 import type { WirepoolError } from '../../src/errors.js'
-import { CLIENT_PREFACE, FrameReader } from '../../src/h2/frame.js'
 import { H2Connection, type H2ConnectionOptions } from '../../src/h2/session.js'
-import { FrameRecorder, type FrameRecord } from './frame-recorder.js'
+import type { FrameRecord } from './frame-recorder.js'
+import { FakeH2Server, type H2Peer as ScriptedPeer } from './peer/fake-server.js'
 import { dispatchRequest } from '../support/requests.js'
 import { listenLoopback } from '../support/servers.js'
 
@@ -39,7 +40,14 @@ async function listen<S extends http2.Http2Server | http2.Http2SecureServer>(t: 
     session.on('error', () => {})
   })
   server.on('sessionError', () => {})
-  const port = await listenLoopback(t, server, () => live)
+  // Raw TCP sockets too: one still in its TLS handshake when a test ends would otherwise keep
+  // server.close() from ever calling back.
+  const raw = new Set<net.Socket>()
+  server.on('connection', (socket: net.Socket) => {
+    raw.add(socket)
+    socket.on('close', () => raw.delete(socket))
+  })
+  const port = await listenLoopback(t, server, () => [...live, ...raw])
   return { server, port, origin: `${scheme}://127.0.0.1:${port}`, sessions: () => count, live }
 }
 
@@ -56,8 +64,9 @@ export function h2sServer(
   t: Teardown,
   secure: { key: string; cert: string },
   onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void,
+  options: http2.SecureServerOptions = {},
 ): Promise<H2Peer<http2.Http2SecureServer>> {
-  const server = http2.createSecureServer({ key: secure.key, cert: secure.cert, allowHTTP1: false })
+  const server = http2.createSecureServer({ ...options, key: secure.key, cert: secure.cert, allowHTTP1: false })
   server.on('stream', (stream, headers) => {
     stream.on('error', () => {})
     onStream(stream, headers)
@@ -162,12 +171,14 @@ export function send(conn: H2Connection, request: Partial<DispatchRequest> = {})
 }
 
 /**
- * A raw HTTP/2 peer on node:net: checks the client preface, records every frame the client
- * sends (FrameRecorder), and lets the test write any bytes. One connection at a time.
+ * A raw HTTP/2 peer for tests that script it by hand: the scripted peer (peer/fake-server.ts)
+ * seen through a smaller surface — the socket to write any bytes to, every frame the client
+ * sent, and `waitFor` (H2Peer.watch). `onConnection` runs for each connection; `socket`,
+ * `frames` and `waitFor` are the latest one's.
  */
 export interface RawPeer {
   port: number
-  frames: FrameRecord[]
+  readonly frames: FrameRecord[]
   socket: () => net.Socket
   /** Resolves once a recorded frame matches (checked on every new frame). */
   waitFor(match: (frame: FrameRecord) => boolean): Promise<FrameRecord>
@@ -176,60 +187,26 @@ export interface RawPeer {
 }
 
 export async function rawPeer(t: Teardown, onConnection: (socket: net.Socket, peer: RawPeer) => void): Promise<RawPeer> {
-  const recorder = new FrameRecorder()
-  const waiters: Array<{ match: (frame: FrameRecord) => boolean; resolve: (frame: FrameRecord) => void }> = []
-  let current: net.Socket | undefined
+  const server = await FakeH2Server.start(t)
+  let current: ScriptedPeer | undefined
   let closedResolve!: () => void
   const peer: RawPeer = {
-    port: 0,
-    frames: recorder.records,
-    socket: () => current as net.Socket,
-    waitFor(match) {
-      const found = recorder.records.find(match)
-      if (found !== undefined) return Promise.resolve(found)
-      return new Promise((resolve) => waiters.push({ match, resolve }))
+    port: server.port,
+    get frames(): FrameRecord[] {
+      return current?.received ?? []
     },
+    socket: () => (current as ScriptedPeer).socket,
+    waitFor: (match) => (current as ScriptedPeer).watch(match),
     closed: new Promise((resolve) => (closedResolve = resolve)),
   }
-  const server = net.createServer((socket) => {
-    current = socket
-    socket.on('error', () => {})
-    socket.on('close', () => closedResolve())
-    const reader = new FrameReader(recorder, { maxFrameSize: 16_777_215 })
-    let preface = Buffer.alloc(0)
-    socket.on('data', (chunk: Buffer) => {
-      let data = chunk
-      if (preface.length < CLIENT_PREFACE.length) {
-        const need = CLIENT_PREFACE.length - preface.length
-        preface = Buffer.concat([preface, chunk.subarray(0, need)])
-        data = chunk.subarray(need)
-        if (preface.length === CLIENT_PREFACE.length && !preface.equals(CLIENT_PREFACE)) socket.destroy()
-      }
-      const before = recorder.records.length
-      try {
-        reader.push(data)
-      } catch {
-        socket.destroy()
-        return
-      }
-      for (let i = before; i < recorder.records.length; i++) {
-        const frame = recorder.records[i] as FrameRecord
-        for (let w = waiters.length - 1; w >= 0; w--) {
-          const waiter = waiters[w]!
-          if (waiter.match(frame)) {
-            waiters.splice(w, 1)
-            waiter.resolve(frame)
-          }
-        }
-      }
-    })
-    onConnection(socket, peer)
+  server.onConnection((connection) => {
+    current = connection
+    connection.socket.on('close', () => closedResolve())
+    onConnection(connection.socket, peer)
   })
-  peer.port = await listenLoopback(t, server, () => (current === undefined ? [] : [current]))
   return peer
 }
 
-/** Wait for a connection's 'close' event; resolves with its error. */
 export function closeOf(conn: H2Connection): Promise<WirepoolError | undefined> {
   return new Promise((resolve) => conn.once('close', (err) => resolve(err)))
 }

@@ -1,6 +1,6 @@
 /**
- * Test peers for WebSocket over HTTP/2 (RFC 8441): a node:http2 server (TLS or h2c) that
- * accepts extended CONNECT with `:protocol websocket` and runs a server-side `ws` WebSocket
+ * Test peers for WebSocket over HTTP/2 (RFC 8441): the HTTP/2 tests' node:http2 peer
+ * (test/h2/session-helpers.ts, TLS or h2c) set to accept extended CONNECT with `:protocol websocket` and runs a server-side `ws` WebSocket
  * over the stream (ws's setSocket takes any Duplex), answering ordinary requests too; and a
  * TLS server that speaks HTTP/2 WITHOUT extended CONNECT plus HTTP/1.1 with a `ws` server,
  * chosen by ALPN — the origin a client must fall back to HTTP/1.1 for.
@@ -14,10 +14,9 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import * as tls from 'node:tls'
 import { WebSocket as WsSocket, WebSocketServer } from 'ws'
+import { h2cServer, h2sServer, type Teardown } from '../h2/session-helpers.js'
 
-export interface Teardown {
-  teardown(fn: () => unknown): void
-}
+export type { Teardown }
 
 export interface Accepted {
   ws: WsSocket
@@ -71,22 +70,10 @@ interface WsInternals {
 }
 
 export async function h2WsServer(t: Teardown, options: H2WsOptions = {}): Promise<H2WsPeer> {
-  const settings = { enableConnectProtocol: options.enableConnectProtocol ?? true }
-  const server = options.secure !== undefined ? http2.createSecureServer({ ...options.secure, settings }) : http2.createServer({ settings })
-  const live = new Set<http2.ServerHttp2Session>()
   const connects: http2.IncomingHttpHeaders[] = []
   const queue: Accepted[] = []
   let waiter: ((a: Accepted) => void) | undefined
-  let sessions = 0
-  server.on('session', (session) => {
-    sessions++
-    live.add(session)
-    session.on('close', () => live.delete(session))
-    session.on('error', () => {})
-  })
-  server.on('sessionError', () => {})
-  server.on('stream', (stream, headers) => {
-    stream.on('error', () => {})
+  const onStream = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void => {
     if (headers[':method'] !== 'CONNECT') {
       stream.respond({ ':status': 200, 'content-type': 'text/plain' })
       stream.end(`hello ${String(headers[':path'])}`)
@@ -127,27 +114,15 @@ export async function h2WsServer(t: Teardown, options: H2WsOptions = {}): Promis
     waiter = undefined
     if (w !== undefined) w(accepted)
     else queue.push(accepted)
-  })
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const port = (server.address() as AddressInfo).port
-  // Every raw connection, sessions or not (one may still be in its TLS handshake when the
-  // test ends): server.close() only calls back once all of them are gone.
-  const raw = new Set<import('node:net').Socket>()
-  server.on('connection', (socket: import('node:net').Socket) => {
-    raw.add(socket)
-    socket.on('close', () => raw.delete(socket))
-  })
-  t.teardown(async () => {
-    for (const session of live) session.destroy()
-    for (const socket of raw) socket.destroy()
-    await new Promise<void>((resolve) => server.close(() => resolve()))
-  })
+  }
+  // The node:http2 peer of the HTTP/2 tests (session tracking, teardown), with RFC 8441 on.
+  const settings = { settings: { enableConnectProtocol: options.enableConnectProtocol ?? true } }
+  const peer = options.secure !== undefined ? await h2sServer(t, options.secure, onStream, settings) : await h2cServer(t, onStream, settings)
   return {
-    origin: `${options.secure !== undefined ? 'https' : 'http'}://127.0.0.1:${port}`,
-    sessions: () => sessions,
+    origin: peer.origin,
+    sessions: peer.sessions,
     connects,
-    live,
+    live: peer.live,
     next() {
       const a = queue.shift()
       if (a !== undefined) return Promise.resolve(a)

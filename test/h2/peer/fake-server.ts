@@ -130,6 +130,8 @@ export class H2Peer {
   /** Frames not yet taken by readFrame/expectFrame. */
   readonly #queue: PeerFrame[] = []
   readonly #waiters = new Set<Waiter>()
+  /** `watch` calls not yet matched: they look at every frame and take none. */
+  readonly #watchers: Array<{ match: (frame: PeerFrame) => boolean; resolve: (frame: PeerFrame) => void }> = []
   #prefaceBytes = Buffer.alloc(0)
   #prefaceDone = false
   #resolvePreface!: () => void
@@ -213,6 +215,12 @@ export class H2Peer {
       if (this.ignore?.(frame) === true) continue
       if (this.#recordHistory) this.received.push(frame)
       this.#queue.push(frame)
+      for (let w = this.#watchers.length - 1; w >= 0; w--) {
+        const watcher = this.#watchers[w]!
+        if (!watcher.match(frame)) continue
+        this.#watchers.splice(w, 1)
+        watcher.resolve(frame)
+      }
     }
     // Records are kept in `received`; the recorder's own arrays need not grow for ever.
     records.length = 0
@@ -287,6 +295,17 @@ export class H2Peer {
       // Frames already queued were offered above; if the stream already ended, fail now.
       if (this.#waiters.has(waiter) && this.#endReason !== undefined && this.#queue.length === 0) waiter.closed(this.#endReason)
     })
+  }
+
+  /**
+   * The first frame in `received` for which `match` holds, else the next such frame to arrive.
+   * A watch, not a wait: it takes no frame from the queue the waits read, has no timeout, and
+   * simply never settles when the connection ends first (scripts chain one watch after another).
+   */
+  watch(match: (frame: PeerFrame) => boolean): Promise<PeerFrame> {
+    const found = this.received.find(match)
+    if (found !== undefined) return Promise.resolve(found)
+    return new Promise((resolve) => this.#watchers.push({ match, resolve }))
   }
 
   /** The next frame the client sent. */
@@ -537,6 +556,8 @@ export class FakeH2Server {
   readonly #options: PeerOptions
   readonly #pending: H2Peer[] = []
   readonly #acceptors: Array<(peer: H2Peer) => void> = []
+  /** Set by `onConnection`: every new peer goes to it instead of `accept`. */
+  #onPeer: ((peer: H2Peer) => void) | undefined = undefined
   #port = 0
 
   private constructor(options: PeerOptions) {
@@ -544,6 +565,10 @@ export class FakeH2Server {
     this.server = net.createServer({ noDelay: true }, (socket) => {
       const peer = new H2Peer(socket, this.#options)
       this.peers.push(peer)
+      if (this.#onPeer !== undefined) {
+        this.#onPeer(peer)
+        return
+      }
       const acceptor = this.#acceptors.shift()
       if (acceptor === undefined) this.#pending.push(peer)
       else acceptor(peer)
@@ -563,6 +588,11 @@ export class FakeH2Server {
 
   get origin(): string {
     return `http://127.0.0.1:${this.#port}`
+  }
+
+  /** Hand every connection from now on to `fn`, synchronously as it is accepted (for scripts that serve any number of them). */
+  onConnection(fn: (peer: H2Peer) => void): void {
+    this.#onPeer = fn
   }
 
   /** The next accepted connection (bounded by the peer timeout). */
