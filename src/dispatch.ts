@@ -158,4 +158,11 @@ export interface PoolConnection extends EventEmitter<ConnectionEvents> {
   close(): Promise<void>
   /** Abort in-flight requests with `err` and close the socket now. */
   destroy(err?: WirepoolError): void
+  /**
+   * Whether the socket keeps the process alive (`socket.ref()` / `unref()`). The pool says
+   * true while the connection carries requests and false while it idles, so a script that
+   * has made its requests exits at once instead of living until the keep-alive timeout
+   * (undici does the same).
+   */
+  setKeepsProcessAlive(flag: boolean): void
 }

@@ -179,6 +179,11 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     return this.#state.name !== 'open'
   }
 
+  setKeepsProcessAlive(flag: boolean): void {
+    if (flag) this.#socket.ref()
+    else this.#socket.unref()
+  }
+
   /** The idle timeout the last response announced in `Keep-Alive: timeout=N`, in ms. */
   get idleTimeoutHint(): number | undefined {
     return this.#keepAliveHint
