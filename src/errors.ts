@@ -22,6 +22,9 @@ export const ErrorCode = {
   WS_PROTOCOL: 'WP_WS_PROTOCOL',
   WS_HANDSHAKE: 'WP_WS_HANDSHAKE',
   DECOMPRESS: 'WP_DECOMPRESS',
+  TLS_HANDSHAKE: 'WP_TLS_HANDSHAKE',
+  BODY_INCOMPLETE: 'WP_BODY_INCOMPLETE',
+  REQUEST_TIMEOUT: 'WP_REQUEST_TIMEOUT',
 } as const
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
@@ -53,12 +56,40 @@ export class WirepoolError extends Error {
   }
 }
 
+/** Where a connect that timed out was going: the name, the port and the addresses tried. */
+export interface ConnectTarget {
+  host: string
+  port: number
+  /** `ip:port` of each address a connection was attempted to (empty: the name had not resolved). */
+  addresses: readonly string[]
+}
+
 export class ConnectTimeoutError extends WirepoolError {
   readonly timeoutMs: number
-  constructor(timeoutMs: number, options: WirepoolErrorOptions = {}) {
-    super(ErrorCode.CONNECT_TIMEOUT, `connect timed out after ${timeoutMs} ms`, { initiator: 'library', ...options })
+  readonly host: string | undefined
+  readonly port: number | undefined
+  readonly addresses: readonly string[]
+  constructor(timeoutMs: number, options: WirepoolErrorOptions & { target?: ConnectTarget } = {}) {
+    const target = options.target
+    const where = target === undefined
+      ? ''
+      : ` to ${target.host}:${target.port} (${target.addresses.length === 0 ? 'no address tried: the name had not resolved' : `tried ${target.addresses.join(', ')}`})`
+    super(ErrorCode.CONNECT_TIMEOUT, `connect${where} timed out after ${timeoutMs} ms`, { initiator: 'library', ...options })
     this.timeoutMs = timeoutMs
+    this.host = target?.host
+    this.port = target?.port
+    this.addresses = target?.addresses ?? []
   }
+}
+
+/**
+ * What a connect that timed out was going to: the addresses happy eyeballs
+ * (`autoSelectFamily`) tried, else the host itself when it is an IP literal (`isIp`: 4 or 6).
+ */
+export function connectTarget(socket: { autoSelectFamilyAttemptedAddresses?: string[] } | undefined, host: string, port: number, isIp: number): ConnectTarget {
+  const tried = socket?.autoSelectFamilyAttemptedAddresses
+  if (tried !== undefined && tried.length > 0) return { host, port, addresses: [...tried] }
+  return { host, port, addresses: isIp === 0 ? [] : [isIp === 6 ? `[${host}]:${port}` : `${host}:${port}`] }
 }
 
 /** The TCP connection could not be made (refused, unreachable, DNS failure, reset during connect). */
@@ -68,11 +99,14 @@ export class ConnectRefusedError extends WirepoolError {
   }
 }
 
+/** What a user can do about a certificate this process does not trust. */
+const VERIFY_HINT = '; if the server\'s CA is one you trust, give it as the tls.ca option ({ tls: { ca: pem } }, or ca: \'system\' for the operating system\'s store; --cacert FILE in the CLI)'
+
 export class TlsVerifyError extends WirepoolError {
   /** OpenSSL's reason code, e.g. `DEPTH_ZERO_SELF_SIGNED_CERT` or `ERR_TLS_CERT_ALTNAME_INVALID`. */
   readonly reason: string
   constructor(reason: string, message: string, options: WirepoolErrorOptions = {}) {
-    super(ErrorCode.TLS_VERIFY, message, { initiator: 'remote', ...options })
+    super(ErrorCode.TLS_VERIFY, `${message}${VERIFY_HINT}`, { initiator: 'remote', ...options })
     this.reason = reason
   }
 }
@@ -261,5 +295,48 @@ export class DecompressError extends WirepoolError {
   constructor(encoding: string, message: string, options: WirepoolErrorOptions = {}) {
     super(ErrorCode.DECOMPRESS, message, { initiator: 'remote', ...options })
     this.encoding = encoding
+  }
+}
+
+/**
+ * The TLS handshake failed for a reason other than certificate verification: the port does
+ * not speak TLS (or speaks another protocol), the server sent an alert, no common version or
+ * cipher. `reason` is Node's or OpenSSL's code (e.g. `ERR_SSL_WRONG_VERSION_NUMBER`).
+ */
+export class TlsHandshakeError extends WirepoolError {
+  readonly reason: string
+  constructor(reason: string, message: string, options: WirepoolErrorOptions = {}) {
+    super(ErrorCode.TLS_HANDSHAKE, message, { initiator: 'remote', ...options })
+    this.reason = reason
+  }
+}
+
+/**
+ * The server closed the connection before the response body it announced was complete
+ * (RFC 9112 §8: an incomplete message): `received` bytes of `expected` (undefined for a
+ * chunked body, whose length was never announced).
+ */
+export class BodyIncompleteError extends WirepoolError {
+  readonly received: number
+  readonly expected: number | undefined
+  constructor(received: number, expected: number | undefined, options: WirepoolErrorOptions = {}) {
+    super(
+      ErrorCode.BODY_INCOMPLETE,
+      expected === undefined
+        ? `response body cut short: the connection closed after ${received} bytes, before the chunked body ended`
+        : `response body cut short: ${received} of ${expected} bytes arrived before the connection closed`,
+      { initiator: 'remote', ...options },
+    )
+    this.received = received
+    this.expected = expected
+  }
+}
+
+/** The per-request `timeout` (connect, response head and body together) elapsed. */
+export class RequestTimeoutError extends WirepoolError {
+  readonly timeoutMs: number
+  constructor(timeoutMs: number, options: WirepoolErrorOptions = {}) {
+    super(ErrorCode.REQUEST_TIMEOUT, `request did not complete within ${timeoutMs} ms`, { initiator: 'library', ...options })
+    this.timeoutMs = timeoutMs
   }
 }

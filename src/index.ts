@@ -17,6 +17,8 @@ export {
   type BinaryType,
   type MessageData,
   type SendOptions,
+  type WebSocketEventMap,
+  type WebSocketMessageEvent,
 } from './ws/websocket.js'
 export { CloseEvent, ErrorEvent, type CloseEventInit } from './ws/events.js'
 export {
@@ -35,5 +37,12 @@ export {
   PoolClosedError,
   WsProtocolError,
   WsHandshakeError,
+  H2ProtocolError,
+  H2StreamResetError,
+  H2GoawayError,
+  DecompressError,
+  TlsHandshakeError,
+  BodyIncompleteError,
+  RequestTimeoutError,
   type ErrorInitiator,
 } from './errors.js'

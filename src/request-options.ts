@@ -33,12 +33,67 @@ export interface PoolRequestOptions {
    * server-side session on one socket. When it closes or drains, the next request binds anew.
    */
   affinity?: string
+  /**
+   * Overall deadline in ms for the whole request: waiting for a connection, connecting, the
+   * response head and the body to its end (got's `timeout.request`), beside the phase
+   * timeouts; a request that misses it fails with WP_REQUEST_TIMEOUT. Default: none (0 too).
+   */
+  timeout?: number
 }
 
 export interface RequestOptions extends PoolRequestOptions {
   /** Absolute URL; or give `origin` and `path`. */
   url?: string | URL
   origin?: string | URL
+}
+
+/**
+ * Every per-request option (RequestOptions, PoolRequestOptions): anything else is refused,
+ * as the Agent's options are, so a misspelt one is an error rather than silently ignored.
+ */
+const KNOWN_REQUEST_OPTIONS = new Set([
+  'url', 'origin', 'path', 'method', 'headers', 'body', 'signal', 'idempotent', 'headersTimeout', 'bodyTimeout',
+  'upgrade', 'affinity', 'timeout',
+])
+
+/** Throw for the first key that is not a request option, suggesting the one it resembles. */
+function checkOptionNames(options: object): void {
+  for (const key in options) {
+    if (!KNOWN_REQUEST_OPTIONS.has(key)) throw new InvalidArgumentError(`unknown request option ${key}${suggestion(key)}`)
+  }
+}
+
+/** ` (did you mean X?)` for a known option within two edits (or differing only in case). */
+function suggestion(key: string): string {
+  let best: string | undefined
+  let bestDistance = 3
+  for (const known of KNOWN_REQUEST_OPTIONS) {
+    const d = known.toLowerCase() === key.toLowerCase() ? 0 : editDistance(known, key)
+    if (d < bestDistance) {
+      best = known
+      bestDistance = d
+    }
+  }
+  return best === undefined ? '' : ` (did you mean ${best}?)`
+}
+
+/** Levenshtein distance (only ever run on the error path, on short names). */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      current[j] = Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, (previous[j - 1] as number) + cost)
+    }
+    previous = current
+  }
+  return previous[b.length] as number
+}
+
+/** The `timeout` option: undefined or 0 mean none. */
+export function requestTimeoutOption(value: unknown): number {
+  return msOption('timeout', value, 0)
 }
 
 /** RFC 9110 §9.2.2: methods whose repetition has the same effect as one request. */
@@ -105,6 +160,7 @@ function pushHeader(out: string[], name: unknown, value: unknown, state: HeaderS
 /** `path`, when given, is the request-target the Agent split from a URL (options.path is then unset). */
 export function buildDispatchRequest(options: PoolRequestOptions, authority: string, defaults: Timeouts, acceptEncoding = false, path = options.path ?? '/'): DispatchRequest {
   if (options === null || typeof options !== 'object') throw new InvalidArgumentError('request options must be an object')
+  checkOptionNames(options)
   const method = options.method ?? 'GET'
   if (typeof method !== 'string') throw new InvalidArgumentError('method must be a string')
   assertToken(method, 'method')

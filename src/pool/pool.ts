@@ -7,10 +7,10 @@
  */
 import { EventEmitter } from 'node:events'
 import type { Duplex } from 'node:stream'
-import { AbortedError, ErrorCode, InvalidArgumentError, PoolClosedError, toWirepoolError, type WirepoolError } from '../errors.js'
+import { AbortedError, ErrorCode, InvalidArgumentError, PoolClosedError, RequestTimeoutError, toWirepoolError, type WirepoolError } from '../errors.js'
 import type { DispatchHandler, DispatchRequest, HeaderRecord } from '../dispatch.js'
 import { resolvePoolOptions, type PoolOptions, type ResolvedPoolOptions, type TlsOptions } from '../options.js'
-import { buildDispatchRequest, type PoolRequestOptions } from '../request-options.js'
+import { buildDispatchRequest, requestTimeoutOption, type PoolRequestOptions } from '../request-options.js'
 import { ResponseCollector, type Response } from '../response.js'
 import { TlsSessionCache } from '../tls/session-cache.js'
 import { Connections } from './connections.js'
@@ -158,9 +158,11 @@ export class Pool extends EventEmitter<PoolEvents> {
   /** A validated queue entry, or undefined once the handler was told why there is none. */
   #newEntry(options: PoolRequestOptions, handler: DispatchHandler, acceptEncoding: boolean, authority: string, coalesced: boolean, path: string | undefined): QueueEntry | undefined {
     let request: DispatchRequest
+    let timeoutMs: number
     try {
       if (this.closed) throw new PoolClosedError(this.#destroyed ? 'pool was destroyed' : 'pool is closing', { origin: this.origin })
       request = buildDispatchRequest(options, authority, this.#options, acceptEncoding, path)
+      timeoutMs = requestTimeoutOption(options.timeout)
     } catch (err) {
       deliverError(handler, toWirepoolError(err, this.origin))
       return undefined
@@ -179,6 +181,12 @@ export class Pool extends EventEmitter<PoolEvents> {
     if (signal !== undefined) {
       entry.onAbort = () => this.#abortEntry(entry)
       signal.addEventListener('abort', entry.onAbort, { once: true })
+    }
+    if (timeoutMs > 0) {
+      // One timer per request, only for requests that set one; unref'd: the request's own
+      // socket keeps the process alive while it is in flight.
+      entry.deadline = setTimeout(() => this.#cancelEntry(entry, new RequestTimeoutError(timeoutMs, { origin: this.origin })), timeoutMs)
+      entry.deadline.unref()
     }
     return entry
   }
@@ -513,6 +521,10 @@ export class Pool extends EventEmitter<PoolEvents> {
       entry.retryTimer = undefined
     }
     this.#backingOff.delete(entry)
+    if (entry.deadline !== undefined) {
+      clearTimeout(entry.deadline)
+      entry.deadline = undefined
+    }
     if (entry.onAbort !== undefined && entry.signal !== undefined) {
       entry.signal.removeEventListener('abort', entry.onAbort)
       entry.onAbort = undefined
@@ -521,8 +533,12 @@ export class Pool extends EventEmitter<PoolEvents> {
 
   #abortEntry(entry: QueueEntry): void {
     if (entry.finished) return
-    const reason = entry.signal?.reason
-    const err = new AbortedError('request aborted', { cause: reason, origin: this.origin })
+    this.#cancelEntry(entry, new AbortedError('request aborted', { cause: entry.signal?.reason, origin: this.origin }))
+  }
+
+  /** End a request early (its signal aborted, its `timeout` elapsed), wherever it is. */
+  #cancelEntry(entry: QueueEntry, err: WirepoolError): void {
+    if (entry.finished) return
     if (!entry.dispatched) {
       this.#queue.remove(entry)
       // (an entry backing off is dropped from #backingOff by #failEntry)

@@ -8,6 +8,7 @@ import {
   AbortedError,
   ConnectRefusedError,
   ConnectTimeoutError,
+  connectTarget,
   InvalidArgumentError,
   type WirepoolError,
   type WirepoolErrorOptions,
@@ -146,7 +147,7 @@ export function connectTcp(opts: TcpConnectOptions): Promise<net.Socket> {
       )
     const onAbort = (): void => transition('failed', abortedError(signal as AbortSignal, 'connect', origin))
     const timer = setTimeout(
-      () => transition('failed', new ConnectTimeoutError(opts.connectTimeout, origin === undefined ? {} : { origin })),
+      () => transition('failed', new ConnectTimeoutError(opts.connectTimeout, { ...(origin === undefined ? {} : { origin }), target: connectTarget(socket, host, opts.port, net.isIP(host)) })),
       opts.connectTimeout,
     )
     socket.once('connect', onConnect)

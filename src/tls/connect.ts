@@ -9,9 +9,11 @@ import tls from 'node:tls'
 import {
   ConnectRefusedError,
   ConnectTimeoutError,
+  connectTarget,
   InvalidArgumentError,
   TlsPinMismatchError,
   TlsVerifyError,
+  TlsHandshakeError,
   type WirepoolError,
 } from '../errors.js'
 import { abortedError, bareHost, copyRoutingOptions, DEFAULT_KEEPALIVE_DELAY, errnoCode, errorOptions, isAborted, validateConnectOptions, type TcpConnectOptions } from '../tcp/connect.js'
@@ -248,7 +250,7 @@ function connectAndHandshake(opts: TlsConnectOptions, secureContext: tls.SecureC
     }
     // One deadline for DNS, TCP and the handshake together.
     const timer = setTimeout(
-      () => transition('failed', new ConnectTimeoutError(opts.connectTimeout, origin === undefined ? {} : { origin })),
+      () => transition('failed', new ConnectTimeoutError(opts.connectTimeout, { ...(origin === undefined ? {} : { origin }), target: connectTarget(tlsSocket, host, opts.port, net.isIP(host)) })),
       opts.connectTimeout,
     )
 
@@ -270,10 +272,14 @@ function connectAndHandshake(opts: TlsConnectOptions, secureContext: tls.SecureC
           errorOptions(err, origin),
         )
       }
-      return new ConnectRefusedError(
-        `TLS handshake with ${verifyName}:${opts.port} failed: ${typeof code === 'string' ? code : 'UNKNOWN'} (${err.message})`,
-        errorOptions(err, origin),
-      )
+      const message = `TLS handshake with ${verifyName}:${opts.port} failed: ${typeof code === 'string' ? code : 'UNKNOWN'} (${err.message})`
+      // OpenSSL's failures (wrong protocol on the port, an alert, no common version or
+      // cipher) carry its `library`/`reason` or an ERR_SSL_/ERR_TLS_ code; a plain socket
+      // error (ECONNRESET…) during the handshake stays a connect failure.
+      if (typeof code === 'string' && (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) || 'library' in err) {
+        return new TlsHandshakeError(typeof code === 'string' ? code : 'UNKNOWN', message, errorOptions(err, origin))
+      }
+      return new ConnectRefusedError(message, errorOptions(err, origin))
     }
 
     function transition(next: 'connected' | 'failed', err?: WirepoolError): void {
