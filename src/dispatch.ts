@@ -166,3 +166,30 @@ export interface PoolConnection extends EventEmitter<ConnectionEvents> {
    */
   setKeepsProcessAlive(flag: boolean): void
 }
+
+/**
+ * Tell a handler which connection its request went on (`onConnect`), as every protocol does
+ * the moment a request is assigned. A throw from the handler is returned, not raised: the
+ * connection aborts that one request with it.
+ */
+export function announceConnection(
+  handler: DispatchHandler,
+  abort: (reason?: Error) => void,
+  conn: Pick<PoolConnection, 'id' | 'tlsResumed' | 'remoteAddress' | 'protocol'> & { readonly remotePort: number | undefined },
+  reused: boolean,
+): Error | undefined {
+  const info: ConnectionInfo = {
+    id: conn.id,
+    reused,
+    tlsResumed: conn.tlsResumed,
+    remoteAddress: conn.remoteAddress,
+    remotePort: conn.remotePort,
+    protocol: conn.protocol,
+  }
+  try {
+    handler.onConnect?.(abort, info)
+    return undefined
+  } catch (err) {
+    return err instanceof Error ? err : new Error(String(err))
+  }
+}

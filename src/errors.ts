@@ -25,6 +25,7 @@ export const ErrorCode = {
   TLS_HANDSHAKE: 'WP_TLS_HANDSHAKE',
   BODY_INCOMPLETE: 'WP_BODY_INCOMPLETE',
   REQUEST_TIMEOUT: 'WP_REQUEST_TIMEOUT',
+  INTERNAL: 'WP_INTERNAL',
 } as const
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
@@ -338,5 +339,23 @@ export class RequestTimeoutError extends WirepoolError {
   constructor(timeoutMs: number, options: WirepoolErrorOptions = {}) {
     super(ErrorCode.REQUEST_TIMEOUT, `request did not complete within ${timeoutMs} ms`, { initiator: 'library', ...options })
     this.timeoutMs = timeoutMs
+  }
+}
+
+/**
+ * A state machine of ours was asked for a move its table does not list (src/state-machine.ts):
+ * a bug in wirepool, never the peer's fault. In production the connection it happened on
+ * fails with this error; under test it is thrown where it happens.
+ */
+export class IllegalTransitionError extends WirepoolError {
+  readonly machine: string
+  readonly from: string
+  /** The state asked for, or the event that asked (machines driven by events). */
+  readonly to: string
+  constructor(machine: string, from: string, to: string, options: WirepoolErrorOptions = {}) {
+    super(ErrorCode.INTERNAL, `internal error: ${machine} has no transition ${from} -> ${to}`, { initiator: 'library', ...options })
+    this.machine = machine
+    this.from = from
+    this.to = to
   }
 }

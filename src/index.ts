@@ -2,7 +2,7 @@
  * wirepool's public API (API.md). Nothing outside this file is public: deep imports of
  * `dist/**` are not covered by semver.
  */
-export { Agent, request, getDefaultAgent, type AgentStats } from './pool/agent.js'
+export { Agent, request, getDefaultAgent, setDefaultAgent, type AgentStats } from './pool/agent.js'
 export { Pool, type ConnectionEvent, type ConnectionState, type RequestEvent, type RetryEvent, type PoolEvents, type ConnectionSnapshot, type CertificateExpiringEvent } from './pool/pool.js'
 export type { OriginStats, ConnectionCounts } from './pool/stats.js'
 export type { PercentileSummary } from './pool/histogram.js'
@@ -44,5 +44,7 @@ export {
   TlsHandshakeError,
   BodyIncompleteError,
   RequestTimeoutError,
+  IllegalTransitionError,
   type ErrorInitiator,
 } from './errors.js'
+

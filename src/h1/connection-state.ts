@@ -10,17 +10,17 @@
  *
  * What belongs to one state lives in it (as hyper's `Reading::Body(decoder)`): why the
  * connection drains and which exchange is its last, why it closed. Every state object has
- * the same fields in the same order, so they share one hidden class and reading `name` on
+ * the same fields in the same order, so they share one hidden class and reading `kind` on
  * the hot path stays monomorphic; a field a state does not use is null.
  */
 import type { WirepoolError } from '../errors.js'
-import { type Exchange, unlistedMove } from './exchange.js'
+import { type Exchange, refused } from './exchange.js'
 import { Framing, type ResponseHead } from './parser-events.js'
 
 export type ConnectionState =
-  | { readonly name: 'open'; readonly reason: null; readonly final: null; readonly error: null }
+  | { readonly kind: 'open'; readonly reason: null; readonly final: null; readonly error: null }
   | {
-      readonly name: 'draining'
+      readonly kind: 'draining'
       /** Why: what the 'draining' event said. */
       readonly reason: string
       /**
@@ -32,37 +32,37 @@ export type ConnectionState =
       readonly error: null
     }
   | {
-      readonly name: 'closed'
+      readonly kind: 'closed'
       readonly reason: null
       readonly final: null
       /** What 'close' carries: undefined for an orderly close. */
       readonly error: WirepoolError | undefined
     }
-  | { readonly name: 'upgraded'; readonly reason: null; readonly final: null; readonly error: null }
+  | { readonly kind: 'upgraded'; readonly reason: null; readonly final: null; readonly error: null }
 
-export type ConnectionStateName = ConnectionState['name']
+export type ConnectionStateKind = ConnectionState['kind']
 
-export const OPEN: ConnectionState = { name: 'open', reason: null, final: null, error: null }
-export const UPGRADED: ConnectionState = { name: 'upgraded', reason: null, final: null, error: null }
+export const OPEN: ConnectionState = { kind: 'open', reason: null, final: null, error: null }
+export const UPGRADED: ConnectionState = { kind: 'upgraded', reason: null, final: null, error: null }
 
 export function draining(reason: string, final: Exchange | null): ConnectionState {
-  return { name: 'draining', reason, final, error: null }
+  return { kind: 'draining', reason, final, error: null }
 }
 
 export function closed(error: WirepoolError | undefined): ConnectionState {
-  return { name: 'closed', reason: null, final: null, error }
+  return { kind: 'closed', reason: null, final: null, error }
 }
 
-const MOVES: { readonly [K in ConnectionStateName]: readonly ConnectionStateName[] } = {
+const MOVES: { readonly [K in ConnectionStateKind]: readonly ConnectionStateKind[] } = {
   open: ['draining', 'closed', 'upgraded'],
   draining: ['draining', 'closed', 'upgraded'],
   closed: [],
   upgraded: ['closed'],
 }
 
-/** True for a listed move; an unlisted one throws under tests and is false in production (see `unlistedMove`). */
-export function isListedMove(from: ConnectionStateName, to: ConnectionStateName): boolean {
-  return MOVES[from].includes(to) || unlistedMove('H1Connection', from, to)
+/** True for a listed move; an unlisted one throws under tests and is false in production (src/state-machine.ts). */
+export function isListedMove(from: ConnectionStateKind, to: ConnectionStateKind): boolean {
+  return MOVES[from].includes(to) || refused('H1Connection', from, to)
 }
 
 /**

@@ -13,20 +13,14 @@ import { EventEmitter } from 'node:events'
 import type { Socket } from 'node:net'
 import type { Readable } from 'node:stream'
 import { bodyStreamError, isReadable } from '../body-source.js'
-import type {
-  ConnectionEvents,
-  ConnectionInfo,
-  DispatchHandler,
-  DispatchRequest,
-  PoolConnection,
-  Protocol,
-} from '../dispatch.js'
+import { announceConnection, type ConnectionEvents, type DispatchHandler, type DispatchRequest, type PoolConnection, type Protocol } from '../dispatch.js'
 import {
   AbortedError,
   BodyIncompleteError,
   BodyTimeoutError,
   H1ParseError,
   HeadersTimeoutError,
+  IllegalTransitionError,
   InvalidArgumentError,
   SocketClosedError,
   WirepoolError,
@@ -36,7 +30,7 @@ import { parseKeepAliveTimeout, rawHeadersToRecord } from '../http/headers.js'
 import { integerOption } from '../option-checks.js'
 import { type ConnectionState, OPEN, UPGRADED, closed, draining, isListedMove, whyNotPersistent } from './connection-state.js'
 import { ExchangeDeadline, Watch } from './exchange-deadline.js'
-import { Exchange, READ_NAMES, frameExchange, ReadState, WriteState, unlistedMoveMessage } from './exchange.js'
+import { Exchange, READ_NAMES, frameExchange, ReadState, WriteState } from './exchange.js'
 import { Framing, type ResponseHead } from './parser-events.js'
 import { ParseReason, ResponseParser } from './parser.js'
 import { RequestWriter, type RequestWriterEvents } from './request-writer.js'
@@ -144,7 +138,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
         this.#pump()
       },
       bodyFailed: (ex, err) => this.#fail(err, ex),
-      internalError: (message) => this.#internalError(message),
+      internalError: (err) => this.#internalError(err),
     }
     this.#writer = new RequestWriter(socket, this.#origin, events)
     this.#deadline = new ExchangeDeadline(options.expectContinueTimeout ?? DEFAULT_EXPECT_CONTINUE_TIMEOUT, this.#onExpired)
@@ -164,7 +158,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
   // ── PoolConnection ──────────────────────────────────────────────────────────────────
 
   get capacity(): number {
-    if (this.#state.name !== 'open' || this.#exclusive) return 0
+    if (this.#state.kind !== 'open' || this.#exclusive) return 0
     return this.#pipelining - this.#queue.length
   }
 
@@ -177,7 +171,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
   }
 
   get retired(): boolean {
-    return this.#state.name !== 'open'
+    return this.#state.kind !== 'open'
   }
 
   setKeepsProcessAlive(flag: boolean): void {
@@ -197,7 +191,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
    * that cannot be framed.
    */
   dispatch(request: DispatchRequest, handler: DispatchHandler): void {
-    if (this.#state.name !== 'open') throw new InvalidArgumentError(`connection ${this.id} is ${this.#state.name} and takes no requests`)
+    if (this.#state.kind !== 'open') throw new InvalidArgumentError(`connection ${this.id} is ${this.#state.kind} and takes no requests`)
     const busy = this.#queue.length
     if (busy >= this.#pipelining || this.#exclusive) throw new InvalidArgumentError(`connection ${this.id} has no free capacity`)
     if (busy > 0 && !request.idempotent) {
@@ -221,19 +215,8 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
       body.on('error', ex.onBodyError)
     }
     if (handler.onConnect !== undefined) {
-      const info: ConnectionInfo = {
-        id: this.id,
-        reused,
-        tlsResumed: this.tlsResumed,
-        remoteAddress: this.remoteAddress,
-        remotePort: this.remotePort,
-        protocol: this.protocol,
-      }
-      try {
-        handler.onConnect((reason) => this.#abort(ex, reason), info)
-      } catch (err) {
-        this.#abort(ex, err instanceof Error ? err : new Error(String(err)))
-      }
+      const thrown = announceConnection(handler, (reason) => this.#abort(ex, reason), this, reused)
+      if (thrown !== undefined) this.#abort(ex, thrown)
       if (ex.done) return
     }
     if (this.#dispatched >= this.#maxRequests) this.#retire('maximum requests per connection reached', null)
@@ -256,8 +239,8 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
   close(): Promise<void> {
     if (this.#closeEmitted) return Promise.resolve()
     const done = new Promise<void>((resolve) => this.once('close', () => resolve()))
-    if (this.#state.name === 'open') this.#retire('close() called', null)
-    if (this.#state.name === 'draining') this.#maybeFinishDrain()
+    if (this.#state.kind === 'open') this.#retire('close() called', null)
+    if (this.#state.kind === 'draining') this.#maybeFinishDrain()
     return done
   }
 
@@ -352,7 +335,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     this.#completedInChunk = 0
     if (this.#maybeFinishDrain()) return
     this.#pump()
-    if (completed > 0 && this.#state.name === 'open' && this.capacity > 0) {
+    if (completed > 0 && this.#state.kind === 'open' && this.capacity > 0) {
       try {
         this.emit('free')
       } catch (err) {
@@ -567,7 +550,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     if (this.#closeEmitted) return
     this.#closeEmitted = true
     const state = this.#state
-    this.emit('close', state.name === 'closed' ? state.error : undefined)
+    this.emit('close', state.kind === 'closed' ? state.error : undefined)
   }
 
   #onParseThrow(err: unknown): void {
@@ -613,8 +596,8 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
 
   /** Open or draining: the socket is ours and requests may still be in flight. */
   #isLive(): boolean {
-    const name = this.#state.name
-    return name === 'open' || name === 'draining'
+    const kind = this.#state.kind
+    return kind === 'open' || kind === 'draining'
   }
 
   /**
@@ -623,12 +606,12 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
    */
   #transition(to: ConnectionState): boolean {
     const from = this.#state
-    if (!isListedMove(from.name, to.name)) {
-      this.#internalError(unlistedMoveMessage('H1Connection', from.name, to.name))
+    if (!isListedMove(from.kind, to.kind)) {
+      this.#internalError(new IllegalTransitionError('H1Connection', from.kind, to.kind, { origin: this.#origin }))
       return false
     }
     this.#state = to
-    if (to.name === 'draining' && from.name !== 'draining') this.emit('draining', to.reason)
+    if (to.kind === 'draining' && from.kind !== 'draining') this.emit('draining', to.reason)
     return true
   }
 
@@ -636,15 +619,15 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
    * A state machine refused a move (production only; tests throw where it happens): a bug
    * of ours, so the connection can no longer be trusted. Every unfinished request fails.
    */
-  #internalError(message: string): void {
+  #internalError(err: IllegalTransitionError): void {
     if (!this.#isLive()) return
-    this.#fail(new SocketClosedError(`internal error: ${message}`, { origin: this.#origin, initiator: 'library' }), undefined)
+    this.#fail(err, undefined)
   }
 
   /** The one place an exchange's response progress changes; false (production) for an unlisted move. */
   #moveRead(ex: Exchange, to: ReadState): boolean {
     if (ex.moveRead(to)) return true
-    this.#internalError(unlistedMoveMessage('response read', READ_NAMES[ex.read], READ_NAMES[to]))
+    this.#internalError(new IllegalTransitionError('response read', READ_NAMES[ex.read], READ_NAMES[to], { origin: this.#origin }))
     return false
   }
 
@@ -655,8 +638,8 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
    */
   #retire(reason: string, final: Exchange | null): void {
     const state = this.#state
-    if (state.name === 'open') this.#transition(draining(reason, final))
-    else if (state.name === 'draining' && final !== null && state.final === null) this.#transition(draining(state.reason, final))
+    if (state.kind === 'open') this.#transition(draining(reason, final))
+    else if (state.kind === 'draining' && final !== null && state.final === null) this.#transition(draining(state.reason, final))
   }
 
   /**
@@ -666,7 +649,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
    */
   #maybeFinishDrain(): boolean {
     const state = this.#state
-    if (state.name !== 'draining') return false
+    if (state.kind !== 'draining') return false
     const final = state.final
     if (final !== null ? !final.done : this.#queue.length > 0) return false
     this.#teardown(undefined, undefined, true)

@@ -2,11 +2,12 @@
  * One request/response pair on an HTTP/1.1 connection, as `H1Connection` tracks it: plain
  * data with two small state machines, the request's progress on the wire (`write`) and the
  * response's (`read`). Each changes only through its one function, `moveWrite` / `moveRead`,
- * which accept the moves listed below and reject any other (see `unlistedMove`).
+ * which accept the moves listed below and reject any other (src/state-machine.ts).
  */
 import { isAsyncIterable } from '../body-source.js'
 import type { DispatchHandler, DispatchRequest } from '../dispatch.js'
 import { InvalidArgumentError } from '../errors.js'
+import { illegalTransition } from '../state-machine.js'
 import { contentLengthOf, serializeHead } from './serialize.js'
 
 /**
@@ -61,22 +62,6 @@ const READ_MOVES: readonly number[] = [
   /* DONE */ 0,
 ]
 
-/**
- * What a state machine does with a move it does not list: under tap (which sets `TAP=1`
- * in every test process) it throws where the bug is; in production it returns false and
- * the caller fails the connection with an internal error. Never silently ignored. The
- * environment is read here, on the path that should never run, not per move.
- */
-export function unlistedMove(machine: string, from: string, to: string): false {
-  const message = unlistedMoveMessage(machine, from, to)
-  if (process.env['TAP'] === '1') throw new Error(message)
-  return false
-}
-
-export function unlistedMoveMessage(machine: string, from: string, to: string): string {
-  return `${machine}: unlisted transition ${from} -> ${to}`
-}
-
 export class Exchange {
   readonly request: DispatchRequest
   readonly handler: DispatchHandler
@@ -121,7 +106,7 @@ export class Exchange {
   /** The one place the request's progress changes. False (production) for an unlisted move, which is not made. */
   moveWrite(to: WriteState): boolean {
     const from = this.#write
-    if ((WRITE_MOVES[from]! & (1 << to)) === 0) return unlistedMove('request write', WRITE_NAMES[from], WRITE_NAMES[to])
+    if ((WRITE_MOVES[from]! & (1 << to)) === 0) return refused('request write', WRITE_NAMES[from], WRITE_NAMES[to])
     this.#write = to
     return true
   }
@@ -129,7 +114,7 @@ export class Exchange {
   /** The one place the response's progress changes. False (production) for an unlisted move, which is not made. */
   moveRead(to: ReadState): boolean {
     const from = this.#read
-    if ((READ_MOVES[from]! & (1 << to)) === 0) return unlistedMove('response read', READ_NAMES[from], READ_NAMES[to])
+    if ((READ_MOVES[from]! & (1 << to)) === 0) return refused('response read', READ_NAMES[from], READ_NAMES[to])
     this.#read = to
     return true
   }
@@ -163,3 +148,9 @@ export function frameExchange(request: DispatchRequest, handler: DispatchHandler
 }
 
 function noop(): void {}
+
+/** An unlisted move: throws under test (illegalTransition); in production it is not made, and the owner fails the connection. */
+export function refused(machine: string, from: string, to: string): false {
+  illegalTransition(machine, from, to)
+  return false
+}

@@ -8,8 +8,8 @@
  */
 import type { Socket } from 'node:net'
 import { type BodySink, bodyStreamError, copyBody, isReadable } from '../body-source.js'
-import type { WirepoolError } from '../errors.js'
-import { type Exchange, WRITE_NAMES, WriteState, unlistedMoveMessage } from './exchange.js'
+import { type Exchange, WRITE_NAMES, WriteState } from './exchange.js'
+import { IllegalTransitionError, type WirepoolError } from '../errors.js'
 import { LAST_CHUNK, writeChunk, writeHead } from './serialize.js'
 
 export interface RequestWriterEvents {
@@ -18,7 +18,7 @@ export interface RequestWriterEvents {
   /** A streamed body failed: the stream threw, produced a bad chunk, or missed its declared length. */
   bodyFailed(ex: Exchange, err: WirepoolError): void
   /** An unlisted write move was refused (production; tests throw): fail the connection. */
-  internalError(message: string): void
+  internalError(err: IllegalTransitionError): void
 }
 
 export class RequestWriter {
@@ -124,7 +124,7 @@ export class RequestWriter {
 
   #move(ex: Exchange, to: WriteState): boolean {
     if (ex.moveWrite(to)) return true
-    this.#events.internalError(unlistedMoveMessage('request write', WRITE_NAMES[ex.write], WRITE_NAMES[to]))
+    this.#events.internalError(new IllegalTransitionError('request write', WRITE_NAMES[ex.write], WRITE_NAMES[to], { origin: this.#origin }))
     return false
   }
 

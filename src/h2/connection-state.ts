@@ -19,7 +19,7 @@
  *   It remembers whether the server preface came, because the preface rule still holds.
  * - closed: every stream completed or failed, the socket ended or destroyed. Nothing leaves it.
  *
- * An unlisted move is a bug of ours (transition-bug.ts).
+ * An unlisted move is a bug of ours (src/state-machine.ts).
  */
 export type ConnectionState =
   | { readonly kind: 'awaiting-settings' }
@@ -47,7 +47,7 @@ const CLOSED: ConnectionState = { kind: 'closed' }
 export const INITIAL_CONNECTION_STATE: ConnectionState = AWAITING_SETTINGS
 
 /** The transition table: the next state, or null for a move not drawn above. */
-export function connectionTransition(state: ConnectionState, event: ConnectionEvent): ConnectionState | null {
+export function nextConnectionState(state: ConnectionState, event: ConnectionEvent): ConnectionState | null {
   switch (state.kind) {
     case 'awaiting-settings':
       return event === ConnectionEvent.SETTINGS ? OPEN : event === ConnectionEvent.RETIRE ? DRAINING_BEFORE_SETTINGS : CLOSED

@@ -22,8 +22,8 @@ export interface SessionContext {
   readonly peer: PeerSettings
   /** The connection is closed: nothing more is written or delivered. */
   closed(): boolean
-  /** Apply a §5.1 event (H2Stream.apply); false when it was an unlisted move and the connection failed. */
-  apply(stream: H2Stream, event: StreamEvent, errorCode?: number): boolean
+  /** Apply a §5.1 event (H2Stream.transition); false when it was an unlisted move and the connection failed. */
+  transitionStream(stream: H2Stream, event: StreamEvent, errorCode?: number): boolean
   /** Set the stream's header/body deadline `ms` from now (non-finite or ≤ 0: none). */
   armDeadline(stream: H2Stream, ms: number): void
   /** Fail the request and reset its stream (paced); a stream never opened just goes away. */

@@ -11,7 +11,7 @@ import { H2ErrorCode } from './frame.js'
 import type { ReceiveFlow } from './recv-flow.js'
 import type { PacedResets } from './reset-pacer.js'
 import { ResponsePhase, detachBodyErrorSink, type H2Stream } from './stream.js'
-import { TransitionBug } from './transition-bug.js'
+import { IllegalTransitionError } from '../errors.js'
 
 export class StreamEndings {
   readonly #ctx: SessionContext
@@ -47,8 +47,8 @@ export class StreamEndings {
   }
 
   handlerThrew(stream: H2Stream, err: unknown): void {
-    // A bug of ours under test (transition-bug.ts) is not the handler's failure.
-    if (err instanceof TransitionBug) throw err
+    // A bug of ours under test (src/state-machine.ts) is not the handler's failure.
+    if (err instanceof IllegalTransitionError) throw err
     this.cancel(stream, H2ErrorCode.CANCEL, new AbortedError('request handler threw', { cause: err, origin: this.#ctx.origin }))
   }
 

@@ -11,7 +11,9 @@ import type { BatchWriter } from '../batch-writer.js'
 import { H2StreamResetError, type H2ProtocolError } from '../errors.js'
 import type { SessionContext } from './context.js'
 import { FieldBlockAssembler } from './field-block.js'
-import { Flag, H2ErrorCode, SettingsId, encodePing, encodeRstStream, h2Error, h2ErrorName, type FrameHandler, type Priority, type SettingsEntry } from './frame.js'
+import { Flag, H2ErrorCode, SettingsId, h2Error, h2ErrorName, type SettingsEntry } from './frame.js'
+import { type FrameHandler, type Priority } from './frame-reader.js'
+import { encodePing, encodeRstStream } from './frame-writer.js'
 import { HpackDecoder } from './hpack.js'
 import { PingAck, type PingTracker } from './pings.js'
 import type { ReceiveFlow } from './recv-flow.js'
@@ -176,7 +178,7 @@ export class Receiver implements FrameHandler {
       this.#countUselessFrame()
       return
     }
-    if (!this.#ctx.apply(stream, StreamEvent.RECV_RESET, errorCode)) return
+    if (!this.#ctx.transitionStream(stream, StreamEvent.RECV_RESET, errorCode)) return
     this.#ctx.abandonBody(stream)
     // Whatever reset we meant to send is moot now: the stream is closed on both sides.
     this.#ctx.remove(stream)
@@ -290,7 +292,7 @@ export class Receiver implements FrameHandler {
       this.#ctx.streamError(stream, h2Error(H2ErrorCode.STREAM_CLOSED, streamId, `HEADERS after END_STREAM on stream ${streamId} (RFC 9113 §5.1)`))
       return
     }
-    if (!this.#ctx.apply(stream, StreamEvent.RECV_HEADERS)) return
+    if (!this.#ctx.transitionStream(stream, StreamEvent.RECV_HEADERS)) return
     this.#uselessFrames = 0
     this.#responder.onFieldSection(stream, decoded, endStream)
   }

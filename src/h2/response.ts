@@ -173,7 +173,7 @@ export class Responder {
       return
     }
     stream.endPending = false
-    if (!this.#ctx.apply(stream, StreamEvent.RECV_END_STREAM)) return
+    if (!this.#ctx.transitionStream(stream, StreamEvent.RECV_END_STREAM)) return
     if (trailers !== null && stream.handler.onTrailers !== undefined) {
       try {
         stream.handler.onTrailers(rawHeadersToRecord(trailers))
@@ -209,7 +209,7 @@ export class Responder {
   #tunnelReadEnd(stream: H2Stream): void {
     stream.endPending = false
     stream.pendingTrailers = null
-    if (!this.#ctx.apply(stream, StreamEvent.RECV_END_STREAM)) return
+    if (!this.#ctx.transitionStream(stream, StreamEvent.RECV_END_STREAM)) return
     try {
       stream.handler.onComplete()
     } catch (err) {

@@ -10,7 +10,8 @@ import { bodyStreamError, copyBody, isAsyncIterable, type BodySink } from '../bo
 import type { RequestBody } from '../dispatch.js'
 import { InvalidArgumentError, SocketClosedError } from '../errors.js'
 import type { SessionContext } from './context.js'
-import { DEFAULT_INITIAL_WINDOW_SIZE, Flag, H2ErrorCode, dataFrameHeader, encodeContinuation, encodeHeaders } from './frame.js'
+import { DEFAULT_INITIAL_WINDOW_SIZE, Flag, H2ErrorCode } from './frame.js'
+import { dataFrameHeader, encodeContinuation, encodeHeaders } from './frame-writer.js'
 import { SendWindow } from './flow.js'
 import { WriteScheduler } from './scheduler.js'
 import type { PeerSettings } from './settings.js'
@@ -199,7 +200,7 @@ export class Sender {
       this.#connSend.consume(n)
     }
     if (endStream) {
-      if (!this.#ctx.apply(stream, StreamEvent.SEND_END_STREAM)) return
+      if (!this.#ctx.transitionStream(stream, StreamEvent.SEND_END_STREAM)) return
       if (stream.phase === ResponsePhase.HEAD) this.#ctx.armDeadline(stream, stream.request.headersTimeout)
       const tunnel = establishedTunnel(stream)
       if (tunnel !== null) {

@@ -28,33 +28,24 @@ import { EventEmitter } from 'node:events'
 import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { BatchWriter } from '../batch-writer.js'
-import type { ConnectionEvents, ConnectionInfo, DispatchHandler, DispatchRequest, PoolConnection, Protocol } from '../dispatch.js'
+import { announceConnection, type ConnectionEvents, type DispatchHandler, type DispatchRequest, type PoolConnection, type Protocol } from '../dispatch.js'
 import {
   H2GoawayError,
   H2ProtocolError,
   InvalidArgumentError,
   SocketClosedError,
   type WirepoolError,
+  IllegalTransitionError,
 } from '../errors.js'
-import { ConnectionEvent, INITIAL_CONNECTION_STATE, acceptsStreams, connectionTransition, settingsKnown, type ConnectionState } from './connection-state.js'
+import { ConnectionEvent, INITIAL_CONNECTION_STATE, acceptsStreams, nextConnectionState, settingsKnown, type ConnectionState } from './connection-state.js'
 import type { SessionContext } from './context.js'
 import { StreamDeadlines } from './deadlines.js'
 import { StreamEndings } from './endings.js'
 import { extendedConnectFields, requestFields } from './fields.js'
 import { ReceiveWindow, SendWindow } from './flow.js'
-import {
-  CLIENT_PREFACE,
-  FrameReader,
-  H2ErrorCode,
-  MAX_WINDOW_SIZE,
-  encodeGoaway,
-  encodePing,
-  encodeRstStream,
-  encodeSettingsAck,
-  h2Error,
-  h2ErrorName,
-  type SettingsEntry,
-} from './frame.js'
+import { CLIENT_PREFACE, H2ErrorCode, MAX_WINDOW_SIZE, h2Error, h2ErrorName, type SettingsEntry } from './frame.js'
+import { FrameReader } from './frame-reader.js'
+import { encodeGoaway, encodePing, encodeRstStream, encodeSettingsAck } from './frame-writer.js'
 import { HpackEncoder } from './hpack.js'
 import { resolveH2Options, type H2ConnectionOptions } from './options.js'
 import { PingTracker } from './pings.js'
@@ -66,7 +57,7 @@ import { Sender, WRITE_HIGH_WATER, contentBytes } from './send.js'
 import { PeerSettings, localSettings } from './settings.js'
 import { SettingsAcks } from './settings-ack.js'
 import { H2Stream, StreamEvent, attachBodyErrorSink, canSend } from './stream.js'
-import { TransitionBug, unlistedTransition } from './transition-bug.js'
+import { illegalTransition } from '../state-machine.js'
 import { TunnelHandler } from './tunnel.js'
 
 export type { H2ConnectionOptions } from './options.js'
@@ -203,7 +194,7 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
       writer: this.#writer,
       peer: this.#peer,
       closed: () => this.#state.kind === 'closed',
-      apply: (stream, event, errorCode) => this.#apply(stream, event, errorCode),
+      transitionStream: (stream, event, errorCode) => this.#transitionStream(stream, event, errorCode),
       armDeadline: (stream, ms) => this.#deadlines.arm(stream, ms),
       cancel: (stream, code, error) => this.#endings.cancel(stream, code, error),
       streamError: (stream, error) => this.#endings.streamError(stream, error),
@@ -235,7 +226,7 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
   #resetWire(): ResetWire {
     return {
       sendReset: (stream, code) => {
-        if (!this.#apply(stream, StreamEvent.SEND_RESET, code)) return
+        if (!this.#transitionStream(stream, StreamEvent.SEND_RESET, code)) return
         this.#writer.push(encodeRstStream(stream.id, code))
         this.#endings.remove(stream)
       },
@@ -358,19 +349,8 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     this.#dispatched++
     attachBodyErrorSink(stream)
     if (handler.onConnect !== undefined) {
-      const info: ConnectionInfo = {
-        id: this.id,
-        reused,
-        tlsResumed: this.tlsResumed,
-        remoteAddress: this.remoteAddress,
-        remotePort: this.remotePort,
-        protocol: this.protocol,
-      }
-      try {
-        handler.onConnect(stream.abort, info)
-      } catch (err) {
-        this.#endings.abort(stream, err instanceof Error ? err : new Error(String(err)))
-      }
+      const thrown = announceConnection(handler, stream.abort, this, reused)
+      if (thrown !== undefined) this.#endings.abort(stream, thrown)
       if (stream.done) return
     }
 
@@ -378,12 +358,12 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     // open for the tunnel's bytes.
     const endStream = contentLength === 0 && upgrade === undefined
     this.#sender.writeHeaders(id, this.#encoder.encode(fields), endStream)
-    if (!this.#apply(stream, StreamEvent.SEND_HEADERS)) return
+    if (!this.#transitionStream(stream, StreamEvent.SEND_HEADERS)) return
     if (upgrade !== undefined) {
       this.#deadlines.arm(stream, request.headersTimeout)
     } else if (endStream) {
       stream.bodyEnded = true
-      if (!this.#apply(stream, StreamEvent.SEND_END_STREAM)) return
+      if (!this.#transitionStream(stream, StreamEvent.SEND_END_STREAM)) return
       this.#deadlines.arm(stream, request.headersTimeout)
     } else if (request.expectContinue) {
       // RFC 9110 §10.1.1: hold the content until 100 (Continue), a final response, or our
@@ -442,8 +422,8 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     try {
       this.#reader.push(chunk)
     } catch (err) {
-      // A bug of ours under test: let it fail the test run (transition-bug.ts).
-      if (err instanceof TransitionBug) throw err
+      // A bug of ours under test: let it fail the test run (src/state-machine.ts).
+      if (err instanceof IllegalTransitionError) throw err
       // (#state may have changed inside the reader's callbacks.)
       if (err === UNWIND || this.#isClosed()) return
       if (err instanceof H2ProtocolError) this.#connectionError(err)
@@ -530,13 +510,13 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
   // ── streams ─────────────────────────────────────────────────────────────────────────
 
   /**
-   * Apply a §5.1 event to the stream (H2Stream.apply is the one writer of its state). The
+   * Apply a §5.1 event to the stream (H2Stream.transition is the one writer of its state). The
    * peer's frames are checked against the state before, so an unlisted move here is our bug:
    * it throws under test; in production the connection fails with INTERNAL_ERROR and this
    * returns false, for the caller to stop.
    */
-  #apply(stream: H2Stream, event: StreamEvent, errorCode = 0): boolean {
-    const bug = stream.apply(event, errorCode)
+  #transitionStream(stream: H2Stream, event: StreamEvent, errorCode = 0): boolean {
+    const bug = stream.transition(event, errorCode)
     if (bug === null) return true
     this.#connectionError(bug)
     return false
@@ -565,14 +545,14 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
 
   /**
    * The one writer of `#state` (connection-state.ts has the table). Entering draining emits
-   * `draining` once. An unlisted move is our bug (transition-bug.ts): it throws under test;
-   * in production the connection fails with INTERNAL_ERROR.
+   * `draining` once. An unlisted move is our bug (src/state-machine.ts): it throws under
+   * test; in production the connection fails with it (GOAWAY INTERNAL_ERROR).
    */
   #transition(event: ConnectionEvent, reason?: string): void {
     const from = this.#state
-    const to = connectionTransition(from, event)
+    const to = nextConnectionState(from, event)
     if (to === null) {
-      const bug = unlistedTransition('the connection', from.kind, event)
+      const bug = illegalTransition('HTTP/2 connection', from.kind, event, { origin: this.#origin })
       if (event !== ConnectionEvent.CLOSE) this.#connectionError(bug)
       return
     }
@@ -595,11 +575,13 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
   }
 
   /** A connection error (§5.4.1): GOAWAY with the code, every stream fails, the socket closes. */
-  #connectionError(error: H2ProtocolError): void {
+  /** A connection error (§5.4.1): GOAWAY with its code — INTERNAL_ERROR for a bug of ours — then teardown. */
+  #connectionError(error: H2ProtocolError | IllegalTransitionError): void {
     if (this.#state.kind === 'closed') return
     if (error.origin === undefined) error.origin = this.#origin
     const lastPeerStream = 0 // we never accept peer-initiated streams
-    this.#writer.push(encodeGoaway(lastPeerStream, error.h2Code, Buffer.from(error.message.slice(0, 256), 'utf8')))
+    const code = error instanceof H2ProtocolError ? error.h2Code : H2ErrorCode.INTERNAL_ERROR
+    this.#writer.push(encodeGoaway(lastPeerStream, code, Buffer.from(error.message.slice(0, 256), 'utf8')))
     this.#teardown(error, true)
   }
 

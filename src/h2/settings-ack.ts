@@ -5,7 +5,8 @@
  * amount of time, it MAY issue a connection error of type SETTINGS_TIMEOUT" — `onTimeout`.
  */
 import type { BatchWriter } from '../batch-writer.js'
-import { encodeSettings, type SettingsEntry } from './frame.js'
+import { type SettingsEntry } from './frame.js'
+import { encodeSettings } from './frame-writer.js'
 
 export class SettingsAcks {
   readonly #writer: BatchWriter

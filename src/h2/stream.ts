@@ -1,20 +1,20 @@
 /**
  * One HTTP/2 stream of ours: the RFC 9113 §5.1 state machine (one discriminated union, one
- * transition table, one writer of `H2Stream.state`: `H2Stream.apply`), the stream's send
+ * transition table, one writer of `H2Stream.state`: `H2Stream.transition`), the stream's send
  * queue, and the record the session keeps per request. No I/O here: the session reads and
  * writes frames and applies their events as they go by.
  *
- * `transition()` is the table: it returns `null` for every move not drawn above `StreamState`. The session
+ * `nextStreamState()` is the table: it returns `null` for every move not drawn above `StreamState`. The session
  * checks what the peer sent against the state first (a peer's frame the state does not
  * allow is a stream or connection error, §5.1 lists which), so by the time it applies an
- * event with `H2Stream.apply` the move is listed; an unlisted one there is a bug of ours
- * (transition-bug.ts: it throws under test, fails the connection in production).
+ * event with `H2Stream.transition` the move is listed; an unlisted one there is a bug of ours
+ * (src/state-machine.ts: it throws under test, fails the connection in production).
  */
 import { isReadable } from '../body-source.js'
-import type { H2ProtocolError } from '../errors.js'
 import type { DispatchHandler, DispatchRequest } from '../dispatch.js'
 import type { ReceiveWindow, SendWindow } from './flow.js'
-import { unlistedTransition } from './transition-bug.js'
+import { illegalTransition } from '../state-machine.js'
+import type { IllegalTransitionError } from '../errors.js'
 
 /** Why a stream reached `closed`: it matters for how late frames on it are treated (§5.1 "closed"). */
 export type CloseCause = 'end-stream' | 'reset-sent' | 'reset-received'
@@ -79,7 +79,7 @@ export const INITIAL_STREAM_STATE: StreamState = IDLE
  * A HEADERS we send always opens the stream; when it carries END_STREAM the caller sends
  * SEND_END_STREAM right after (the figure's "send H" then "send ES").
  */
-export function transition(state: StreamState, event: StreamEvent, errorCode = 0): StreamState | null {
+export function nextStreamState(state: StreamState, event: StreamEvent, errorCode = 0): StreamState | null {
   switch (state.kind) {
     case 'idle':
       // §5.1 idle: "Sending a HEADERS frame as a client … causes the stream to become open."
@@ -165,7 +165,7 @@ export class H2Stream {
   readonly request: DispatchRequest
   readonly handler: DispatchHandler
   id = 0
-  /** The §5.1 state; written only by `apply()`. */
+  /** The §5.1 state; written only by `transition()`. */
   readonly state: StreamState = INITIAL_STREAM_STATE
   phase: ResponsePhase = ResponsePhase.HEAD
   sendWindow: SendWindow
@@ -246,12 +246,12 @@ export class H2Stream {
   /**
    * The one writer of `state` (RFC 9113 §5.1): move on `event` (`errorCode`: the RST_STREAM
    * code of a reset event). Returns null when the move is listed; an unlisted move is a bug
-   * of ours (see transition-bug.ts): it throws under test, and otherwise the state stays and
-   * the INTERNAL_ERROR to fail the connection with is returned.
+   * of ours (src/state-machine.ts): it throws under test, and otherwise the state stays and
+   * the internal error to fail the connection with (GOAWAY INTERNAL_ERROR) is returned.
    */
-  apply(event: StreamEvent, errorCode = 0): H2ProtocolError | null {
-    const next = transition(this.state, event, errorCode)
-    if (next === null) return unlistedTransition(`stream ${this.id}`, this.state.kind, event)
+  transition(event: StreamEvent, errorCode = 0): IllegalTransitionError | null {
+    const next = nextStreamState(this.state, event, errorCode)
+    if (next === null) return illegalTransition(`HTTP/2 stream ${this.id}`, this.state.kind, event)
     ;(this as { state: StreamState }).state = next
     return null
   }

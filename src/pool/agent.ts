@@ -224,12 +224,28 @@ export class Agent extends EventEmitter<PoolEvents> {
   }
 }
 
-let defaultAgent: Agent | undefined
+let builtInAgent: Agent | undefined
+/** The Agent given to setDefaultAgent(), if any. */
+let chosenAgent: Agent | undefined
 
-/** The process-wide Agent behind `request()`. */
+/**
+ * The process-wide Agent behind `request()`, `wirepool/fetch`'s `fetch` and a WebSocket
+ * without an `agent`: the one given to `setDefaultAgent()`, else a built-in one.
+ */
 export function getDefaultAgent(): Agent {
-  defaultAgent ??= new Agent()
-  return defaultAgent
+  if (chosenAgent !== undefined) return chosenAgent
+  builtInAgent ??= new Agent()
+  return builtInAgent
+}
+
+/**
+ * Make `agent` the default everywhere (e.g. a MockAgent in tests); undefined brings back the
+ * built-in one. Returns the previous default, which is not closed.
+ */
+export function setDefaultAgent(agent: Agent | undefined): Agent {
+  const previous = getDefaultAgent()
+  chosenAgent = agent
+  return previous
 }
 
 /** One-shot request on the default Agent (API.md: `await request(url, init?)`). */

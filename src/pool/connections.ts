@@ -36,8 +36,12 @@ export interface ConnectionsOwner {
 
 export class Connections {
   readonly lifecycle: Lifecycle
-  /** Protocol of the newest connection: decides how many connections a burst may open. */
-  protocolSeen: Protocol | undefined
+  /**
+   * Whether the origin's newest connection was multiplexed (undefined before the first):
+   * decides how many connections a burst may open. The pool reads the capability the
+   * connection contract states, never which protocol it is.
+   */
+  multiplexedSeen: boolean | undefined
   /** The newest leaf certificate seen (expiry figures). */
   certificate: PeerCertificateInfo | null = null
   readonly #warnedCertificates = new Set<string>()
@@ -110,7 +114,7 @@ export class Connections {
     }
     rec.protocol = conn.protocol
     // A forced HTTP/1.1 fallback says nothing of what the origin negotiates.
-    if (!rec.h1Only) this.protocolSeen = conn.protocol
+    if (!rec.h1Only) this.multiplexedSeen = conn.multiplexed
     rec.tlsResumed = opened.tlsResumed
     rec.remoteAddress = opened.remoteAddress
     rec.tcpMs = opened.tcpMs

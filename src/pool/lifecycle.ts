@@ -20,6 +20,7 @@
  * (its response is complete). A move between two states reported alike publishes nothing.
  */
 import { SocketClosedError } from '../errors.js'
+import { illegalTransition } from '../state-machine.js'
 import type { PoolConnection, Protocol } from '../dispatch.js'
 import type { PeerCertificateInfo } from '../tls/connect.js'
 import { LinkedList, type ListNode } from '../linked-list.js'
@@ -221,19 +222,6 @@ export interface LifecycleOwner {
 }
 
 /**
- * Thrown in tests (tap sets TAP=1), never silently ignored: a move the table does not list
- * is a pool bug.
- */
-export class IllegalTransitionError extends Error {
-  constructor(id: number, from: RecordState, to: RecordState, reason: string) {
-    super(`connection ${id}: illegal transition ${from} -> ${to} (${reason})`)
-    this.name = 'IllegalTransitionError'
-  }
-}
-
-const THROW_ON_ILLEGAL = process.env['TAP'] === '1'
-
-/**
  * The records of one pool, the idle list, the counts `connections` bounds, and the one
  * transition function: state, idle list, timers, figures and the published event all change
  * here and nowhere else.
@@ -250,8 +238,6 @@ export class Lifecycle {
   readonly #figures: PoolFigures
   readonly #budget: ConnectionBudget | undefined
   readonly #owner: LifecycleOwner
-  /** Test hook: throw on an illegal move instead of failing the connection. */
-  throwOnIllegal = THROW_ON_ILLEGAL
 
   constructor(origin: string, figures: PoolFigures, budget: ConnectionBudget | undefined, owner: LifecycleOwner) {
     this.#origin = origin
@@ -327,15 +313,14 @@ export class Lifecycle {
   }
 
   /**
-   * A move the table does not list: a bug in the pool. Tests fail on it; in production the
-   * connection is failed (its requests get the error, the record closes through its close
-   * event) rather than left in a state nobody planned for.
+   * A move the table does not list: a bug in the pool (src/state-machine.ts). Tests fail on
+   * it where it happens; in production the connection is failed with it (its requests get the
+   * error, the record closes through its close event) rather than left in a state nobody
+   * planned for.
    */
   #illegal(rec: ConnectionRecord, from: RecordState, to: RecordState, reason: string): void {
-    const illegal = new IllegalTransitionError(rec.id, from, to, reason)
-    if (this.throwOnIllegal) throw illegal
+    const err = illegalTransition(`pool connection ${rec.id}`, from, `${to} (${reason})`, { origin: this.#origin })
     this.#figures.count('internal_error:illegal_transition')
-    const err = new SocketClosedError(`internal error: ${illegal.message}`, { origin: this.#origin, cause: illegal, initiator: 'library', responseStarted: true })
     if (rec.state === 'connecting') {
       rec.dial.abort(err)
       this.transition(rec, 'closed', 'internal-error')

@@ -294,7 +294,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     const queue = this.#queue
     const entries = queue.entries
     const lifecycle = this.#lifecycle
-    const shareBusy = this.#connections.protocolSeen === 'h2'
+    const shareBusy = this.#connections.multiplexedSeen === true
     let i = 0
     /** Entries left queued for their bound connection, which is busy: no new connection is wanted for them. */
     let waitingForBound = 0
@@ -332,13 +332,13 @@ export class Pool extends EventEmitter<PoolEvents> {
     const lifecycle = this.#lifecycle
     const connecting = lifecycle.connecting
     const head = this.#queue.entries[0]
-    if (head !== undefined && head.request.upgrade !== undefined && this.#connections.protocolSeen === 'h2' && !anyExtendedConnect(lifecycle.records)) {
+    if (head !== undefined && head.request.upgrade !== undefined && this.#connections.multiplexedSeen === true && !anyExtendedConnect(lifecycle.records)) {
       // The origin speaks HTTP/2 but no connection of it took the upgrade (its peer sent no
       // SETTINGS_ENABLE_CONNECT_PROTOCOL, RFC 8441 §3): fall back to an HTTP/1.1 connection.
       if (connecting === 0 && lifecycle.live < this.#options.connections) this.#openForDemand(true)
       return
     }
-    if ((this.#options.h2c || (this.#origin.secure && this.#options.allowH2)) && this.#connections.protocolSeen !== 'http/1.1') {
+    if ((this.#options.h2c || (this.#origin.secure && this.#options.allowH2)) && this.#connections.multiplexedSeen !== false) {
       // Connections to this origin may turn out to be HTTP/2 (ALPN may pick h2, or h2c). While
       // the protocol is unknown (or known to be h2), one connection at a time: a cold burst of
       // 1,000 requests must open one HTTP/2 connection, not 1,000 (RFC 9113 §9.1 asks clients

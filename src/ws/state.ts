@@ -1,6 +1,6 @@
 /**
  * The lifecycle of one client WebSocket: one discriminated union (`WsState`) and one
- * transition function (`transition`), which throws for every move not drawn below. No I/O:
+ * transition table (`nextWsState`), which throws for every move not drawn below. No I/O:
  * `websocket.ts` calls it from its `#transition`, the only writer of its state, and does
  * what entering each state entails (timers, events, releasing the socket).
  *
@@ -28,7 +28,7 @@
  * went across and nothing failed; its code is then the server's (§7.1.5), else the one we
  * failed with (§7.1.7), else 1006. What a state entails lives in websocket.ts `#transition`.
  */
-import { SocketClosedError, WsProtocolError, type WirepoolError } from '../errors.js'
+import { IllegalTransitionError, SocketClosedError, type WirepoolError } from '../errors.js'
 import { CloseCode } from './frame.js'
 
 export interface Connecting {
@@ -88,21 +88,16 @@ export const OPEN: Open = { kind: 'open' }
 export const READY_STATE = { connecting: 0, open: 1, closing: 2, closed: 3 } as const satisfies Record<WsState['kind'], number>
 
 /**
- * Unlisted moves are bugs of ours: in tests they throw where they happen (tap runs every test
- * file with `TAP=1` in its environment); in production the WebSocket fails with 1011
- * (websocket.ts `#transition`). Read once: no environment lookup per transition.
+ * A move the diagram does not draw is a bug of ours (src/state-machine.ts). This pure function
+ * always throws it; websocket.ts `#transition` rethrows under test and in production fails
+ * the WebSocket with 1011 (RFC 6455 §7.4.1, "an unexpected condition").
  */
-export const STRICT_TRANSITIONS = process.env['TAP'] === '1'
-
-/** The error of a move the diagram does not draw: RFC 6455 §7.4.1 1011, "an unexpected condition". */
-function illegalTransition(state: WsState, event: WsEvent): WsProtocolError {
-  return new WsProtocolError(CloseCode.INTERNAL_ERROR, `internal error: a WebSocket in state ${state.kind} cannot take ${event.type} (RFC 6455 §7.1)`, {
-    initiator: 'library',
-  })
+function illegalMove(state: WsState, event: WsEvent): IllegalTransitionError {
+  return new IllegalTransitionError('WebSocket', state.kind, event.type)
 }
 
-/** The one transition function: the next state, or a throw (`illegalTransition`) for a move not drawn above. */
-export function transition(state: WsState, event: WsEvent): WsState {
+/** The transition table: the next state, or a throw (`illegalMove`) for a move not drawn above. The one writer is websocket.ts `#transition`. */
+export function nextWsState(state: WsState, event: WsEvent): WsState {
   switch (state.kind) {
     case 'connecting':
       if (event.type === 'opened') return OPEN
@@ -176,5 +171,5 @@ function closed(wasClean: boolean, code: number, reason: string, error: Wirepool
 }
 
 function throwIllegal(state: WsState, event: WsEvent): never {
-  throw illegalTransition(state, event)
+  throw illegalMove(state, event)
 }

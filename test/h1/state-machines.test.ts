@@ -5,14 +5,17 @@
  */
 import t from 'tap'
 import { isListedMove } from '../../src/h1/connection-state.js'
+import { IllegalTransitionError } from '../../src/errors.js'
+import { setStrictStates, strictStates } from '../../src/state-machine.js'
 import { Exchange, ReadState, WriteState } from '../../src/h1/exchange.js'
 import { req } from './connection-helpers.js'
 
 const exchange = (): Exchange =>
   new Exchange(req(), { onHeaders: () => {}, onData: () => {}, onComplete: () => {}, onError: () => {} }, 'GET / HTTP/1.1\r\n\r\n', 0)
 
-t.test('tap sets TAP=1 in the test process', async (t) => {
+t.test('tap sets TAP=1 in the test process, so unlisted moves throw', async (t) => {
   t.equal(process.env['TAP'], '1')
+  t.equal(strictStates(), true)
 })
 
 t.test('connection: listed moves pass', async (t) => {
@@ -23,18 +26,18 @@ t.test('connection: listed moves pass', async (t) => {
 })
 
 t.test('connection: an unlisted move throws under tests', async (t) => {
-  t.throws(() => isListedMove('closed', 'open'), /H1Connection: unlisted transition closed -> open/)
-  t.throws(() => isListedMove('draining', 'open'), /unlisted transition draining -> open/)
-  t.throws(() => isListedMove('closed', 'draining'), /unlisted transition/)
-  t.throws(() => isListedMove('upgraded', 'draining'), /unlisted transition/)
+  t.throws(() => isListedMove('closed', 'open'), /H1Connection has no transition closed -> open/)
+  t.throws(() => isListedMove('draining', 'open'), /no transition draining -> open/)
+  t.throws(() => isListedMove('closed', 'draining'), IllegalTransitionError)
+  t.throws(() => isListedMove('upgraded', 'draining'), { code: 'WP_INTERNAL' })
 })
 
 t.test('connection: outside tests an unlisted move is refused, not thrown', async (t) => {
-  process.env['TAP'] = '0'
+  const before = setStrictStates(false)
   try {
     t.equal(isListedMove('closed', 'open'), false)
   } finally {
-    process.env['TAP'] = '1'
+    setStrictStates(before)
   }
 })
 
@@ -52,18 +55,18 @@ t.test('exchange: the listed write and read paths', async (t) => {
 
 t.test('exchange: unlisted moves throw and change nothing', async (t) => {
   const ex = exchange()
-  t.throws(() => ex.moveWrite(WriteState.ABANDONED), /request write: unlisted transition queued -> abandoned/)
+  t.throws(() => ex.moveWrite(WriteState.ABANDONED), /request write has no transition queued -> abandoned/)
   t.equal(ex.write, WriteState.QUEUED)
-  t.throws(() => ex.moveRead(ReadState.BODY), /response read: unlisted transition waiting -> body/)
+  t.throws(() => ex.moveRead(ReadState.BODY), /response read has no transition waiting -> body/)
   ex.moveWrite(WriteState.SENT)
-  t.throws(() => ex.moveWrite(WriteState.STREAMING), /unlisted transition sent -> streaming/)
+  t.throws(() => ex.moveWrite(WriteState.STREAMING), /no transition sent -> streaming/)
   ex.moveRead(ReadState.DONE)
-  t.throws(() => ex.moveRead(ReadState.STARTED), /unlisted transition done -> started/)
+  t.throws(() => ex.moveRead(ReadState.STARTED), /no transition done -> started/)
   t.equal(ex.read, ReadState.DONE)
-  process.env['TAP'] = '0'
+  const before = setStrictStates(false)
   try {
     t.equal(ex.moveRead(ReadState.BODY), false, 'refused in production')
   } finally {
-    process.env['TAP'] = '1'
+    setStrictStates(before)
   }
 })

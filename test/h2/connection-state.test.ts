@@ -1,18 +1,19 @@
 /**
  * connection-state.ts: the life of an HTTP/2 connection — every listed move of the table, and
- * every unlisted one refused (H2Connection's #transition turns that into a TransitionBug under
- * test, an INTERNAL_ERROR connection error in production).
+ * every unlisted one refused (H2Connection's #transition turns that into an IllegalTransitionError
+ * thrown under test, a connection failure with GOAWAY INTERNAL_ERROR in production).
  */
 import t from 'tap'
 import {
   ConnectionEvent,
   INITIAL_CONNECTION_STATE,
   acceptsStreams,
-  connectionTransition,
+  nextConnectionState,
   settingsKnown,
   type ConnectionState,
 } from '../../src/h2/connection-state.js'
-import { TransitionBug, unlistedTransition } from '../../src/h2/transition-bug.js'
+import { IllegalTransitionError } from '../../src/errors.js'
+import { illegalTransition } from '../../src/state-machine.js'
 
 const { SETTINGS, RETIRE, CLOSE } = ConnectionEvent
 
@@ -20,7 +21,7 @@ function run(events: ConnectionEvent[]): ConnectionState | null {
   let state: ConnectionState | null = INITIAL_CONNECTION_STATE
   for (const event of events) {
     if (state === null) return null
-    state = connectionTransition(state, event)
+    state = nextConnectionState(state, event)
   }
   return state
 }
@@ -43,7 +44,7 @@ t.test('every unlisted move is refused', async (t) => {
   t.equal(run([SETTINGS, SETTINGS]), null, 'open + settings (only the first SETTINGS is an event)')
   t.equal(run([SETTINGS, RETIRE, SETTINGS]), null, 'draining after the preface + settings')
   for (const event of Object.values(ConnectionEvent)) t.equal(run([CLOSE, event]), null, `closed + ${event}`)
-  t.throws(() => unlistedTransition('the connection', 'closed', CLOSE), TransitionBug, 'the session turns a refusal into a bug under test')
+  t.throws(() => illegalTransition('HTTP/2 connection', 'closed', CLOSE), IllegalTransitionError, 'the session turns a refusal into a bug under test')
 })
 
 t.test('what each state allows', async (t) => {

@@ -6,21 +6,10 @@
 import t from 'tap'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { H2ProtocolError } from '../../src/errors.js'
-import {
-  Flag,
-  FrameType,
-  encodeContinuation,
-  encodeData,
-  encodeGoaway,
-  encodeHeaders,
-  encodePing,
-  encodePriority,
-  encodePushPromise,
-  encodeRstStream,
-  encodeSettings,
-  encodeWindowUpdate,
-} from '../../src/h2/frame.js'
-import type { Priority, SettingsEntry } from '../../src/h2/frame.js'
+import { Flag, FrameType } from '../../src/h2/frame.js'
+import { encodeContinuation, encodeData, encodeGoaway, encodeHeaders, encodePing, encodePriority, encodePushPromise, encodeRstStream, encodeSettings, encodeWindowUpdate } from '../../src/h2/frame-writer.js'
+import type { SettingsEntry } from '../../src/h2/frame.js'
+import type { Priority } from '../../src/h2/frame-reader.js'
 import { feed } from './frame-recorder.js'
 import { corpusMissing, corpusUrl } from '../support/corpus.js'
 import type { FrameRecord } from './frame-recorder.js'

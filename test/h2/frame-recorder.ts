@@ -2,8 +2,9 @@
  * A FrameHandler for tests: every call becomes a plain record, views copied into fresh Buffers
  * so that records from different feedings of the same bytes compare with `t.same`.
  */
-import { FrameReader } from '../../src/h2/frame.js'
-import type { FrameHandler, FrameReaderOptions, Priority, SettingsEntry } from '../../src/h2/frame.js'
+import { FrameReader } from '../../src/h2/frame-reader.js'
+import type { SettingsEntry } from '../../src/h2/frame.js'
+import type { FrameHandler, FrameReaderOptions, Priority } from '../../src/h2/frame-reader.js'
 import type { H2ProtocolError } from '../../src/errors.js'
 
 export type FrameRecord =

@@ -1,30 +1,9 @@
 import t from 'tap'
 import fc from 'fast-check'
 import { H2ProtocolError, InvalidArgumentError, WirepoolError } from '../../src/errors.js'
-import {
-  CLIENT_PREFACE,
-  DEFAULT_MAX_FRAME_SIZE,
-  Flag,
-  FrameReader,
-  FrameType,
-  H2ErrorCode,
-  SettingsId,
-  dataFrameHeader,
-  encodeContinuation,
-  encodeData,
-  encodeGoaway,
-  encodeHeaders,
-  encodePing,
-  encodePriority,
-  encodePushPromise,
-  encodeRstStream,
-  encodeSettings,
-  encodeSettingsAck,
-  encodeWindowUpdate,
-  h2Error,
-  h2ErrorName,
-  writeFrameHeader,
-} from '../../src/h2/frame.js'
+import { CLIENT_PREFACE, DEFAULT_MAX_FRAME_SIZE, Flag, FrameType, H2ErrorCode, SettingsId, h2Error, h2ErrorName } from '../../src/h2/frame.js'
+import { FrameReader } from '../../src/h2/frame-reader.js'
+import { dataFrameHeader, encodeContinuation, encodeData, encodeGoaway, encodeHeaders, encodePing, encodePriority, encodePushPromise, encodeRstStream, encodeSettings, encodeSettingsAck, encodeWindowUpdate, writeFrameHeader } from '../../src/h2/frame-writer.js'
 import { rawFrame } from '../support/h2-frames.js'
 import { FrameRecorder, feed } from './frame-recorder.js'
 

@@ -8,18 +8,8 @@
  */
 import t from 'tap'
 import type { H2ProtocolError, H2StreamResetError, WirepoolError } from '../../src/errors.js'
-import {
-  DEFAULT_INITIAL_WINDOW_SIZE,
-  Flag,
-  H2ErrorCode,
-  MAX_WINDOW_SIZE,
-  SettingsId,
-  encodeContinuation,
-  encodeData,
-  encodeHeaders,
-  encodePing,
-  encodeSettings,
-} from '../../src/h2/frame.js'
+import { DEFAULT_INITIAL_WINDOW_SIZE, Flag, H2ErrorCode, MAX_WINDOW_SIZE, SettingsId } from '../../src/h2/frame.js'
+import { encodeContinuation, encodeData, encodeHeaders, encodePing, encodeSettings } from '../../src/h2/frame-writer.js'
 import type { SettingsEntry } from '../../src/h2/frame.js'
 import { openH2, send, within } from './peer/client.js'
 import type { H2Client, H2ConnectionOptions } from './peer/client.js'

@@ -5,23 +5,8 @@
 import type * as net from 'node:net'
 import t, { type Test } from 'tap'
 import { H2ProtocolError, H2StreamResetError } from '../../src/errors.js'
-import {
-  Flag,
-  FrameType,
-  H2ErrorCode,
-  SettingsId,
-  dataFrameHeader,
-  encodeContinuation,
-  encodeData,
-  encodeGoaway,
-  encodeHeaders,
-  encodePing,
-  encodePushPromise,
-  encodeRstStream,
-  encodeSettings,
-  encodeSettingsAck,
-  encodeWindowUpdate,
-} from '../../src/h2/frame.js'
+import { Flag, FrameType, H2ErrorCode, SettingsId } from '../../src/h2/frame.js'
+import { dataFrameHeader, encodeContinuation, encodeData, encodeGoaway, encodeHeaders, encodePing, encodePushPromise, encodeRstStream, encodeSettings, encodeSettingsAck, encodeWindowUpdate } from '../../src/h2/frame-writer.js'
 import { HpackEncoder } from '../../src/h2/hpack.js'
 import { rawFrame } from '../support/h2-frames.js'
 import type { FrameRecord } from './frame-recorder.js'

@@ -1,7 +1,8 @@
 import t from 'tap'
 import { Agent } from '../../src/index.js'
 import { H2StreamResetError } from '../../src/errors.js'
-import { H2ErrorCode, encodeHeaders, encodeRstStream, encodeSettings, encodeSettingsAck } from '../../src/h2/frame.js'
+import { H2ErrorCode } from '../../src/h2/frame.js'
+import { encodeHeaders, encodeRstStream, encodeSettings, encodeSettingsAck } from '../../src/h2/frame-writer.js'
 import { HpackEncoder } from '../../src/h2/hpack.js'
 import { Collector, connectH2c, h2cServer, makeRequest, rawPeer, send } from './session-helpers.js'
 

@@ -1,13 +1,14 @@
 /**
  * stream.ts: the RFC 9113 §5.1 state machine — the transition table (every listed move, every
- * unlisted one refused), H2Stream.apply as its one writer (an unlisted move throws under
+ * unlisted one refused), H2Stream.transition as its one writer (an unlisted move throws under
  * test, is an INTERNAL_ERROR in production), and the stream's send queue.
  */
 import t, { type Test } from 'tap'
 import { H2ProtocolError } from '../../src/errors.js'
 import { ReceiveWindow, SendWindow } from '../../src/h2/flow.js'
-import { H2Stream, INITIAL_STREAM_STATE, StreamEvent, canReceive, canSend, transition, type StreamState } from '../../src/h2/stream.js'
-import { TransitionBug, setStrictTransitions, strictTransitions } from '../../src/h2/transition-bug.js'
+import { H2Stream, INITIAL_STREAM_STATE, StreamEvent, canReceive, canSend, nextStreamState, type StreamState } from '../../src/h2/stream.js'
+import { IllegalTransitionError } from '../../src/errors.js'
+import { setStrictStates, strictStates } from '../../src/state-machine.js'
 import { Collector, makeRequest } from './session-helpers.js'
 
 const ALL_EVENTS = Object.values(StreamEvent)
@@ -16,7 +17,7 @@ function run(events: StreamEvent[]): StreamState | null {
   let state: StreamState | null = INITIAL_STREAM_STATE
   for (const event of events) {
     if (state === null) return null
-    state = transition(state, event, 8)
+    state = nextStreamState(state, event, 8)
   }
   return state
 }
@@ -33,17 +34,17 @@ t.test('stream state machine follows RFC 9113 §5.1 and refuses every unlisted t
     t.same(run([...prefix, StreamEvent.RECV_RESET]), { kind: 'closed', cause: 'reset-received', errorCode: 8 })
   }
   // Unlisted transitions.
-  for (const event of ALL_EVENTS) if (event !== StreamEvent.SEND_HEADERS) t.equal(transition(INITIAL_STREAM_STATE, event), null, `idle + ${event}`)
+  for (const event of ALL_EVENTS) if (event !== StreamEvent.SEND_HEADERS) t.equal(nextStreamState(INITIAL_STREAM_STATE, event), null, `idle + ${event}`)
   const closed = run([StreamEvent.SEND_HEADERS, StreamEvent.SEND_RESET]) as StreamState
-  for (const event of ALL_EVENTS) t.equal(transition(closed, event), null, `closed + ${event}`)
+  for (const event of ALL_EVENTS) t.equal(nextStreamState(closed, event), null, `closed + ${event}`)
   const open = run([StreamEvent.SEND_HEADERS]) as StreamState
-  t.equal(transition(open, StreamEvent.SEND_HEADERS), null, 'open + send-headers')
+  t.equal(nextStreamState(open, StreamEvent.SEND_HEADERS), null, 'open + send-headers')
   const local = run([StreamEvent.SEND_HEADERS, StreamEvent.SEND_END_STREAM]) as StreamState
-  t.equal(transition(local, StreamEvent.SEND_END_STREAM), null, 'half-closed(local) + send ES')
-  t.equal(transition(local, StreamEvent.SEND_HEADERS), null)
+  t.equal(nextStreamState(local, StreamEvent.SEND_END_STREAM), null, 'half-closed(local) + send ES')
+  t.equal(nextStreamState(local, StreamEvent.SEND_HEADERS), null)
   const remote = run([StreamEvent.SEND_HEADERS, StreamEvent.RECV_END_STREAM]) as StreamState
-  t.equal(transition(remote, StreamEvent.RECV_HEADERS), null, 'half-closed(remote) + recv H is STREAM_CLOSED')
-  t.equal(transition(remote, StreamEvent.RECV_END_STREAM), null)
+  t.equal(nextStreamState(remote, StreamEvent.RECV_HEADERS), null, 'half-closed(remote) + recv H is STREAM_CLOSED')
+  t.equal(nextStreamState(remote, StreamEvent.RECV_END_STREAM), null)
   t.ok(canSend(open) && canReceive(open))
   t.ok(canReceive(local) && !canSend(local))
   t.ok(canSend(remote) && !canReceive(remote))
@@ -59,7 +60,7 @@ function newStream(id = 1): H2Stream {
 /** A stream driven to `events` through apply (the one writer of its state). */
 function streamAfter(t: Test, events: StreamEvent[], code = 8): H2Stream {
   const s = newStream()
-  for (const event of events) t.equal(s.apply(event, code), null, `apply ${event}`)
+  for (const event of events) t.equal(s.transition(event, code), null, `apply ${event}`)
   return s
 }
 
@@ -80,16 +81,16 @@ const LISTED: Array<[StreamEvent[], StreamEvent, StreamState]> = [
   [[StreamEvent.SEND_HEADERS, StreamEvent.RECV_END_STREAM], StreamEvent.RECV_RESET, { kind: 'closed', cause: 'reset-received', errorCode: 8 }],
 ]
 
-t.test('H2Stream.apply makes every listed §5.1 move', async (t) => {
-  t.ok(strictTransitions, 'tests run with strict transitions (TAP=1)')
+t.test('H2Stream.transition makes every listed §5.1 move', async (t) => {
+  t.ok(strictStates(), 'tests run with strict state machines (TAP=1)')
   for (const [path, event, expected] of LISTED) {
     const s = streamAfter(t, path)
-    t.equal(s.apply(event, 8), null, `${s.state.kind} + ${event}`)
+    t.equal(s.transition(event, 8), null, `${s.state.kind} + ${event}`)
     t.same(s.state, expected, `${path.join(' → ') || 'idle'} → ${event}`)
   }
 })
 
-t.test('H2Stream.apply: an unlisted move is a bug — it throws under test and leaves the state', async (t) => {
+t.test('H2Stream.transition: an unlisted move is a bug — it throws under test and leaves the state', async (t) => {
   const reach: Record<StreamState['kind'], StreamEvent[]> = {
     idle: [],
     open: [StreamEvent.SEND_HEADERS],
@@ -105,20 +106,20 @@ t.test('H2Stream.apply: an unlisted move is a bug — it throws under test and l
       unlisted++
       const s = streamAfter(t, path)
       const before = s.state
-      t.throws(() => s.apply(event), TransitionBug, `${kind} + ${event} throws`)
+      t.throws(() => s.transition(event), IllegalTransitionError, `${kind} + ${event} throws`)
       t.equal(s.state, before, `${kind} + ${event} leaves the state`)
     }
   }
   t.equal(unlisted, 5 * ALL_EVENTS.length - LISTED.length, 'every unlisted move was tried')
 })
 
-t.test('H2Stream.apply in production: an unlisted move returns an INTERNAL_ERROR connection error', async (t) => {
-  const before = setStrictTransitions(false)
-  t.teardown(() => setStrictTransitions(before))
+t.test('H2Stream.transition in production: an unlisted move returns the internal error to fail the connection with', async (t) => {
+  const before = setStrictStates(false)
+  t.teardown(() => setStrictStates(before))
   const s = streamAfter(t, [StreamEvent.SEND_HEADERS, StreamEvent.SEND_RESET])
-  const err = s.apply(StreamEvent.RECV_HEADERS)
-  t.type(err, H2ProtocolError)
-  t.match(err, { h2Code: 0x2, h2CodeName: 'INTERNAL_ERROR', streamId: 0, initiator: 'library', message: /stream 1 has no transition from closed on recv-headers/ })
+  const err = s.transition(StreamEvent.RECV_HEADERS)
+  t.type(err, IllegalTransitionError)
+  t.match(err, { code: 'WP_INTERNAL', initiator: 'library', machine: 'HTTP/2 stream 1', from: 'closed', to: 'recv-headers', message: /HTTP\/2 stream 1 has no transition closed -> recv-headers/ })
   t.equal(s.state.kind, 'closed')
 })
 

@@ -167,12 +167,14 @@ t.test('pool.connect(n) resolves once HTTP/2 connections are ready to take strea
 t.test('HTTP/2 PING round trips show in stats() and metrics()', async (t) => {
   const srv = await listen(t, http2.createServer(), 'http')
   srv.server.on('stream', (stream) => respond(stream, 'x'))
-  const pool = new Pool(srv.origin, { h2c: true, pingInterval: 20 })
+  // The interval is also how long a PING may go unanswered before the connection is dropped:
+  // 200 ms, so that a loaded machine's event-loop lag does not kill the connection first.
+  const pool = new Pool(srv.origin, { h2c: true, pingInterval: 200 })
   t.teardown(() => pool.destroy())
   await pool.connect(1)
   t.equal(pool.stats().pingRttMs, null, 'no PING answered yet')
-  // The keep-alive PING goes out every 20 ms; wait (bounded) for its answer to be measured.
-  for (let i = 0; i < 200 && pool.stats().pingRttMs === null; i++) await new Promise((r) => setTimeout(r, 10))
+  // Wait (bounded) for the first keep-alive PING's answer to be measured.
+  for (let i = 0; i < 500 && pool.stats().pingRttMs === null; i++) await new Promise((r) => setTimeout(r, 10))
   const rtt = pool.stats().pingRttMs
   t.ok(rtt !== null && rtt >= 0 && rtt < 1000, `measured ${rtt} ms`)
   t.match(pool.metrics(), /wirepool_ping_rtt_seconds\{origin="[^"]+"\} [\d.e-]+/)

@@ -6,9 +6,10 @@ import t from 'tap'
 import { EventEmitter } from 'node:events'
 import type { DispatchRequest, PoolConnection, Protocol } from '../../src/dispatch.js'
 import type { WirepoolError } from '../../src/errors.js'
-import { ErrorCode } from '../../src/errors.js'
+import { ErrorCode, IllegalTransitionError } from '../../src/errors.js'
+import { setStrictStates } from '../../src/state-machine.js'
 import { recordError } from '../../src/pool/health.js'
-import { IllegalTransitionError, Lifecycle, newRecord, observedState, type ConnectionRecord, type ConnectionState, type LifecycleOwner, type OpenRecord, type RecordState } from '../../src/pool/lifecycle.js'
+import { Lifecycle, newRecord, observedState, type ConnectionRecord, type ConnectionState, type LifecycleOwner, type OpenRecord, type RecordState } from '../../src/pool/lifecycle.js'
 import { anyExtendedConnect, countEstablished, pickCarrier, pickConnection, pickForUpgrade, pickFresh, pickPipelined } from '../../src/pool/selection.js'
 import { PoolFigures } from '../../src/pool/stats.js'
 import type { PeerCertificateInfo } from '../../src/tls/connect.js'
@@ -167,13 +168,15 @@ t.test('lifecycle: an unlisted move throws under tap and changes nothing', async
 
 t.test('lifecycle: in production an unlisted move fails the connection with an internal error', async (t) => {
   const { lifecycle, figures } = newLifecycle()
-  lifecycle.throwOnIllegal = false
+  const strict = setStrictStates(false)
+  t.teardown(() => setStrictStates(strict))
   const rec = recordIn(lifecycle, 'draining')
   lifecycle.transition(rec, 'idle', 'test')
   t.equal(rec.state, 'draining', 'the move did not happen')
   const destroyed = (rec.conn as unknown as FakeConnection).destroyed
-  t.equal(destroyed?.code, ErrorCode.SOCKET_CLOSED)
-  t.match(destroyed?.message, /internal error: connection \d+: illegal transition draining -> idle/)
+  t.equal(destroyed?.code, ErrorCode.INTERNAL)
+  t.type(destroyed, IllegalTransitionError)
+  t.match(destroyed?.message, /internal error: pool connection \d+ has no transition draining -> idle \(test\)/)
   t.equal(figures.errors['internal_error:illegal_transition'], 1)
   const connecting = recordIn(lifecycle, 'connecting')
   lifecycle.transition(connecting, 'busy', 'test')

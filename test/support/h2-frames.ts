@@ -2,7 +2,8 @@
  * Raw HTTP/2 frames for tests: a 9-octet header (RFC 9113 §4.1) with any field values at all,
  * then the payload as given — for the frames the frame.ts encoders refuse to build.
  */
-import { FRAME_HEADER_LENGTH, writeFrameHeader } from '../../src/h2/frame.js'
+import { FRAME_HEADER_LENGTH } from '../../src/h2/frame.js'
+import { writeFrameHeader } from '../../src/h2/frame-writer.js'
 
 /**
  * A frame header plus payload. `length` overrides the header's Length field (default: the

@@ -1,16 +1,16 @@
 /**
  * The WebSocket lifecycle's transition function (src/ws/state.ts), without a socket: every
  * move the RFC 6455 §7.1 diagram draws gives the state it should, and every other move
- * throws the internal error (1011) the WebSocket fails with in production.
+ * throws the internal error the WebSocket fails with (close code 1011) in production.
  */
 import t, { type Test } from 'tap'
-import { SocketClosedError, WsProtocolError, type WirepoolError } from '../../src/errors.js'
+import { IllegalTransitionError, SocketClosedError, type WirepoolError } from '../../src/errors.js'
+import { strictStates } from '../../src/state-machine.js'
 import {
   CONNECTING,
   OPEN,
   READY_STATE,
-  STRICT_TRANSITIONS,
-  transition,
+  nextWsState,
   type Closing,
   type WsEvent,
   type WsState,
@@ -36,13 +36,13 @@ function closing(fields: Partial<Omit<Closing, 'kind'>>): Closing {
 function throwsIllegal(t: Test, state: WsState, event: WsEvent): void {
   let thrown: unknown
   try {
-    transition(state, event)
+    nextWsState(state, event)
   } catch (err) {
     thrown = err
   }
-  t.ok(thrown instanceof WsProtocolError, `${state.kind} + ${event.type} is not a move: it throws`)
-  const err = thrown as WsProtocolError
-  t.same([err.closeCode, err.code, err.initiator], [1011, 'WP_WS_PROTOCOL', 'library'], 'an internal error (1011) of ours')
+  t.ok(thrown instanceof IllegalTransitionError, `${state.kind} + ${event.type} is not a move: it throws`)
+  const err = thrown as IllegalTransitionError
+  t.same([err.code, err.initiator, err.machine, err.from, err.to], ['WP_INTERNAL', 'library', 'WebSocket', state.kind, event.type], 'an internal error of ours')
 }
 
 /** Only the error's identity and class matter for `error` fields; compare the rest as plain data. */
@@ -57,7 +57,7 @@ function plain(state: WsState): Record<string, unknown> {
 
 t.test('tap runs this file with TAP=1: unlisted moves throw where they happen', async (t) => {
   t.equal(process.env['TAP'], '1')
-  t.equal(STRICT_TRANSITIONS, true)
+  t.equal(strictStates(), true)
 })
 
 t.test('readyState of each state (WHATWG)', async (t) => {
@@ -65,8 +65,8 @@ t.test('readyState of each state (WHATWG)', async (t) => {
 })
 
 t.test('connecting: opened → open; handshake-failed → closed (1006, unclean, the error)', async (t) => {
-  t.equal(transition(CONNECTING, EVENTS.opened), OPEN, 'the shared OPEN state')
-  const closed = transition(CONNECTING, EVENTS['handshake-failed'])
+  t.equal(nextWsState(CONNECTING, EVENTS.opened), OPEN, 'the shared OPEN state')
+  const closed = nextWsState(CONNECTING, EVENTS['handshake-failed'])
   t.same(closed, { kind: 'closed', wasClean: false, code: 1006, reason: '', error: boom })
   t.equal(closed.kind === 'closed' && closed.error, boom)
   for (const type of ['sent-close', 'received-close', 'failed', 'transport-failed', 'socket-closed'] as const) {
@@ -75,16 +75,16 @@ t.test('connecting: opened → open; handshake-failed → closed (1006, unclean,
 })
 
 t.test('open: each way into closing, and a TCP drop straight to closed', async (t) => {
-  t.same(transition(OPEN, EVENTS['sent-close']), closing({ sentClose: true }), '§7.1.2 we start')
-  t.same(transition(OPEN, EVENTS['received-close']), closing({ receivedClose: true, code: 4000, reason: 'bye' }), '§7.1.5 the server starts')
-  t.same(transition(OPEN, EVENTS.failed), closing({ code: 1002, failure: boom, failureReported: true }), '§7.1.7 we fail it')
-  t.same(transition(OPEN, EVENTS['transport-failed']), closing({ failure: boom }), 'TCP error: reported with the close')
+  t.same(nextWsState(OPEN, EVENTS['sent-close']), closing({ sentClose: true }), '§7.1.2 we start')
+  t.same(nextWsState(OPEN, EVENTS['received-close']), closing({ receivedClose: true, code: 4000, reason: 'bye' }), '§7.1.5 the server starts')
+  t.same(nextWsState(OPEN, EVENTS.failed), closing({ code: 1002, failure: boom, failureReported: true }), '§7.1.7 we fail it')
+  t.same(nextWsState(OPEN, EVENTS['transport-failed']), closing({ failure: boom }), 'TCP error: reported with the close')
   t.same(
-    transition(OPEN, { type: 'transport-failed', error: boom, reported: true }),
+    nextWsState(OPEN, { type: 'transport-failed', error: boom, reported: true }),
     closing({ failure: boom, failureReported: true }),
     'missed Pong: reported at once',
   )
-  t.same(plain(transition(OPEN, EVENTS['socket-closed'])), {
+  t.same(plain(nextWsState(OPEN, EVENTS['socket-closed'])), {
     kind: 'closed',
     wasClean: false,
     code: 1006,
@@ -96,34 +96,34 @@ t.test('open: each way into closing, and a TCP drop straight to closed', async (
 })
 
 t.test('closing: the other half of the handshake', async (t) => {
-  t.same(transition(closing({ receivedClose: true, code: 4000, reason: 'bye' }), EVENTS['sent-close']), closing({ sentClose: true, receivedClose: true, code: 4000, reason: 'bye' }), 'our echo')
-  t.same(transition(closing({ sentClose: true }), EVENTS['received-close']), closing({ sentClose: true, receivedClose: true, code: 4000, reason: 'bye' }), 'the server answers ours')
+  t.same(nextWsState(closing({ receivedClose: true, code: 4000, reason: 'bye' }), EVENTS['sent-close']), closing({ sentClose: true, receivedClose: true, code: 4000, reason: 'bye' }), 'our echo')
+  t.same(nextWsState(closing({ sentClose: true }), EVENTS['received-close']), closing({ sentClose: true, receivedClose: true, code: 4000, reason: 'bye' }), 'the server answers ours')
   // After a failure the code stays the failure's.
   const failed = closing({ sentClose: true, code: 1002, failure: boom, failureReported: true })
-  t.same(transition(failed, EVENTS['received-close']), { ...failed, receivedClose: true })
+  t.same(nextWsState(failed, EVENTS['received-close']), { ...failed, receivedClose: true })
   throwsIllegal(t, closing({ sentClose: true }), EVENTS['sent-close'])
   throwsIllegal(t, closing({ receivedClose: true }), EVENTS['received-close'])
 })
 
 t.test('closing: failures (the first one counts; none after a complete handshake)', async (t) => {
-  t.same(transition(closing({ sentClose: true }), EVENTS.failed), closing({ sentClose: true, code: 1002, failure: boom, failureReported: true }))
+  t.same(nextWsState(closing({ sentClose: true }), EVENTS.failed), closing({ sentClose: true, code: 1002, failure: boom, failureReported: true }))
   throwsIllegal(t, closing({ failure: other }), EVENTS.failed)
-  t.same(transition(closing({ sentClose: true }), EVENTS['transport-failed']), closing({ sentClose: true, failure: boom }), 'close timeout')
+  t.same(nextWsState(closing({ sentClose: true }), EVENTS['transport-failed']), closing({ sentClose: true, failure: boom }), 'close timeout')
   const first = closing({ sentClose: true, failure: other })
-  t.equal(transition(first, EVENTS['transport-failed']), first, 'the first failure stays')
+  t.equal(nextWsState(first, EVENTS['transport-failed']), first, 'the first failure stays')
   const done = closing({ sentClose: true, receivedClose: true, code: 1000 })
-  t.equal(transition(done, EVENTS['transport-failed']), done, 'a TCP error after both Close frames does not make the close unclean')
+  t.equal(nextWsState(done, EVENTS['transport-failed']), done, 'a TCP error after both Close frames does not make the close unclean')
 })
 
 t.test('closing → closed on socket-closed', async (t) => {
-  t.same(transition(closing({ sentClose: true, receivedClose: true, code: 1000, reason: 'done' }), EVENTS['socket-closed']), {
+  t.same(nextWsState(closing({ sentClose: true, receivedClose: true, code: 1000, reason: 'done' }), EVENTS['socket-closed']), {
     kind: 'closed',
     wasClean: true,
     code: 1000,
     reason: 'done',
     error: undefined,
   }, '§7.1.4 clean: the server code and reason')
-  t.same(transition(closing({ sentClose: true, code: 1002, failure: boom, failureReported: true }), EVENTS['socket-closed']), {
+  t.same(nextWsState(closing({ sentClose: true, code: 1002, failure: boom, failureReported: true }), EVENTS['socket-closed']), {
     kind: 'closed',
     wasClean: false,
     code: 1002,
@@ -131,12 +131,12 @@ t.test('closing → closed on socket-closed', async (t) => {
     error: boom,
   }, 'failed: our code, no reason, the failure')
   t.same(
-    plain(transition(closing({ sentClose: true }), EVENTS['socket-closed'])),
+    plain(nextWsState(closing({ sentClose: true }), EVENTS['socket-closed'])),
     { kind: 'closed', wasClean: false, code: 1006, reason: '', error: 'SocketClosedError: the connection closed without a Close frame (1006)' },
     'no Close from the server: 1006',
   )
   t.same(
-    transition(closing({ sentClose: true, receivedClose: true, code: 1000, reason: 'r', failure: boom }), EVENTS['socket-closed']),
+    nextWsState(closing({ sentClose: true, receivedClose: true, code: 1000, reason: 'r', failure: boom }), EVENTS['socket-closed']),
     { kind: 'closed', wasClean: false, code: 1000, reason: '', error: boom },
     'both Close frames but a failure: unclean, no reason',
   )
@@ -145,6 +145,6 @@ t.test('closing → closed on socket-closed', async (t) => {
 })
 
 t.test('closed is final', async (t) => {
-  const closed = transition(OPEN, EVENTS['socket-closed'])
+  const closed = nextWsState(OPEN, EVENTS['socket-closed'])
   for (const event of Object.values(EVENTS)) throwsIllegal(t, closed, event)
 })

@@ -13,25 +13,12 @@
  * sleeps: timers only bound a wait that an event normally ends.
  */
 import * as net from 'node:net'
-import {
-  CLIENT_PREFACE,
-  FRAME_HEADER_LENGTH,
-  Flag,
-  FrameReader,
-  encodeContinuation,
-  encodeData,
-  encodeGoaway,
-  encodeHeaders,
-  encodePing,
-  encodePriority,
-  encodePushPromise,
-  encodeRstStream,
-  encodeSettings,
-  encodeSettingsAck,
-  encodeWindowUpdate,
-  h2ErrorName,
-} from '../../../src/h2/frame.js'
-import type { DataOptions, HeadersOptions, Priority, SettingsEntry } from '../../../src/h2/frame.js'
+import { CLIENT_PREFACE, FRAME_HEADER_LENGTH, Flag, h2ErrorName } from '../../../src/h2/frame.js'
+import { FrameReader } from '../../../src/h2/frame-reader.js'
+import { encodeContinuation, encodeData, encodeGoaway, encodeHeaders, encodePing, encodePriority, encodePushPromise, encodeRstStream, encodeSettings, encodeSettingsAck, encodeWindowUpdate } from '../../../src/h2/frame-writer.js'
+import type { SettingsEntry } from '../../../src/h2/frame.js'
+import type { Priority } from '../../../src/h2/frame-reader.js'
+import type { DataOptions, HeadersOptions } from '../../../src/h2/frame-writer.js'
 import { HpackDecoder, HpackEncoder } from '../../../src/h2/hpack.js'
 import { listenLoopback } from '../../support/servers.js'
 import { FrameRecorder } from '../frame-recorder.js'
