@@ -9,6 +9,7 @@ export type { PercentileSummary } from './pool/histogram.js'
 export { ResponseBody, type Response } from './response.js'
 export type { AgentOptions, PoolOptions, TlsOptions, RetryOptions } from './options.js'
 export type { RequestOptions, PoolRequestOptions, HeadersInit } from './request-options.js'
+export type { RequestBodyInit } from './body-source.js'
 export type { ConnectionInfo, DispatchHandler, HeaderRecord, Protocol, RequestBody } from './dispatch.js'
 export {
   WebSocket,

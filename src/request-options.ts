@@ -4,7 +4,7 @@
  * a socket (no CRLF injection: RFC 9110 §5.5, RFC 9112 §2.2).
  */
 import { InvalidArgumentError } from './errors.js'
-import { bodyByteLength } from './body-source.js'
+import { bodyByteLength, isInMemoryBody, webBody, type RequestBodyInit } from './body-source.js'
 import { msOption } from './option-checks.js'
 import type { DispatchRequest, RequestBody } from './dispatch.js'
 import { assertFieldValue, assertRequestTarget, assertToken } from './http/validate.js'
@@ -19,7 +19,15 @@ export interface PoolRequestOptions {
   path?: string
   method?: string
   headers?: HeadersInit
-  body?: RequestBody
+  /**
+   * string, bytes, a Readable or AsyncIterable of bytes, or a web body: `Blob`, `FormData`
+   * (multipart/form-data), `URLSearchParams` (form-urlencoded), `ReadableStream`. The
+   * content-type of a web body is set unless you set one; content-length whenever the
+   * size is known.
+   */
+  body?: RequestBodyInit
+  /** A value sent as JSON (`JSON.stringify`) with `content-type: application/json` (unless set); not with `body`. */
+  json?: unknown
   signal?: AbortSignal
   /** Default: true for GET, HEAD, OPTIONS, TRACE, PUT, DELETE (RFC 9110 §9.2.2). */
   idempotent?: boolean
@@ -53,7 +61,7 @@ export interface RequestOptions extends PoolRequestOptions {
  */
 const KNOWN_REQUEST_OPTIONS = new Set([
   'url', 'origin', 'path', 'method', 'headers', 'body', 'signal', 'idempotent', 'headersTimeout', 'bodyTimeout',
-  'upgrade', 'affinity', 'timeout',
+  'upgrade', 'affinity', 'timeout', 'json',
 ])
 
 /** Throw for the first key that is not a request option, suggesting the one it resembles. */
@@ -120,6 +128,7 @@ interface HeaderState {
   contentLength: number
   host: string | undefined
   acceptEncoding: boolean
+  contentType: boolean
 }
 
 function pushHeader(out: string[], name: unknown, value: unknown, state: HeaderState): void {
@@ -133,6 +142,7 @@ function pushHeader(out: string[], name: unknown, value: unknown, state: HeaderS
     throw new InvalidArgumentError(`header ${name} is managed by wirepool and cannot be set by the caller`)
   }
   if (lower === 'accept-encoding') state.acceptEncoding = true
+  else if (lower === 'content-type') state.contentType = true
   if (lower === 'host') {
     if (state.host !== undefined) throw new InvalidArgumentError('duplicate host header')
     state.host = value
@@ -168,7 +178,7 @@ export function buildDispatchRequest(options: PoolRequestOptions, authority: str
   assertRequestTarget(path)
 
   const headers: string[] = []
-  const state: HeaderState = { expectContinue: false, contentLength: -1, host: undefined, acceptEncoding: false }
+  const state: HeaderState = { expectContinue: false, contentLength: -1, host: undefined, acceptEncoding: false, contentType: false }
   const init = options.headers
   if (init !== undefined && init !== null) {
     if (typeof init !== 'object') throw new InvalidArgumentError('headers must be an object or an iterable of pairs')
@@ -189,8 +199,25 @@ export function buildDispatchRequest(options: PoolRequestOptions, authority: str
 
   if (acceptEncoding && !state.acceptEncoding) headers.push('accept-encoding', ACCEPT_ENCODING)
 
-  const body = options.body
-  let bodyLength = bodyByteLength(body)
+  let body = options.body as RequestBody | RequestBodyInit
+  let contentType: string | undefined
+  if (options.json !== undefined) {
+    if (body !== undefined && body !== null) throw new InvalidArgumentError('give either body or json, not both')
+    const text = JSON.stringify(options.json) as string | undefined
+    if (text === undefined) throw new InvalidArgumentError('option json must be a value JSON can represent')
+    body = text
+    contentType = 'application/json'
+  }
+  let bodyLength: number
+  const web = isInMemoryBody(body) ? undefined : webBody(body)
+  if (web === undefined) {
+    bodyLength = bodyByteLength(body as RequestBody)
+  } else {
+    body = web.body
+    bodyLength = web.length
+    contentType = web.contentType
+  }
+  if (contentType !== undefined && !state.contentType) headers.push('content-type', contentType)
   if (state.contentLength !== -1) {
     if (bodyLength === -1) bodyLength = state.contentLength // a stream of declared length, checked as it is sent
     else if (bodyLength !== state.contentLength) {
@@ -214,7 +241,7 @@ export function buildDispatchRequest(options: PoolRequestOptions, authority: str
     path,
     authority: state.host ?? authority,
     headers,
-    body,
+    body: body as RequestBody,
     bodyLength,
     idempotent: isIdempotentRequest(options),
     expectContinue: state.expectContinue,
