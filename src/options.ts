@@ -7,7 +7,11 @@ import { booleanOption, integerOption, msOption, optionalIntegerOption } from '.
 import { validatePins } from './tls/connect.js'
 
 export interface TlsOptions {
-  ca?: string | Buffer | Array<string | Buffer>
+  /**
+   * CA certificates (PEM) to trust instead of Node's bundled roots; `'system'` (alone or in
+   * the array) trusts the operating system's store as well as Node's roots (src/tls/system-ca.ts).
+   */
+  ca?: 'system' | string | Buffer | Array<string | Buffer>
   cert?: string | Buffer
   key?: string | Buffer
   passphrase?: string
