@@ -41,7 +41,12 @@ export interface PoolWiring {
 
 function noop(): void {}
 
+/** How long a warm-up waits for the first connection's TLS session ticket (one round trip is plenty). */
+const WARM_UP_TICKET_WAIT_MS = 1000
+
 export class Pool extends EventEmitter<PoolEvents> {
+  /** The TLS sessions this pool resumes from (null for http: or sessionCache false). */
+  readonly #sessionCache: TlsSessionCache | null
   readonly origin: string
   readonly #origin: Origin
   readonly #options: ResolvedPoolOptions
@@ -84,6 +89,7 @@ export class Pool extends EventEmitter<PoolEvents> {
       throw new InvalidArgumentError('option h2c is for http: origins; https: origins negotiate h2 by ALPN (allowH2)')
     }
     const sessionCache = wiring.sessionCache !== undefined ? wiring.sessionCache : this.#options.tls.sessionCache === false ? null : new TlsSessionCache()
+    this.#sessionCache = this.#origin.secure ? sessionCache : null
     this.#budget = wiring.budget
     this.#parent = wiring.parent
     const pool = this
@@ -267,6 +273,16 @@ export class Pool extends EventEmitter<PoolEvents> {
     if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`connect(n) needs a positive integer, got ${String(n)}`)
     if (this.closed) throw new PoolClosedError('pool is closed', { origin: this.origin })
     const target = Math.min(n, this.#options.connections)
+    const cache = this.#sessionCache
+    if (cache !== null && this.#lifecycle.live === 0) {
+      // Open one, wait (bounded) for its TLS session ticket, then the rest: opened together,
+      // none could resume (a TLS 1.3 ticket arrives after the handshake, RFC 8446 §4.6.1),
+      // and every one would pay a full handshake.
+      if (this.#budget !== undefined && !this.#budget.tryTake(this.#budgetMember, false)) return
+      const stored = cache.stores
+      await this.#connections.open('warm-up')
+      await cache.sessionSince(stored, WARM_UP_TICKET_WAIT_MS)
+    }
     const opening: Array<Promise<void>> = []
     for (let live = this.#lifecycle.live; live < target; live++) {
       // Warm-up never waits for, nor evicts to make, room under maxTotalConnections.
