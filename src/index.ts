@@ -10,6 +10,7 @@ export { ResponseBody, type Response } from './response.js'
 export type { AgentOptions, PoolOptions, TlsOptions, RetryOptions } from './options.js'
 export type { RequestOptions, PoolRequestOptions, HeadersInit } from './request-options.js'
 export type { RequestBodyInit } from './body-source.js'
+export type { Progress, ProgressListener } from './progress.js'
 export type { ConnectionInfo, DispatchHandler, HeaderRecord, Protocol, RequestBody } from './dispatch.js'
 export {
   WebSocket,

@@ -9,6 +9,7 @@ import { msOption } from './option-checks.js'
 import type { DispatchRequest, RequestBody } from './dispatch.js'
 import { assertFieldValue, assertRequestTarget, assertToken } from './http/validate.js'
 import { ACCEPT_ENCODING } from './decompress.js'
+import { countingBody, type ProgressListener } from './progress.js'
 
 export type HeadersInit =
   | Record<string, string | number | readonly string[] | undefined>
@@ -26,6 +27,12 @@ export interface PoolRequestOptions {
    * size is known.
    */
   body?: RequestBodyInit
+  /**
+   * Called as the request body goes out and the response body comes in (bytes so far, and
+   * the total when known). A request with onProgress is not retried when its body is in
+   * memory (it is then sent in slices to report them). Costs nothing when unset.
+   */
+  onProgress?: ProgressListener
   /** A value sent as JSON (`JSON.stringify`) with `content-type: application/json` (unless set); not with `body`. */
   json?: unknown
   signal?: AbortSignal
@@ -61,7 +68,7 @@ export interface RequestOptions extends PoolRequestOptions {
  */
 const KNOWN_REQUEST_OPTIONS = new Set([
   'url', 'origin', 'path', 'method', 'headers', 'body', 'signal', 'idempotent', 'headersTimeout', 'bodyTimeout',
-  'upgrade', 'affinity', 'timeout', 'json',
+  'upgrade', 'affinity', 'timeout', 'json', 'onProgress',
 ])
 
 /** Throw for the first key that is not a request option, suggesting the one it resembles. */
@@ -230,6 +237,11 @@ export function buildDispatchRequest(options: PoolRequestOptions, authority: str
   }
   if (options.idempotent !== undefined && typeof options.idempotent !== 'boolean') {
     throw new InvalidArgumentError('idempotent must be a boolean')
+  }
+  const onProgress = options.onProgress
+  if (onProgress !== undefined) {
+    if (typeof onProgress !== 'function') throw new InvalidArgumentError('option onProgress must be a function')
+    body = countingBody(body as RequestBody, bodyLength, onProgress)
   }
   const upgrade = options.upgrade
   if (upgrade !== undefined) {

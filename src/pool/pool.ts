@@ -12,6 +12,7 @@ import type { DispatchHandler, DispatchRequest, HeaderRecord } from '../dispatch
 import { resolvePoolOptions, type PoolOptions, type ResolvedPoolOptions, type TlsOptions } from '../options.js'
 import { buildDispatchRequest, requestTimeoutOption, type PoolRequestOptions } from '../request-options.js'
 import { ResponseCollector, type Response } from '../response.js'
+import { ProgressHandler } from '../progress.js'
 import { TlsSessionCache } from '../tls/session-cache.js'
 import { Connections } from './connections.js'
 import { parseOrigin, type Origin } from './origin.js'
@@ -183,7 +184,8 @@ export class Pool extends EventEmitter<PoolEvents> {
       deliverError(handler, new AbortedError('request aborted before it was sent', { cause: signal.reason, origin: this.origin }))
       return undefined
     }
-    const entry = newEntry(request, handler, signal, affinity, coalesced)
+    const onProgress = options.onProgress
+    const entry = newEntry(request, onProgress === undefined ? handler : new ProgressHandler(handler, onProgress), signal, affinity, coalesced)
     if (signal !== undefined) {
       entry.onAbort = () => this.#abortEntry(entry)
       signal.addEventListener('abort', entry.onAbort, { once: true })
