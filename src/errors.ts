@@ -1,5 +1,5 @@
 /**
- * Errors are values with stable codes (API.md "Errors"). Every error wirepool throws or
+ * Errors are values with stable codes (README "API summary", docs/api). Every error wirepool throws or
  * emits is a `WirepoolError`; each failure kind has its own subclass so callers can use
  * `instanceof` or `err.code`, whichever they prefer. `cause` keeps the underlying error.
  */

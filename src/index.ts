@@ -1,5 +1,5 @@
 /**
- * wirepool's public API (API.md). Nothing outside this file is public: deep imports of
+ * wirepool's public API (reference: docs/api, `npm run docs`). Nothing outside this file is public: deep imports of
  * `dist/**` are not covered by semver.
  */
 export { Agent, request, getDefaultAgent, setDefaultAgent, type AgentStats } from './pool/agent.js'

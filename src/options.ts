@@ -1,5 +1,5 @@
 /**
- * Agent / Pool options (API.md "Options"): the public shape, defaults, and validation.
+ * Agent / Pool options (README "API summary", docs/api): the public shape, defaults, and validation.
  * Every bad option fails at construction with WP_INVALID_ARG rather than at first use.
  */
 import { InvalidArgumentError } from './errors.js'

@@ -1,6 +1,6 @@
 /**
- * `request()` as a thin layer over the low-level handler (DESIGN.md "Handlers, then
- * conveniences"): the response body is a Node Readable whose backpressure is the
+ * `request()` as a thin layer over the low-level handler (handlers first, conveniences on
+ * top: docs/architecture.md "One request, top-down"): the response body is a Node Readable whose backpressure is the
  * handler's pause/resume, so a slow reader stops the socket instead of filling memory.
  */
 import { Readable } from 'node:stream'

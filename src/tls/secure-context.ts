@@ -1,7 +1,7 @@
 /**
  * One `tls.SecureContext` per distinct TLS configuration, shared by every socket that uses
  * it. A context holds the parsed CA store, certificate and key; building one per socket
- * costs a parse of the whole CA bundle and about 12 KiB per idle connection (PERF.md).
+ * costs a parse of the whole CA bundle and about 12 KiB per idle connection (measured with bench:memory).
  */
 import { createHash, type Hash } from 'node:crypto'
 import tls from 'node:tls'
