@@ -191,3 +191,36 @@ t.test('an aborted request rejects with WP_ABORTED whose cause is signal.reason'
   t.equal(err2.code, ErrorCode.ABORTED)
   t.equal(err2.cause, reason2, 'mid-body: cause is signal.reason itself')
 })
+
+t.test('over HTTP/2 too: the overall timeout and signal.reason reach the caller as they are', async (t) => {
+  const { createServer } = await import('node:http2')
+  const server = createServer()
+  const sessions = new Set<{ destroy(): void }>()
+  server.on('session', (s) => sessions.add(s))
+  server.on('stream', (stream, headers) => {
+    // /slow-body: the head and a first chunk, then nothing; anything else: no answer at all.
+    if (headers[':path'] === '/slow-body') {
+      stream.respond({ ':status': 200 })
+      stream.write('abc')
+    }
+  })
+  const { listenLoopback } = await import('../support/servers.js')
+  const port = await listenLoopback(t, server, () => sessions)
+  const agent = agentFor(t, { h2c: true })
+  const origin = `http://127.0.0.1:${port}`
+
+  const timedOut = await failure(agent.request({ url: `${origin}/silent`, timeout: 100 }))
+  t.match(timedOut, { code: ErrorCode.REQUEST_TIMEOUT, timeoutMs: 100 })
+  const res = await agent.request({ url: `${origin}/slow-body`, timeout: 150 })
+  t.equal(res.protocol, 'h2')
+  t.match(await failure(res.body.text()), { code: ErrorCode.REQUEST_TIMEOUT })
+
+  const controller = new AbortController()
+  const reason = { why: 'h2 cancel' }
+  const pending = agent.request({ url: `${origin}/silent`, signal: controller.signal })
+  setImmediate(() => controller.abort(reason))
+  const aborted = await failure(pending)
+  t.equal(aborted.code, ErrorCode.ABORTED)
+  t.equal(aborted.cause, reason, 'cause is signal.reason itself')
+  t.equal(agent.stats().origins[origin]?.connections.total, 1, 'the connection lives on (streams were reset, RFC 9113 §8.7)')
+})
