@@ -26,6 +26,8 @@ export const ErrorCode = {
   BODY_INCOMPLETE: 'WP_BODY_INCOMPLETE',
   REQUEST_TIMEOUT: 'WP_REQUEST_TIMEOUT',
   INTERNAL: 'WP_INTERNAL',
+  PROXY_CONNECT: 'WP_PROXY_CONNECT',
+  PROXY_AUTH: 'WP_PROXY_AUTH',
 } as const
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
@@ -357,5 +359,41 @@ export class IllegalTransitionError extends WirepoolError {
     this.machine = machine
     this.from = from
     this.to = to
+  }
+}
+
+/**
+ * A proxy refused to open the route to the origin: an HTTP CONNECT answered with a status
+ * other than 2xx or 407 (`statusLine` is the proxy's own line, e.g. `HTTP/1.1 403 Forbidden`),
+ * a SOCKS5 reply other than "succeeded" (`status` is then the RFC 1928 §6 REP code), a
+ * malformed or oversized reply, or a proxy that could not be reached at all. `proxy` is the
+ * proxy's URL without credentials: the message names the proxy, never the password.
+ */
+export class ProxyConnectError extends WirepoolError {
+  readonly proxy: string
+  /** The HTTP status of a CONNECT answer, or the SOCKS5 REP code; 0 when no reply came. */
+  readonly status: number
+  /** The proxy's status line (HTTP CONNECT), or a description of the SOCKS reply. */
+  readonly statusLine: string
+  constructor(proxy: string, status: number, statusLine: string, message: string, options: WirepoolErrorOptions = {}) {
+    super(ErrorCode.PROXY_CONNECT, message, { initiator: 'remote', ...options })
+    this.proxy = proxy
+    this.status = status
+    this.statusLine = statusLine
+  }
+}
+
+/**
+ * The proxy asked for credentials or rejected ours: HTTP 407 (RFC 9110 §15.5.8) or a SOCKS5
+ * username/password failure (RFC 1929 §2). The credentials are never part of the message.
+ */
+export class ProxyAuthError extends WirepoolError {
+  readonly proxy: string
+  /** 407 for HTTP proxies; the RFC 1929 status byte for SOCKS5. */
+  readonly status: number
+  constructor(proxy: string, status: number, message: string, options: WirepoolErrorOptions = {}) {
+    super(ErrorCode.PROXY_AUTH, message, { initiator: 'remote', ...options })
+    this.proxy = proxy
+    this.status = status
   }
 }

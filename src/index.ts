@@ -47,6 +47,9 @@ export {
   BodyIncompleteError,
   RequestTimeoutError,
   IllegalTransitionError,
+  ProxyConnectError,
+  ProxyAuthError,
   type ErrorInitiator,
 } from './errors.js'
-
+export type { ProxyOption, ProxyOptionObject } from './proxy/config.js'
+export type { PoolStats } from './pool/pool.js'

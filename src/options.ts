@@ -5,6 +5,8 @@
 import { InvalidArgumentError } from './errors.js'
 import { booleanOption, integerOption, msOption, optionalIntegerOption } from './option-checks.js'
 import { validatePins } from './tls/connect.js'
+import type { ProxyOption } from './proxy/config.js'
+import { resolveProxy, type ResolvedProxy } from './proxy/route.js'
 
 export interface TlsOptions {
   /**
@@ -83,6 +85,15 @@ export interface PoolOptions {
   certificateExpiryWarningDays?: number
   /** HTTP/2: PING an idle connection this often (ms) and close it when a PING goes unanswered. 0 (default) disables. */
   pingInterval?: number
+  /**
+   * Send connections through a proxy (src/proxy): `'http://[user:pass@]host:port'`,
+   * `'https://…'`, `'socks5://…'`, `'socks5h://…'`, `{ url, tls, tunnel }`, or `'env'` to
+   * follow HTTP_PROXY / HTTPS_PROXY / ALL_PROXY / NO_PROXY. Default: none (direct; the
+   * environment is read only when asked, see README "Proxies").
+   */
+  proxy?: ProxyOption
+  /** Tunnel plain-http origins through an HTTP proxy with CONNECT instead of forwarding them. Default false. */
+  proxyTunnel?: boolean
 }
 
 export interface AgentOptions extends PoolOptions {
@@ -137,6 +148,8 @@ export interface ResolvedPoolOptions {
   expectContinueTimeout: number
   certificateExpiryWarningDays: number
   pingInterval: number
+  /** undefined: every connection goes direct. */
+  proxy: ResolvedProxy | undefined
 }
 
 function resolveRetry(retry: RetryOptions | false | undefined): ResolvedRetry {
@@ -162,6 +175,7 @@ const KNOWN_OPTIONS = new Set([
   'connections', 'pipelining', 'allowH2', 'h2c', 'maxConcurrentStreams', 'connectTimeout', 'headersTimeout',
   'bodyTimeout', 'keepAliveTimeout', 'maxConnectionAge', 'maxRequestsPerConnection', 'decompress', 'maxDecompressedSize', 'retry', 'tls',
   'localAddress', 'autoSelectFamily', 'maxHeaderSize', 'maxHeaderCount', 'expectContinueTimeout', 'certificateExpiryWarningDays', 'pingInterval',
+  'proxy', 'proxyTunnel',
 ])
 
 export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptions {
@@ -206,5 +220,6 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
     expectContinueTimeout: msOption('expectContinueTimeout', options.expectContinueTimeout, 1_000),
     certificateExpiryWarningDays: msOption('certificateExpiryWarningDays', options.certificateExpiryWarningDays, 14),
     pingInterval: msOption('pingInterval', options.pingInterval, 0),
+    proxy: resolveProxy(options.proxy, options.proxyTunnel),
   }
 }

@@ -177,3 +177,4 @@ export class WirepoolDispatcher extends Dispatcher {
     if (STATE_ORDER[to] > STATE_ORDER[this.#state]) this.#state = to
   }
 }
+export { proxyDispatcher, proxyAgentOptions, type UndiciProxyAgentOptions } from './undici-proxy.js'

@@ -19,9 +19,11 @@ import {
   protocolChoice,
   secondsMs,
   stringFlag,
+  type ParsedFlags,
 } from './args.js'
 import { ExitCode, exitCodeFor } from './exit-codes.js'
 import { Trace, headerLines } from './trace.js'
+import { proxyForCli } from '../proxy/env.js'
 
 export const GET_HELP = `Usage: wirepool get [options] URL
 
@@ -39,6 +41,12 @@ export const GET_HELP = `Usage: wirepool get [options] URL
       --pin sha256/BASE64  require the server key to match this SPKI pin (repeatable)
   -k, --insecure           do NOT verify the server certificate (prints a warning)
       --connect-timeout S  seconds for DNS + TCP + TLS (default 10)
+  -x, --proxy URL          use this proxy: http://[user:pass@]host:port, https://, socks5://,
+                           socks5h://; without -x, http_proxy / https_proxy / all_proxy
+                           are followed as curl does ('' turns them off)
+      --noproxy LIST       hosts that go direct (as NO_PROXY: names, .domains, IPs, CIDRs, *)
+  -p, --proxytunnel        tunnel http: URLs through an HTTP proxy with CONNECT
+      --proxy-cacert FILE  trust the CA certificate(s) in FILE for an https:// proxy
   -m, --max-time S         give up after S seconds in all`
 
 const OPTIONS = {
@@ -56,6 +64,10 @@ const OPTIONS = {
   pin: { type: 'string', multiple: true },
   insecure: { type: 'boolean', short: 'k' },
   'connect-timeout': { type: 'string' },
+  proxy: { type: 'string', short: 'x' },
+  noproxy: { type: 'string' },
+  proxytunnel: { type: 'boolean', short: 'p' },
+  'proxy-cacert': { type: 'string' },
   'max-time': { type: 'string', short: 'm' },
   help: { type: 'boolean', short: 'h' },
 } as const
@@ -121,6 +133,7 @@ async function parseGet(argv: readonly string[]): Promise<GetConfig | 'help'> {
   if (choice === 'h2c') agentOptions.h2c = true
   const connectTimeout = secondsMs('--connect-timeout', stringFlag(values, 'connect-timeout'))
   if (connectTimeout !== undefined) agentOptions.connectTimeout = connectTimeout
+  await proxyOptions(values, url, agentOptions)
 
   const data = stringFlag(values, 'data')
   const method = stringFlag(values, 'request') ?? (data === undefined ? 'GET' : 'POST')
@@ -201,6 +214,32 @@ export async function runGet(argv: readonly string[], io: CliIo): Promise<number
   }
 }
 
+/**
+ * -x / --noproxy / -p / --proxy-cacert, as curl reads them: -x wins over the environment,
+ * `-x ''` turns proxies off, --noproxy replaces NO_PROXY. The one URL decides the proxy here.
+ */
+async function proxyOptions(values: ParsedFlags['values'], url: URL, agentOptions: AgentOptions): Promise<void> {
+  const noproxy = stringFlag(values, 'noproxy')
+  let proxy: string | undefined
+  try {
+    proxy = proxyForCli(url, stringFlag(values, 'proxy'), noproxy, process.env)
+  } catch (err) {
+    throw new UsageError((err as Error).message)
+  }
+  const tunnel = boolFlag(values, 'proxytunnel')
+  const cacert = stringFlag(values, 'proxy-cacert')
+  if (proxy === undefined) return
+  let tls: NonNullable<AgentOptions['tls']> = {}
+  if (cacert !== undefined) {
+    try {
+      tls = { ca: await readFile(cacert, 'utf8') }
+    } catch (err) {
+      throw new UsageError(`--proxy-cacert ${cacert}: ${(err as Error).message}`)
+    }
+  }
+  agentOptions.proxy = { url: proxy, tls, tunnel }
+}
+
 /** One request through the low-level handler; resolves with the exit code. */
 function exchange(agent: Agent, config: GetConfig, body: Buffer | string | undefined, io: CliIo, trace: Trace | undefined): Promise<number> {
   return new Promise<number>((resolve, reject) => {
@@ -248,6 +287,9 @@ function exchange(agent: Agent, config: GetConfig, body: Buffer | string | undef
         if (trace === undefined) return
         const snapshot = agent.pool(config.url.origin).connections().find((c) => c.id === info.id)
         trace.connectionInfo(info, secure, { snapshot, certificate })
+        // The proxy by its URL without credentials (the peer above is the proxy's address).
+        const pool = agent.pool(config.url.origin)
+        if (pool.proxy !== null) trace.note(pool.routeKey.slice(pool.origin.length + 1))
         trace.requestHead(requestHeadLines(config, info, body))
       },
       onInformational(code: number, headers: HeaderRecord): void {

@@ -34,6 +34,7 @@ import { Exchange, READ_NAMES, frameExchange, ReadState, WriteState } from './ex
 import { Framing, type ResponseHead } from './parser-events.js'
 import { ParseReason, ResponseParser } from './parser.js'
 import { RequestWriter, type RequestWriterEvents } from './request-writer.js'
+import type { ForwardProxyForm } from './serialize.js'
 import { deliverSocket } from './upgrade.js'
 
 export interface H1ConnectionOptions {
@@ -49,6 +50,8 @@ export interface H1ConnectionOptions {
   /** How long to hold a body for `100 Continue` before sending it anyway (RFC 9110 §10.1.1). Default 1000 ms. */
   expectContinueTimeout?: number
   tlsResumed: boolean | null
+  /** The socket goes to a forwarding HTTP proxy: requests in absolute-form, with its header lines (src/proxy). */
+  forwardProxy?: ForwardProxyForm
 }
 
 /**
@@ -86,6 +89,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
   readonly #origin: string
   readonly #pipelining: number
   readonly #maxRequests: number
+  readonly #forward: ForwardProxyForm | undefined
   readonly #parser: ResponseParser
   readonly #writer: RequestWriter
 
@@ -119,6 +123,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     this.tlsResumed = options.tlsResumed
     this.#socket = socket
     this.#origin = options.origin
+    this.#forward = options.forwardProxy
     this.#pipelining = integerOption('pipelining', options.pipelining, 1)
     this.#maxRequests = options.maxRequestsPerConnection ?? Infinity
     this.remoteAddress = socket.remoteAddress
@@ -201,7 +206,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     if (busy > 0 && exclusive) {
       throw new InvalidArgumentError('an upgrade request (or a CONNECT) may only be dispatched on an idle connection')
     }
-    const ex = frameExchange(request, handler)
+    const ex = frameExchange(request, handler, this.#forward)
     const body = request.body
     ex.resume = () => this.#resume(ex)
     const reused = this.#dispatched > 0

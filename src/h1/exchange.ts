@@ -8,7 +8,7 @@ import { isAsyncIterable } from '../body-source.js'
 import type { DispatchHandler, DispatchRequest } from '../dispatch.js'
 import { InvalidArgumentError } from '../errors.js'
 import { illegalTransition } from '../state-machine.js'
-import { contentLengthOf, serializeHead } from './serialize.js'
+import { contentLengthOf, serializeHead, type ForwardProxyForm } from './serialize.js'
 
 /**
  * Where the request stands on the wire. Requests are written strictly in order (RFC 9112
@@ -134,7 +134,7 @@ export class Exchange {
  * queued, for a request that cannot be framed: an in-memory body whose length is not its
  * declared one, a body of no known kind, or a head value that would break the framing.
  */
-export function frameExchange(request: DispatchRequest, handler: DispatchHandler): Exchange {
+export function frameExchange(request: DispatchRequest, handler: DispatchHandler, forward?: ForwardProxyForm): Exchange {
   const body = request.body
   const contentLength = contentLengthOf(request)
   if (typeof body === 'string') {
@@ -144,7 +144,7 @@ export function frameExchange(request: DispatchRequest, handler: DispatchHandler
   } else if (body !== null && body !== undefined && !isAsyncIterable(body)) {
     throw new InvalidArgumentError('body must be a string, Uint8Array, Readable or AsyncIterable<Uint8Array>')
   }
-  return new Exchange(request, handler, serializeHead(request), contentLength)
+  return new Exchange(request, handler, serializeHead(request, forward), contentLength)
 }
 
 function noop(): void {}

@@ -45,18 +45,37 @@ export function sendsExpectContinue(request: DispatchRequest): boolean {
 }
 
 /**
+ * A connection to a forwarding HTTP proxy rather than to the origin (RFC 9112 §3.2.2): the
+ * request-target goes in absolute-form, and the proxy's own header lines (its
+ * `proxy-authorization`) go on every request — they are meant for the proxy, which consumes
+ * them; they never reach the origin over a tunnel or a direct connection.
+ */
+export interface ForwardProxyForm {
+  /** `http://host[:port]` of the origin, prefixed to the origin-form path. */
+  origin: string
+  /** Complete `name: value\r\n` lines (already validated), or ''. */
+  headerLines: string
+}
+
+/**
  * `METHOD SP path SP HTTP/1.1 CRLF`, `host`, the caller's headers in order, then the lines
  * the engine owns: body framing, `expect`, and `connection: upgrade` + `upgrade` (RFC 9110
  * §7.8 requires the Upgrade option in Connection). Returned as one string to be written as
  * latin1 in a single call. Throws InvalidArgumentError for a value that would break framing.
  */
-export function serializeHead(request: DispatchRequest): string {
+export function serializeHead(request: DispatchRequest, forward?: ForwardProxyForm): string {
   const { method, path, authority, headers } = request
   if (UNSAFE_IN_REQUEST_LINE.test(method) || method.length === 0) throw unsafe('method', method)
   if (UNSAFE_IN_REQUEST_LINE.test(path) || path.length === 0) throw unsafe('request-target', path)
   if (UNSAFE_IN_FIELD.test(authority)) throw unsafe('host', authority)
   // RFC 9112 §3.2: a client MUST send Host, and it comes first so a server can route early.
-  let head = `${method} ${path} HTTP/1.1\r\nhost: ${authority}\r\n`
+  // Through a forwarding proxy the target is absolute-form (§3.2.2); `OPTIONS *` becomes the
+  // bare origin (§3.2.4: "the last component of the request-target ... is '*'" only when
+  // sent to the origin itself).
+  let head =
+    forward === undefined
+      ? `${method} ${path} HTTP/1.1\r\nhost: ${authority}\r\n`
+      : `${method} ${path === '*' ? forward.origin : forward.origin + path} HTTP/1.1\r\nhost: ${authority}\r\n${forward.headerLines}`
   for (let i = 0; i + 1 < headers.length; i += 2) {
     const name = headers[i] as string
     const value = headers[i + 1] as string

@@ -5,6 +5,7 @@
 import { EventEmitter } from 'node:events'
 import { InvalidArgumentError, PoolClosedError, toWirepoolError } from '../errors.js'
 import type { DispatchHandler } from '../dispatch.js'
+import type { ProxyOption } from '../proxy/config.js'
 import { resolvePoolOptions, splitAgentOptions, type AgentOptions, type PoolOptions, type TlsOptions } from '../options.js'
 import { isIdempotentRequest, type PoolRequestOptions, type RequestOptions } from '../request-options.js'
 import { isReplayableBody } from '../body-source.js'
@@ -12,10 +13,12 @@ import type { Response } from '../response.js'
 import { AddressBook, CoalescedHandler } from './coalesce.js'
 import { TlsSessionCache } from '../tls/session-cache.js'
 import { parseOrigin, splitPlainUrl, splitUrl } from './origin.js'
-import { Pool, type PoolEvents } from './pool.js'
+import { Pool, type PoolEvents, type PoolStats } from './pool.js'
 import { poolInternals as internal } from './internals.js'
 import { renderPrometheus, type AgentTotals, type OriginStats } from './stats.js'
 import { ConnectionBudget } from './budget.js'
+import { proxyRouteFor, type ResolvedProxy } from '../proxy/route.js'
+import { proxyRouteMetrics } from '../proxy/metrics.js'
 
 /** How many distinct origin spellings the lookup cache keeps. */
 const MAX_ORIGIN_SPELLINGS = 1024
@@ -23,7 +26,7 @@ const MAX_ORIGIN_SPELLINGS = 1024
 const MAX_MISDIRECTED_PAIRS = 8192
 
 export interface AgentStats {
-  origins: Record<string, OriginStats>
+  origins: Record<string, PoolStats>
   /** Connections open across every origin, and the `maxTotalConnections` cap (null: none). */
   total: AgentTotals
 }
@@ -45,6 +48,8 @@ export class Agent extends EventEmitter<PoolEvents> {
   /** Origin strings as callers spell them → their pool (a cache in front of URL parsing). */
   readonly #poolsByInput = new Map<string, Pool>()
   readonly #sessionCache: TlsSessionCache | null
+  readonly #proxy: ResolvedProxy | undefined
+  readonly #h2c: boolean
   #closed = false
 
   constructor(options: AgentOptions = {}) {
@@ -52,10 +57,13 @@ export class Agent extends EventEmitter<PoolEvents> {
     // Validate once, up front, so a bad option fails here and not at the first request.
     const split = splitAgentOptions(options)
     const resolved = resolvePoolOptions(split.pool)
-    this.#options = split.pool
+    // The Pools get the proxy setting as resolved here (for 'env': the environment as it is now).
+    this.#options = resolved.proxy === undefined ? split.pool : { ...split.pool, proxy: resolved.proxy as unknown as ProxyOption }
     this.#budget = split.maxTotalConnections === undefined ? undefined : new ConnectionBudget(split.maxTotalConnections)
     this.#coalesce = split.coalesce
     this.#sessionCache = resolved.tls.sessionCache === false ? null : new TlsSessionCache()
+    this.#proxy = resolved.proxy
+    this.#h2c = resolved.h2c
   }
 
   /** The pool for an origin (`scheme://host:port`), created on first use. */
@@ -67,12 +75,16 @@ export class Agent extends EventEmitter<PoolEvents> {
       const known = this.#poolsByInput.get(origin)
       if (known !== undefined) return known
     }
-    const key = parseOrigin(origin).origin
+    const parsed = parseOrigin(origin)
+    // Keyed by origin and route (proxy/route.ts): a proxied and a direct connection to one
+    // origin never serve each other's requests.
+    const route = proxyRouteFor(this.#proxy, parsed, this.#h2c)
+    const key = route === undefined ? parsed.origin : `${parsed.origin} ${route.key}`
     let pool = this.#pools.get(key)
     if (pool === undefined) {
       // The pool emits its events to this agent's listeners itself (and builds none when
       // nobody listens).
-      pool = new Pool(key, this.#options, { sessionCache: this.#sessionCache, budget: this.#budget, parent: this })
+      pool = new Pool(parsed.origin, this.#options, { sessionCache: this.#sessionCache, budget: this.#budget, parent: this })
       this.#pools.set(key, pool)
     }
     if (typeof origin === 'string') this.#rememberSpelling(origin, pool)
@@ -130,7 +142,8 @@ export class Agent extends EventEmitter<PoolEvents> {
    * its certificate covers the other name) and no fixed servername overrides the origin's.
    */
   #mayCoalesce(pool: Pool, options: PoolRequestOptions): boolean {
-    if (!this.#coalesce || !internal.origin(pool).secure || internal.hasLiveConnection(pool) || options.upgrade !== undefined) return false
+    // Through a proxy the local DNS answer says nothing of where a connection goes: no coalescing.
+    if (!this.#coalesce || pool.proxy !== null || !internal.origin(pool).secure || internal.hasLiveConnection(pool) || options.upgrade !== undefined) return false
     const tls = this.#options.tls
     return tls?.servername === undefined && tls?.rejectUnauthorized !== false
   }
@@ -150,7 +163,7 @@ export class Agent extends EventEmitter<PoolEvents> {
       const replayable = isReplayableBody(options.body)
       const idempotent = isIdempotentRequest(options)
       for (const carrier of this.#pools.values()) {
-        if (carrier === home || internal.origin(carrier).port !== target.port) continue
+        if (carrier === home || carrier.proxy !== null || internal.origin(carrier).port !== target.port) continue
         const pair = `${home.origin} ${carrier.origin}`
         if (this.#misdirected.has(pair)) continue
         const guarded = new CoalescedHandler(handler, replayable, idempotent, (reason) => {
@@ -196,14 +209,15 @@ export class Agent extends EventEmitter<PoolEvents> {
   }
 
   stats(): AgentStats {
-    const origins: Record<string, OriginStats> = {}
-    for (const [origin, pool] of this.#pools) origins[origin] = pool.stats()
+    const origins: Record<string, PoolStats> = {}
+    // (one route per origin within an Agent: its one proxy setting decides it)
+    for (const pool of this.#pools.values()) origins[pool.origin] = pool.stats()
     return { origins, total: this.#totals(Object.values(origins)) }
   }
 
   metrics(): string {
     const all = [...this.#pools.values()].map((pool) => internal.figures(pool))
-    return renderPrometheus(all, this.#totals(all.map((f) => f.stats)))
+    return renderPrometheus(all, this.#totals(all.map((f) => f.stats))) + proxyRouteMetrics(this.#pools.values())
   }
 
   #totals(origins: readonly OriginStats[]): AgentTotals {

@@ -4,13 +4,16 @@
  * concrete protocol class.
  */
 import { connectTcp, type TcpConnectOptions } from '../tcp/connect.js'
-import { connectTls, type PeerCertificateInfo } from '../tls/connect.js'
+import { connectTls, type PeerCertificateInfo, type TlsConnectOptions } from '../tls/connect.js'
 import type { TlsSessionCache } from '../tls/session-cache.js'
-import { H1Connection } from '../h1/connection.js'
+import { H1Connection, type H1ConnectionOptions } from '../h1/connection.js'
 import { H2Connection, type H2ConnectionOptions } from '../h2/session.js'
 import type { PoolConnection } from '../dispatch.js'
 import type { ResolvedPoolOptions } from '../options.js'
 import type { Origin } from './origin.js'
+import { proxyRouteFor, type ProxyRoute } from '../proxy/route.js'
+import { openProxySocket } from '../proxy/tunnel.js'
+import { ForwardedRequestHandler } from '../proxy/forward-handler.js'
 
 export interface OpenedConnection {
   connection: PoolConnection
@@ -19,6 +22,10 @@ export interface OpenedConnection {
   tcpMs: number
   tlsMs: number
   certificate: PeerCertificateInfo | null
+  /** The proxy the connection goes through (its URL without credentials), or undefined when direct. */
+  proxy?: string
+  /** Time the proxy took to open the tunnel (CONNECT / SOCKS5 answer), included in tcpMs. */
+  tunnelMs?: number
 }
 
 export interface ConnectRequest {
@@ -71,6 +78,9 @@ export async function openConnection(req: ConnectRequest): Promise<OpenedConnect
     ...(options.pingInterval === 0 ? {} : { pingInterval: options.pingInterval }),
   })
 
+  const route = proxyRouteFor(options.proxy, origin, options.h2c && req.h1Only !== true)
+  if (route !== undefined) return openViaProxy(req, route, h1Options, h2Options)
+
   if (!origin.secure) {
     const started = performance.now()
     const socket = await connectTcp(tcp)
@@ -85,20 +95,7 @@ export async function openConnection(req: ConnectRequest): Promise<OpenedConnect
     }
   }
 
-  const tlsOptions = options.tls
-  const tls = await connectTls({
-    ...tcp,
-    ...(tlsOptions.servername === undefined ? {} : { servername: tlsOptions.servername }),
-    ...(tlsOptions.ca === undefined ? {} : { ca: tlsOptions.ca }),
-    ...(tlsOptions.cert === undefined ? {} : { cert: tlsOptions.cert }),
-    ...(tlsOptions.key === undefined ? {} : { key: tlsOptions.key }),
-    ...(tlsOptions.passphrase === undefined ? {} : { passphrase: tlsOptions.passphrase }),
-    ...(tlsOptions.pins === undefined ? {} : { pins: tlsOptions.pins }),
-    rejectUnauthorized: tlsOptions.rejectUnauthorized ?? true,
-    minVersion: tlsOptions.minVersion ?? 'TLSv1.2',
-    alpnProtocols: options.allowH2 && req.h1Only !== true ? ALPN_H2_FIRST : ALPN_H1_ONLY,
-    sessionCache: req.sessionCache,
-  })
+  const tls = await connectTls(originTlsOptions(req, tcp))
   return {
     // A server that picks no protocol speaks HTTP/1.1 (RFC 7301 §3.2 leaves it to the default).
     connection:
@@ -110,5 +107,90 @@ export async function openConnection(req: ConnectRequest): Promise<OpenedConnect
     tcpMs: tls.tcpMs,
     tlsMs: tls.tlsMs,
     certificate: tls.certificate,
+  }
+}
+
+/** The origin's TLS settings (SNI, ALPN, CA, pins, session cache), over TCP or over a given tunnel. */
+function originTlsOptions(req: ConnectRequest, tcp: TcpConnectOptions): TlsConnectOptions {
+  const { options } = req
+  const tlsOptions = options.tls
+  return {
+    ...tcp,
+    ...(tlsOptions.servername === undefined ? {} : { servername: tlsOptions.servername }),
+    ...(tlsOptions.ca === undefined ? {} : { ca: tlsOptions.ca }),
+    ...(tlsOptions.cert === undefined ? {} : { cert: tlsOptions.cert }),
+    ...(tlsOptions.key === undefined ? {} : { key: tlsOptions.key }),
+    ...(tlsOptions.passphrase === undefined ? {} : { passphrase: tlsOptions.passphrase }),
+    ...(tlsOptions.pins === undefined ? {} : { pins: tlsOptions.pins }),
+    rejectUnauthorized: tlsOptions.rejectUnauthorized ?? true,
+    minVersion: tlsOptions.minVersion ?? 'TLSv1.2',
+    alpnProtocols: options.allowH2 && req.h1Only !== true ? ALPN_H2_FIRST : ALPN_H1_ONLY,
+    sessionCache: req.sessionCache,
+  }
+}
+
+/**
+ * Through a proxy: a socket to the proxy (tunnelled to the origin, or not for forwarding),
+ * then the same protocol choice as direct. Over a tunnel TLS is end to end with the origin:
+ * SNI, ALPN, verification, pins and session resumption are the origin's, as if direct; the
+ * proxy sees ciphertext. The proxy's credentials went on the CONNECT (or go on each
+ * forwarded request as a header meant for the proxy), never inside the tunnel.
+ */
+async function openViaProxy(
+  req: ConnectRequest,
+  route: ProxyRoute,
+  h1Options: Omit<H1ConnectionOptions, 'tlsResumed'>,
+  h2Options: (tlsResumed: boolean | null) => H2ConnectionOptions,
+): Promise<OpenedConnection> {
+  const { origin, options } = req
+  const started = performance.now()
+  const via = await openProxySocket({
+    endpoint: route.endpoint,
+    targetHost: origin.hostname,
+    targetPort: origin.port,
+    mode: route.mode,
+    connectTimeout: options.connectTimeout,
+    signal: req.signal,
+    origin: origin.origin,
+    maxHeadSize: options.maxHeaderSize,
+    ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
+    ...(options.autoSelectFamily === undefined ? {} : { autoSelectFamily: options.autoSelectFamily }),
+  })
+  const socket = via.socket
+  const tunnelMs = via.handshakeMs
+  const proxy = route.endpoint.display
+  if (!origin.secure) {
+    let connection: PoolConnection
+    if (route.mode === 'forward') {
+      const auth = route.endpoint.authorization
+      const forwardProxy = { origin: origin.origin, headerLines: auth === undefined ? '' : `proxy-authorization: ${auth}\r\n` }
+      const forwarding = new H1Connection(socket, { ...h1Options, tlsResumed: null, forwardProxy })
+      // A 407 on a forwarded request is the proxy's answer (WP_PROXY_AUTH), not the origin's.
+      const dispatch = forwarding.dispatch.bind(forwarding)
+      const endpoint = route.endpoint
+      forwarding.dispatch = (request, handler) => dispatch(request, new ForwardedRequestHandler(handler, endpoint, origin.origin))
+      connection = forwarding
+    } else {
+      connection = options.h2c && req.h1Only !== true ? new H2Connection(socket, h2Options(null)) : new H1Connection(socket, { ...h1Options, tlsResumed: null })
+    }
+    // The tunnel left the socket paused (with any early bytes put back): let them flow now.
+    socket.resume()
+    return { connection, tlsResumed: null, remoteAddress: socket.remoteAddress, tcpMs: performance.now() - started, tlsMs: 0, certificate: null, proxy, tunnelMs }
+  }
+  const tcp: TcpConnectOptions = { host: origin.hostname, port: origin.port, connectTimeout: Math.max(1, options.connectTimeout - (performance.now() - started)), signal: req.signal, origin: origin.origin }
+  const tcpMs = performance.now() - started
+  const tls = await connectTls({ ...originTlsOptions(req, tcp), socket })
+  return {
+    connection:
+      tls.alpnProtocol === 'h2'
+        ? new H2Connection(tls.socket, h2Options(tls.resumed))
+        : new H1Connection(tls.socket, { ...h1Options, tlsResumed: tls.resumed }),
+    tlsResumed: tls.resumed,
+    remoteAddress: socket.remoteAddress,
+    tcpMs,
+    tlsMs: tls.tlsMs,
+    certificate: tls.certificate,
+    proxy,
+    tunnelMs,
   }
 }

@@ -20,6 +20,8 @@ export interface ConnectionEvent {
   reason: string
   /** ms since the connection record was created. */
   age: number
+  /** The proxy the connection goes through (URL without credentials); absent when direct. */
+  proxy?: string
 }
 
 /** What `pool.on('retry', …)` receives: a request is about to be sent again. */

@@ -16,6 +16,8 @@ import { ProgressHandler } from '../progress.js'
 import { TlsSessionCache } from '../tls/session-cache.js'
 import { Connections } from './connections.js'
 import { parseOrigin, type Origin } from './origin.js'
+import { proxyRouteFor } from '../proxy/route.js'
+import { proxyRouteMetrics } from '../proxy/metrics.js'
 import { backoffDelay } from './retry.js'
 import { recordError } from './health.js'
 import type { BudgetMember, ConnectionBudget } from './budget.js'
@@ -45,10 +47,22 @@ function noop(): void {}
 /** How long a warm-up waits for the first connection's TLS session ticket (one round trip is plenty). */
 const WARM_UP_TICKET_WAIT_MS = 1000
 
+function withProxy(proxy: string | null, stats: OriginStats): PoolStats {
+  ;(stats as PoolStats).proxy = proxy
+  return stats as PoolStats
+}
+
+/** An origin's stats, and the proxy its connections go through (null: direct). */
+export type PoolStats = OriginStats & { proxy: string | null }
+
 export class Pool extends EventEmitter<PoolEvents> {
   /** The TLS sessions this pool resumes from (null for http: or sessionCache false). */
   readonly #sessionCache: TlsSessionCache | null
   readonly origin: string
+  /** The proxy this pool's connections go through (its URL without credentials), or null when direct. */
+  readonly proxy: string | null
+  /** The origin and the route to it: what the Agent keys its pools by (proxy/route.ts). */
+  readonly routeKey: string
   readonly #origin: Origin
   readonly #options: ResolvedPoolOptions
   readonly #figures = new PoolFigures()
@@ -89,6 +103,9 @@ export class Pool extends EventEmitter<PoolEvents> {
     if (this.#options.h2c && this.#origin.secure) {
       throw new InvalidArgumentError('option h2c is for http: origins; https: origins negotiate h2 by ALPN (allowH2)')
     }
+    const route = proxyRouteFor(this.#options.proxy, this.#origin, this.#options.h2c)
+    this.proxy = route?.endpoint.display ?? null
+    this.routeKey = route === undefined ? this.origin : `${this.origin} ${route.key}`
     const sessionCache = wiring.sessionCache !== undefined ? wiring.sessionCache : this.#options.tls.sessionCache === false ? null : new TlsSessionCache()
     this.#sessionCache = this.#origin.secure ? sessionCache : null
     this.#budget = wiring.budget
@@ -211,15 +228,15 @@ export class Pool extends EventEmitter<PoolEvents> {
     return true
   }
 
-  stats(): OriginStats {
+  stats(): PoolStats {
     const tally = tallyRecords(this.#lifecycle.records)
     const cert = this.#connections.certificate
-    return this.#figures.snapshot(tally.counts, this.#queue.length, tally.streamsOpen, tally.protocols, cert === null ? null : daysLeft(cert.validTo, Date.now()), this.#upgradedOpen, tally.pingRttMs)
+    return withProxy(this.proxy, this.#figures.snapshot(tally.counts, this.#queue.length, tally.streamsOpen, tally.protocols, cert === null ? null : daysLeft(cert.validTo, Date.now()), this.#upgradedOpen, tally.pingRttMs))
   }
 
   /** Prometheus text exposition (format 0.0.4) of this origin's figures. */
   metrics(): string {
-    return renderPrometheus([this.#originFigures()])
+    return renderPrometheus([this.#originFigures()]) + proxyRouteMetrics([this])
   }
 
   #originFigures(): OriginFigures {
@@ -418,6 +435,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     // Every request moves its connection busy ⇄ idle: no event object nobody would read.
     if (!own && !parent && !connectionChannel.hasSubscribers) return
     const event: ConnectionEvent = { id: rec.id, origin: this.origin, protocol: rec.protocol, from, to, reason, age: Date.now() - rec.createdAt }
+    if (this.proxy !== null) event.proxy = this.proxy
     if (own) this.emit('connection', event)
     if (parent) this.#parent?.emit('connection', event)
     if (connectionChannel.hasSubscribers) connectionChannel.publish(event)

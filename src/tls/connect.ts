@@ -5,6 +5,7 @@
  */
 import { createHash, X509Certificate } from 'node:crypto'
 import net from 'node:net'
+import type { Duplex } from 'node:stream'
 import tls from 'node:tls'
 import {
   ConnectRefusedError,
@@ -43,6 +44,12 @@ export interface TlsConnectOptions extends Omit<TcpConnectOptions, 'onread'> {
    * key must match one of them, whatever the CA says.
    */
   pins?: readonly string[]
+  /**
+   * Handshake over this already-connected stream instead of dialling `host:port` (a proxy
+   * tunnel, src/proxy): `host`/`port` then only name the peer (SNI, verification, session
+   * key). The TCP phase is skipped; on failure the stream is destroyed with the TLS socket.
+   */
+  socket?: Duplex
 }
 
 /** What we keep of the peer's leaf certificate (for expiry figures and `-v` output). */
@@ -208,7 +215,8 @@ function connectAndHandshake(opts: TlsConnectOptions, secureContext: tls.SecureC
     const cache = opts.sessionCache ?? null
     const key = cache === null ? '' : sessionKey(opts, verifyName, configHash, rejectUnauthorized)
     const cachedSession = cache?.get(key)
-    let state: HandshakeState = 'connecting'
+    // Over a given stream there is no TCP phase: the handshake starts at once.
+    let state: HandshakeState = opts.socket === undefined ? 'connecting' : 'handshaking'
     const withPin = opts.pins !== undefined
     /** Known once the handshake is verified (undefined before). */
     let certificate: PeerCertificateInfo | null | undefined
@@ -330,6 +338,8 @@ function connectAndHandshake(opts: TlsConnectOptions, secureContext: tls.SecureC
       // Nobody owns this socket any more: a late error from it must not become uncaught.
       tlsSocket.on('error', noop)
       tlsSocket.destroy()
+      // A given stream (a tunnel) is ours to close too: nothing else will use it now.
+      opts.socket?.destroy()
       reject(err)
     }
 
@@ -345,7 +355,8 @@ function connectAndHandshake(opts: TlsConnectOptions, secureContext: tls.SecureC
     // RFC 6066 §3: "Literal IPv4 and IPv6 addresses are not permitted in HostName."
     if (net.isIP(verifyName) === 0) connectOptions.servername = verifyName
     if (cachedSession !== undefined) connectOptions.session = cachedSession
-    copyRoutingOptions(connectOptions, opts)
+    if (opts.socket !== undefined) connectOptions.socket = opts.socket
+    else copyRoutingOptions(connectOptions, opts)
     let tlsSocket: tls.TLSSocket
     try {
       tlsSocket = tls.connect(connectOptions)
@@ -355,7 +366,7 @@ function connectAndHandshake(opts: TlsConnectOptions, secureContext: tls.SecureC
       reject(new InvalidArgumentError(`invalid connect options: ${(err as Error).message}`, errorOptions(err, origin)))
       return
     }
-    tlsSocket.once('connect', onTcpConnect)
+    if (opts.socket === undefined) tlsSocket.once('connect', onTcpConnect)
     tlsSocket.once('secureConnect', onSecureConnect)
     tlsSocket.once('error', onError)
     if (cache !== null) tlsSocket.on('session', onSession)

@@ -9,8 +9,8 @@ import { WebSocket, type WebSocketOptions } from '../../src/ws/websocket.js'
 import { encodeClose, encodeFrame } from '../../src/ws/frame-encode.js'
 import { Opcode } from '../../src/ws/frame.js'
 import { WsHandshakeError } from '../../src/errors.js'
-import type { PeerConnection } from './raw-peer.js'
-import { connectToRawPeer, type Recorder } from './client-helpers.js'
+import type { PeerConnection } from '../ws/raw-peer.js'
+import { connectToRawPeer, type Recorder } from '../ws/client-helpers.js'
 
 interface Teardown {
   teardown(fn: () => unknown): void

@@ -9,8 +9,8 @@ import { Flag, FrameType, H2ErrorCode, SettingsId } from '../../src/h2/frame.js'
 import { dataFrameHeader, encodeContinuation, encodeData, encodeGoaway, encodeHeaders, encodePing, encodePushPromise, encodeRstStream, encodeSettings, encodeSettingsAck, encodeWindowUpdate } from '../../src/h2/frame-writer.js'
 import { HpackEncoder } from '../../src/h2/hpack.js'
 import { rawFrame } from '../support/h2-frames.js'
-import type { FrameRecord } from './frame-recorder.js'
-import { Collector, closeOf, connectH2c, makeRequest, rawPeer, send, type RawPeer } from './session-helpers.js'
+import type { FrameRecord } from '../h2/frame-recorder.js'
+import { Collector, closeOf, connectH2c, makeRequest, rawPeer, send, type RawPeer } from '../h2/session-helpers.js'
 
 interface Script {
   socket: net.Socket

@@ -11,7 +11,7 @@ import {
   SocketClosedError,
 } from '../../src/errors.js'
 import { httpServer, onRequestHeads, rawServer } from '../support/servers.js'
-import { collect, connect, deferred, req } from './connection-helpers.js'
+import { collect, connect, deferred, req } from '../h1/connection-helpers.js'
 
 t.test('headersTimeout: no response head in time', async (t) => {
   const srv = await rawServer(t, () => {})

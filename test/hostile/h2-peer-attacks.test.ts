@@ -11,11 +11,11 @@ import type { H2ProtocolError, H2StreamResetError, WirepoolError } from '../../s
 import { DEFAULT_INITIAL_WINDOW_SIZE, Flag, H2ErrorCode, MAX_WINDOW_SIZE, SettingsId } from '../../src/h2/frame.js'
 import { encodeContinuation, encodeData, encodeHeaders, encodePing, encodeSettings } from '../../src/h2/frame-writer.js'
 import type { SettingsEntry } from '../../src/h2/frame.js'
-import { openH2, send, within } from './peer/client.js'
-import type { H2Client, H2ConnectionOptions } from './peer/client.js'
+import { openH2, send, within } from '../h2/peer/client.js'
+import type { H2Client, H2ConnectionOptions } from '../h2/peer/client.js'
 import { rawFrame } from '../support/h2-frames.js'
-import { FakeH2Server } from './peer/fake-server.js'
-import type { H2Peer, PeerOptions } from './peer/fake-server.js'
+import { FakeH2Server } from '../h2/peer/fake-server.js'
+import type { H2Peer, PeerOptions } from '../h2/peer/fake-server.js'
 
 const { PROTOCOL_ERROR, FLOW_CONTROL_ERROR, SETTINGS_TIMEOUT, REFUSED_STREAM, CANCEL, ENHANCE_YOUR_CALM } = H2ErrorCode
 
