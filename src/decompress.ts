@@ -1,5 +1,5 @@
 /**
- * Response body decoding for `request()` (API.md `decompress`): the content codings of
+ * Response body decoding for `request()` (the `decompress` option): the content codings of
  * RFC 9110 §8.4.1 that node:zlib implements, decoded as the body streams.
  */
 import { pipeline, Transform, type Duplex, type TransformCallback } from 'node:stream'

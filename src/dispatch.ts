@@ -1,7 +1,7 @@
 /**
  * The seams of the engine: the low-level handler every request is driven through, the
  * normalised request a connection receives, and the one connection contract the pool
- * uses without knowing the protocol (DESIGN.md "One connection contract").
+ * uses without knowing the protocol (docs/architecture.md).
  */
 import type { EventEmitter } from 'node:events'
 import type { Duplex, Readable } from 'node:stream'
@@ -63,7 +63,7 @@ export interface DispatchRequest {
 }
 
 /**
- * The low-level handler (API.md "Low-level"). Calls arrive in this order:
+ * The low-level handler (README "Usage", `dispatch()`). Calls arrive in this order:
  * onConnect → onInformational* → onHeaders → onData* → onTrailers? → onComplete,
  * or onError at any point after onConnect (and then nothing else).
  */
@@ -158,6 +158,13 @@ export interface PoolConnection extends EventEmitter<ConnectionEvents> {
   close(): Promise<void>
   /** Abort in-flight requests with `err` and close the socket now. */
   destroy(err?: WirepoolError): void
+  /**
+   * Whether the socket keeps the process alive (`socket.ref()` / `unref()`). The pool says
+   * true while the connection carries requests and false while it idles, so a script that
+   * has made its requests exits at once instead of living until the keep-alive timeout
+   * (undici does the same).
+   */
+  setKeepsProcessAlive(flag: boolean): void
 }
 
 /**

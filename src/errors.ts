@@ -1,5 +1,5 @@
 /**
- * Errors are values with stable codes (API.md "Errors"). Every error wirepool throws or
+ * Errors are values with stable codes (README "API summary", docs/api). Every error wirepool throws or
  * emits is a `WirepoolError`; each failure kind has its own subclass so callers can use
  * `instanceof` or `err.code`, whichever they prefer. `cause` keeps the underlying error.
  */
@@ -22,6 +22,9 @@ export const ErrorCode = {
   WS_PROTOCOL: 'WP_WS_PROTOCOL',
   WS_HANDSHAKE: 'WP_WS_HANDSHAKE',
   DECOMPRESS: 'WP_DECOMPRESS',
+  TLS_HANDSHAKE: 'WP_TLS_HANDSHAKE',
+  BODY_INCOMPLETE: 'WP_BODY_INCOMPLETE',
+  REQUEST_TIMEOUT: 'WP_REQUEST_TIMEOUT',
   INTERNAL: 'WP_INTERNAL',
   PROXY_CONNECT: 'WP_PROXY_CONNECT',
   PROXY_AUTH: 'WP_PROXY_AUTH',
@@ -94,11 +97,14 @@ export class ConnectRefusedError extends WirepoolError {
   }
 }
 
+/** What a user can do about a certificate this process does not trust. */
+const VERIFY_HINT = '; if the server\'s CA is one you trust, give it as the tls.ca option ({ tls: { ca: pem } }, or ca: \'system\' for the operating system\'s store; --cacert FILE in the CLI)'
+
 export class TlsVerifyError extends WirepoolError {
   /** OpenSSL's reason code, e.g. `DEPTH_ZERO_SELF_SIGNED_CERT` or `ERR_TLS_CERT_ALTNAME_INVALID`. */
   readonly reason: string
   constructor(reason: string, message: string, options: WirepoolErrorOptions = {}) {
-    super(ErrorCode.TLS_VERIFY, message, { initiator: 'remote', ...options })
+    super(ErrorCode.TLS_VERIFY, `${message}${VERIFY_HINT}`, { initiator: 'remote', ...options })
     this.reason = reason
   }
 }
@@ -287,6 +293,49 @@ export class DecompressError extends WirepoolError {
   constructor(encoding: string, message: string, options: WirepoolErrorOptions = {}) {
     super(ErrorCode.DECOMPRESS, message, { initiator: 'remote', ...options })
     this.encoding = encoding
+  }
+}
+
+/**
+ * The TLS handshake failed for a reason other than certificate verification: the port does
+ * not speak TLS (or speaks another protocol), the server sent an alert, no common version or
+ * cipher. `reason` is Node's or OpenSSL's code (e.g. `ERR_SSL_WRONG_VERSION_NUMBER`).
+ */
+export class TlsHandshakeError extends WirepoolError {
+  readonly reason: string
+  constructor(reason: string, message: string, options: WirepoolErrorOptions = {}) {
+    super(ErrorCode.TLS_HANDSHAKE, message, { initiator: 'remote', ...options })
+    this.reason = reason
+  }
+}
+
+/**
+ * The server closed the connection before the response body it announced was complete
+ * (RFC 9112 §8: an incomplete message): `received` bytes of `expected` (undefined for a
+ * chunked body, whose length was never announced).
+ */
+export class BodyIncompleteError extends WirepoolError {
+  readonly received: number
+  readonly expected: number | undefined
+  constructor(received: number, expected: number | undefined, options: WirepoolErrorOptions = {}) {
+    super(
+      ErrorCode.BODY_INCOMPLETE,
+      expected === undefined
+        ? `response body cut short: the connection closed after ${received} bytes, before the chunked body ended`
+        : `response body cut short: ${received} of ${expected} bytes arrived before the connection closed`,
+      { initiator: 'remote', ...options },
+    )
+    this.received = received
+    this.expected = expected
+  }
+}
+
+/** The per-request `timeout` (connect, response head and body together) elapsed. */
+export class RequestTimeoutError extends WirepoolError {
+  readonly timeoutMs: number
+  constructor(timeoutMs: number, options: WirepoolErrorOptions = {}) {
+    super(ErrorCode.REQUEST_TIMEOUT, `request did not complete within ${timeoutMs} ms`, { initiator: 'library', ...options })
+    this.timeoutMs = timeoutMs
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * wirepool's public API (API.md). Nothing outside this file is public: deep imports of
+ * wirepool's public API (reference: docs/api, `npm run docs`). Nothing outside this file is public: deep imports of
  * `dist/**` are not covered by semver.
  */
 export { Agent, request, getDefaultAgent, setDefaultAgent, type AgentStats } from './pool/agent.js'
@@ -9,6 +9,8 @@ export type { PercentileSummary } from './pool/histogram.js'
 export { ResponseBody, type Response } from './response.js'
 export type { AgentOptions, PoolOptions, TlsOptions, RetryOptions } from './options.js'
 export type { RequestOptions, PoolRequestOptions, HeadersInit } from './request-options.js'
+export type { RequestBodyInit } from './body-source.js'
+export type { Progress, ProgressListener } from './progress.js'
 export type { ConnectionInfo, DispatchHandler, HeaderRecord, Protocol, RequestBody } from './dispatch.js'
 export {
   WebSocket,
@@ -17,6 +19,8 @@ export {
   type BinaryType,
   type MessageData,
   type SendOptions,
+  type WebSocketEventMap,
+  type WebSocketMessageEvent,
 } from './ws/websocket.js'
 export { CloseEvent, ErrorEvent, type CloseEventInit } from './ws/events.js'
 export {
@@ -35,6 +39,13 @@ export {
   PoolClosedError,
   WsProtocolError,
   WsHandshakeError,
+  H2ProtocolError,
+  H2StreamResetError,
+  H2GoawayError,
+  DecompressError,
+  TlsHandshakeError,
+  BodyIncompleteError,
+  RequestTimeoutError,
   IllegalTransitionError,
   ProxyConnectError,
   ProxyAuthError,

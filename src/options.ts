@@ -1,5 +1,5 @@
 /**
- * Agent / Pool options (API.md "Options"): the public shape, defaults, and validation.
+ * Agent / Pool options (README "API summary", docs/api): the public shape, defaults, and validation.
  * Every bad option fails at construction with WP_INVALID_ARG rather than at first use.
  */
 import { InvalidArgumentError } from './errors.js'
@@ -12,7 +12,11 @@ import type { HostResolver, LookupFunction } from './dns/resolution.js'
 import { DEFAULT_CONNECTION_ATTEMPT_DELAY_MS, MIN_CONNECTION_ATTEMPT_DELAY_MS } from './tcp/happy-eyeballs.js'
 
 export interface TlsOptions {
-  ca?: string | Buffer | Array<string | Buffer>
+  /**
+   * CA certificates (PEM) to trust instead of Node's bundled roots; `'system'` (alone or in
+   * the array) trusts the operating system's store as well as Node's roots (src/tls/system-ca.ts).
+   */
+  ca?: 'system' | string | Buffer | Array<string | Buffer>
   cert?: string | Buffer
   key?: string | Buffer
   passphrase?: string

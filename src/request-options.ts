@@ -4,11 +4,12 @@
  * a socket (no CRLF injection: RFC 9110 §5.5, RFC 9112 §2.2).
  */
 import { InvalidArgumentError } from './errors.js'
-import { bodyByteLength } from './body-source.js'
+import { bodyByteLength, isInMemoryBody, webBody, type RequestBodyInit } from './body-source.js'
 import { msOption } from './option-checks.js'
 import type { DispatchRequest, RequestBody } from './dispatch.js'
 import { assertFieldValue, assertRequestTarget, assertToken } from './http/validate.js'
 import { ACCEPT_ENCODING } from './decompress.js'
+import { countingBody, type ProgressListener } from './progress.js'
 
 export type HeadersInit =
   | Record<string, string | number | readonly string[] | undefined>
@@ -19,7 +20,21 @@ export interface PoolRequestOptions {
   path?: string
   method?: string
   headers?: HeadersInit
-  body?: RequestBody
+  /**
+   * string, bytes, a Readable or AsyncIterable of bytes, or a web body: `Blob`, `FormData`
+   * (multipart/form-data), `URLSearchParams` (form-urlencoded), `ReadableStream`. The
+   * content-type of a web body is set unless you set one; content-length whenever the
+   * size is known.
+   */
+  body?: RequestBodyInit
+  /**
+   * Called as the request body goes out and the response body comes in (bytes so far, and
+   * the total when known). A request with onProgress is not retried when its body is in
+   * memory (it is then sent in slices to report them). Costs nothing when unset.
+   */
+  onProgress?: ProgressListener
+  /** A value sent as JSON (`JSON.stringify`) with `content-type: application/json` (unless set); not with `body`. */
+  json?: unknown
   signal?: AbortSignal
   /** Default: true for GET, HEAD, OPTIONS, TRACE, PUT, DELETE (RFC 9110 §9.2.2). */
   idempotent?: boolean
@@ -33,12 +48,67 @@ export interface PoolRequestOptions {
    * server-side session on one socket. When it closes or drains, the next request binds anew.
    */
   affinity?: string
+  /**
+   * Overall deadline in ms for the whole request: waiting for a connection, connecting, the
+   * response head and the body to its end (got's `timeout.request`), beside the phase
+   * timeouts; a request that misses it fails with WP_REQUEST_TIMEOUT. Default: none (0 too).
+   */
+  timeout?: number
 }
 
 export interface RequestOptions extends PoolRequestOptions {
   /** Absolute URL; or give `origin` and `path`. */
   url?: string | URL
   origin?: string | URL
+}
+
+/**
+ * Every per-request option (RequestOptions, PoolRequestOptions): anything else is refused,
+ * as the Agent's options are, so a misspelt one is an error rather than silently ignored.
+ */
+const KNOWN_REQUEST_OPTIONS = new Set([
+  'url', 'origin', 'path', 'method', 'headers', 'body', 'signal', 'idempotent', 'headersTimeout', 'bodyTimeout',
+  'upgrade', 'affinity', 'timeout', 'json', 'onProgress',
+])
+
+/** Throw for the first key that is not a request option, suggesting the one it resembles. */
+function checkOptionNames(options: object): void {
+  for (const key in options) {
+    if (!KNOWN_REQUEST_OPTIONS.has(key)) throw new InvalidArgumentError(`unknown request option ${key}${suggestion(key)}`)
+  }
+}
+
+/** ` (did you mean X?)` for a known option within two edits (or differing only in case). */
+function suggestion(key: string): string {
+  let best: string | undefined
+  let bestDistance = 3
+  for (const known of KNOWN_REQUEST_OPTIONS) {
+    const d = known.toLowerCase() === key.toLowerCase() ? 0 : editDistance(known, key)
+    if (d < bestDistance) {
+      best = known
+      bestDistance = d
+    }
+  }
+  return best === undefined ? '' : ` (did you mean ${best}?)`
+}
+
+/** Levenshtein distance (only ever run on the error path, on short names). */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      current[j] = Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, (previous[j - 1] as number) + cost)
+    }
+    previous = current
+  }
+  return previous[b.length] as number
+}
+
+/** The `timeout` option: undefined or 0 mean none. */
+export function requestTimeoutOption(value: unknown): number {
+  return msOption('timeout', value, 0)
 }
 
 /** RFC 9110 §9.2.2: methods whose repetition has the same effect as one request. */
@@ -65,6 +135,7 @@ interface HeaderState {
   contentLength: number
   host: string | undefined
   acceptEncoding: boolean
+  contentType: boolean
 }
 
 function pushHeader(out: string[], name: unknown, value: unknown, state: HeaderState): void {
@@ -78,6 +149,7 @@ function pushHeader(out: string[], name: unknown, value: unknown, state: HeaderS
     throw new InvalidArgumentError(`header ${name} is managed by wirepool and cannot be set by the caller`)
   }
   if (lower === 'accept-encoding') state.acceptEncoding = true
+  else if (lower === 'content-type') state.contentType = true
   if (lower === 'host') {
     if (state.host !== undefined) throw new InvalidArgumentError('duplicate host header')
     state.host = value
@@ -105,6 +177,7 @@ function pushHeader(out: string[], name: unknown, value: unknown, state: HeaderS
 /** `path`, when given, is the request-target the Agent split from a URL (options.path is then unset). */
 export function buildDispatchRequest(options: PoolRequestOptions, authority: string, defaults: Timeouts, acceptEncoding = false, path = options.path ?? '/'): DispatchRequest {
   if (options === null || typeof options !== 'object') throw new InvalidArgumentError('request options must be an object')
+  checkOptionNames(options)
   const method = options.method ?? 'GET'
   if (typeof method !== 'string') throw new InvalidArgumentError('method must be a string')
   assertToken(method, 'method')
@@ -112,7 +185,7 @@ export function buildDispatchRequest(options: PoolRequestOptions, authority: str
   assertRequestTarget(path)
 
   const headers: string[] = []
-  const state: HeaderState = { expectContinue: false, contentLength: -1, host: undefined, acceptEncoding: false }
+  const state: HeaderState = { expectContinue: false, contentLength: -1, host: undefined, acceptEncoding: false, contentType: false }
   const init = options.headers
   if (init !== undefined && init !== null) {
     if (typeof init !== 'object') throw new InvalidArgumentError('headers must be an object or an iterable of pairs')
@@ -133,8 +206,25 @@ export function buildDispatchRequest(options: PoolRequestOptions, authority: str
 
   if (acceptEncoding && !state.acceptEncoding) headers.push('accept-encoding', ACCEPT_ENCODING)
 
-  const body = options.body
-  let bodyLength = bodyByteLength(body)
+  let body = options.body as RequestBody | RequestBodyInit
+  let contentType: string | undefined
+  if (options.json !== undefined) {
+    if (body !== undefined && body !== null) throw new InvalidArgumentError('give either body or json, not both')
+    const text = JSON.stringify(options.json) as string | undefined
+    if (text === undefined) throw new InvalidArgumentError('option json must be a value JSON can represent')
+    body = text
+    contentType = 'application/json'
+  }
+  let bodyLength: number
+  const web = isInMemoryBody(body) ? undefined : webBody(body)
+  if (web === undefined) {
+    bodyLength = bodyByteLength(body as RequestBody)
+  } else {
+    body = web.body
+    bodyLength = web.length
+    contentType = web.contentType
+  }
+  if (contentType !== undefined && !state.contentType) headers.push('content-type', contentType)
   if (state.contentLength !== -1) {
     if (bodyLength === -1) bodyLength = state.contentLength // a stream of declared length, checked as it is sent
     else if (bodyLength !== state.contentLength) {
@@ -148,6 +238,11 @@ export function buildDispatchRequest(options: PoolRequestOptions, authority: str
   if (options.idempotent !== undefined && typeof options.idempotent !== 'boolean') {
     throw new InvalidArgumentError('idempotent must be a boolean')
   }
+  const onProgress = options.onProgress
+  if (onProgress !== undefined) {
+    if (typeof onProgress !== 'function') throw new InvalidArgumentError('option onProgress must be a function')
+    body = countingBody(body as RequestBody, bodyLength, onProgress)
+  }
   const upgrade = options.upgrade
   if (upgrade !== undefined) {
     if (typeof upgrade !== 'string') throw new InvalidArgumentError('upgrade must be a string')
@@ -158,7 +253,7 @@ export function buildDispatchRequest(options: PoolRequestOptions, authority: str
     path,
     authority: state.host ?? authority,
     headers,
-    body,
+    body: body as RequestBody,
     bodyLength,
     idempotent: isIdempotentRequest(options),
     expectContinue: state.expectContinue,

@@ -1,6 +1,6 @@
 /**
- * `request()` as a thin layer over the low-level handler (DESIGN.md "Handlers, then
- * conveniences"): the response body is a Node Readable whose backpressure is the
+ * `request()` as a thin layer over the low-level handler (handlers first, conveniences on
+ * top: docs/architecture.md "One request, top-down"): the response body is a Node Readable whose backpressure is the
  * handler's pause/resume, so a slow reader stops the socket instead of filling memory.
  */
 import { Readable } from 'node:stream'
@@ -79,7 +79,14 @@ export class ResponseBody extends Readable {
 export interface Response {
   status: number
   statusText: string
+  /**
+   * The response's fields. When the body is decoded (`decompress`), `content-encoding` and
+   * `content-length` are removed: they describe the bytes on the wire, not the body you
+   * read (as fetch and got do).
+   */
   headers: HeaderRecord
+  /** The fields as the server sent them: the same object as `headers` unless decoding removed some. */
+  rawHeaders: HeaderRecord
   protocol: Protocol
   body: ResponseBody
   /** Resolves with the trailer fields (empty when none) once the body has ended. */
@@ -149,10 +156,20 @@ class TrailersOutcome {
   }
 }
 
+/** A copy of `headers` without the two fields that describe the encoded body (see Response#headers). */
+function withoutWireFraming(headers: HeaderRecord): HeaderRecord {
+  const out: HeaderRecord = {}
+  for (const name of Object.keys(headers)) {
+    if (name !== 'content-encoding' && name !== 'content-length') out[name] = headers[name] as string | string[]
+  }
+  return out
+}
+
 class WirepoolResponse implements Response {
   status: number
   statusText: string
   headers: HeaderRecord
+  rawHeaders: HeaderRecord
   protocol: Protocol
   body: ResponseBody
   connection: ConnectionInfo
@@ -167,10 +184,12 @@ class WirepoolResponse implements Response {
     connection: ConnectionInfo,
     informational: Array<{ status: number; headers: HeaderRecord }>,
     trailers: TrailersOutcome,
+    rawHeaders: HeaderRecord,
   ) {
     this.status = status
     this.statusText = statusText
     this.headers = headers
+    this.rawHeaders = rawHeaders
     this.protocol = connection.protocol
     this.body = body
     this.connection = connection
@@ -249,7 +268,9 @@ export class ResponseCollector implements DispatchHandler {
     const decoder = this.#maxDecompressedSize >= 0 ? createDecoder(headers['content-encoding'], (err) => this.#decodeFailed(err)) : null
     // What the body's reader asking for more resumes: the socket, or the decoder in between.
     let more = resume
+    let decodedHeaders = headers
     if (decoder !== null) {
+      decodedHeaders = withoutWireFraming(headers)
       // Socket → decoder → body, with backpressure at both joints: a full decoder pauses the
       // socket (onData returns false) and a full body pauses the decoder.
       this.#decoder = decoder
@@ -264,7 +285,7 @@ export class ResponseCollector implements DispatchHandler {
     }, this.#abort)
     const resolve = this.#resolve
     this.#promiseSettled()
-    resolve(new WirepoolResponse(status, statusText, headers, body, this.#info as ConnectionInfo, this.#informational ?? [], this.#trailersOutcome))
+    resolve(new WirepoolResponse(status, statusText, decodedHeaders, body, this.#info as ConnectionInfo, this.#informational ?? [], this.#trailersOutcome, headers))
     return true
   }
 

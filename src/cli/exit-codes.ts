@@ -18,6 +18,8 @@ export const ExitCode = {
   PROTOCOL: 8,
   /** curl 16: an HTTP/2 stream was reset or the connection went away (RST_STREAM, GOAWAY). */
   HTTP2: 16,
+  /** curl 18: the body arrived partially, the server closed first (WP_BODY_INCOMPLETE). */
+  PARTIAL: 18,
   /** curl 22: HTTP status ≥ 400 with --fail. */
   HTTP_ERROR: 22,
   /** curl 23: writing the output failed. */
@@ -26,6 +28,8 @@ export const ExitCode = {
   READ: 26,
   /** curl 28: a connect, head, body or --max-time timeout. */
   TIMEOUT: 28,
+  /** curl 35: the TLS handshake failed other than by verification (WP_TLS_HANDSHAKE). */
+  TLS_HANDSHAKE: 35,
   /** curl 42: aborted (SIGINT, WP_ABORTED). */
   ABORTED: 42,
   /** curl 56: the connection closed while receiving (WP_SOCKET_CLOSED). */
@@ -69,6 +73,10 @@ const BY_ERROR_CODE: Readonly<Partial<Record<string, ExitCode>>> = {
   [ErrorCode.PROXY_AUTH]: ExitCode.PROXY,
   // curl 6: couldn't resolve host.
   WP_DNS: ExitCode.RESOLVE,
+  WP_TLS_HANDSHAKE: ExitCode.TLS_HANDSHAKE,
+  WP_BODY_INCOMPLETE: ExitCode.PARTIAL,
+  // --max-time style: the per-request overall deadline.
+  WP_REQUEST_TIMEOUT: ExitCode.TIMEOUT,
 }
 
 export function exitCodeFor(err: unknown): ExitCode {
@@ -84,7 +92,7 @@ export function exitCodeForCode(code: string): ExitCode {
 /** The `Exit codes` section of `wirepool --help`. */
 export const EXIT_CODE_HELP = `Exit codes (as curl's where they overlap):
   0 success            2 bad arguments       6 cannot resolve host   7 connect failed      8 bad reply (parse/protocol)
-  16 HTTP/2 reset/GOAWAY  22 HTTP >= 400 with --fail   23 write error   26 read error (-d @file)
-  28 timeout           42 aborted            56 connection closed
+  16 HTTP/2 reset/GOAWAY  18 body cut short  22 HTTP >= 400 with --fail   23 write error   26 read error (-d @file)
+  28 timeout           35 TLS handshake failed   42 aborted   56 connection closed
   60 certificate verification failed   61 bad content encoding   90 certificate pin mismatch
   97 the proxy refused (CONNECT, SOCKS or credentials)   1 anything else`

@@ -16,6 +16,7 @@ import { bodyStreamError, isReadable } from '../body-source.js'
 import { announceConnection, type ConnectionEvents, type DispatchHandler, type DispatchRequest, type PoolConnection, type Protocol } from '../dispatch.js'
 import {
   AbortedError,
+  BodyIncompleteError,
   BodyTimeoutError,
   H1ParseError,
   HeadersTimeoutError,
@@ -31,7 +32,7 @@ import { type ConnectionState, OPEN, UPGRADED, closed, draining, isListedMove, w
 import { ExchangeDeadline, Watch } from './exchange-deadline.js'
 import { Exchange, READ_NAMES, frameExchange, ReadState, WriteState } from './exchange.js'
 import { Framing, type ResponseHead } from './parser-events.js'
-import { ResponseParser } from './parser.js'
+import { ParseReason, ResponseParser } from './parser.js'
 import { RequestWriter, type RequestWriterEvents } from './request-writer.js'
 import type { ForwardProxyForm } from './serialize.js'
 import { deliverSocket } from './upgrade.js'
@@ -176,6 +177,11 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
 
   get retired(): boolean {
     return this.#state.kind !== 'open'
+  }
+
+  setKeepsProcessAlive(flag: boolean): void {
+    if (flag) this.#socket.ref()
+    else this.#socket.unref()
   }
 
   /** The idle timeout the last response announced in `Keep-Alive: timeout=N`, in ms. */
@@ -407,6 +413,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
       this.#keepAliveHint = parseKeepAliveTimeout(keepAlive)
     }
     if (!this.#moveRead(ex, ReadState.BODY)) throw UNWIND
+    ex.responseLength = head.contentLength
     ex.resumeEarly = false
     let goOn: boolean | void
     try {
@@ -424,6 +431,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     this.#deadline.bodyChunk()
     const ex = this.#queue[0] as Exchange
     ex.resumeEarly = false
+    ex.bodyReceived += chunk.byteLength
     let goOn: boolean | void
     try {
       goOn = ex.handler.onData(chunk)
@@ -507,7 +515,7 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
       this.#parser.finish()
     } catch (err) {
       this.#inParse = false
-      this.#onParseThrow(err)
+      this.#onParseThrow(this.#incompleteBody(err))
       return
     }
     this.#inParse = false
@@ -517,6 +525,16 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
     } else {
       this.#fail(new SocketClosedError('connection closed by the peer before the response completed', { origin: this.#origin }), undefined)
     }
+  }
+
+  /**
+   * A FIN inside a Content-Length or chunked body (RFC 9112 §8: an incomplete message) is
+   * not a malformed response but a short one: say how much of it arrived.
+   */
+  #incompleteBody(err: unknown): unknown {
+    const ex = this.#queue[0]
+    if (!(err instanceof H1ParseError) || err.reason !== ParseReason.UNEXPECTED_EOF || ex === undefined || ex.read !== ReadState.BODY) return err
+    return new BodyIncompleteError(ex.bodyReceived, ex.responseLength === -1 ? undefined : ex.responseLength, { origin: this.#origin, cause: err })
   }
 
   #onError = (err: Error): void => {
@@ -716,7 +734,9 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
 
   #abort(ex: Exchange, reason: Error | undefined): void {
     if (ex.done || !this.#isLive()) return
-    const err = new AbortedError(reason?.message ?? 'request aborted', { origin: this.#origin, ...(reason === undefined ? {} : { cause: reason }) })
+    // A WirepoolError is the pool's own verdict (WP_ABORTED whose cause is signal.reason, the
+    // request's overall timeout): it reaches the caller as it is.
+    const err = reason instanceof WirepoolError ? reason : new AbortedError(reason?.message ?? 'request aborted', { origin: this.#origin, ...(reason === undefined ? {} : { cause: reason }) })
     // Never written: simply forget it. Otherwise HTTP/1.1 has no way to cancel one request
     // but closing the connection (RFC 9112 §9.6); the others fail as SocketClosedError.
     if (ex.write === WriteState.QUEUED) this.#dropUnsent(ex, err)

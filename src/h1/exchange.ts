@@ -84,6 +84,9 @@ export class Exchange {
   iterator: AsyncIterator<unknown> | undefined = undefined
   /** Error listener on a Readable body, removed when the exchange is done. */
   onBodyError: ((err: Error) => void) | undefined = undefined
+  /** The response's Content-Length (-1: chunked or none) and body bytes so far: what a premature close reports. */
+  responseLength = -1
+  bodyReceived = 0
 
   constructor(request: DispatchRequest, handler: DispatchHandler, head: string, contentLength: number) {
     this.request = request

@@ -5,7 +5,7 @@
  * given back to the connection (recv-flow.ts).
  */
 import { isReadable } from '../body-source.js'
-import { AbortedError, H2ProtocolError, SocketClosedError, type WirepoolError } from '../errors.js'
+import { AbortedError, H2ProtocolError, SocketClosedError, WirepoolError } from '../errors.js'
 import type { SessionContext } from './context.js'
 import { H2ErrorCode } from './frame.js'
 import type { ReceiveFlow } from './recv-flow.js'
@@ -36,6 +36,12 @@ export class StreamEndings {
   /** The handler's `abort` (bound once per stream). */
   readonly abort = (stream: H2Stream, reason?: Error): void => {
     if (stream.done || this.#ctx.closed()) return
+    // A WirepoolError is the pool's own verdict (WP_ABORTED whose cause is signal.reason, the
+    // request's overall timeout): it reaches the caller as it is.
+    if (reason instanceof WirepoolError) {
+      this.cancel(stream, H2ErrorCode.CANCEL, reason)
+      return
+    }
     const options = { origin: this.#ctx.origin, ...(reason === undefined ? {} : { cause: reason }) }
     this.cancel(stream, H2ErrorCode.CANCEL, new AbortedError(reason?.message ?? 'request aborted', options))
   }

@@ -282,6 +282,12 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
    * The peer sent SETTINGS_ENABLE_CONNECT_PROTOCOL=1 (RFC 8441 §3): requests with `upgrade`
    * may go as extended CONNECT streams. False until the peer's SETTINGS arrive.
    */
+  /** The pool's ref/unref of the socket (PoolConnection#setKeepsProcessAlive). */
+  setKeepsProcessAlive(flag: boolean): void {
+    if (flag) this.#socket.ref()
+    else this.#socket.unref()
+  }
+
   get extendedConnect(): boolean {
     return this.#peer.enableConnectProtocol === 1
   }

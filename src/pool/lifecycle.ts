@@ -282,8 +282,16 @@ export class Lifecycle {
       this.live--
       this.#owner.unbindAffinity(record)
     }
-    if (from === 'idle') this.idle.remove(rec as unknown as IdleRecord)
+    if (from === 'idle') {
+      this.idle.remove(rec as unknown as IdleRecord)
+      // Requests in flight keep the process alive; an idle socket does not (see below).
+      if (to === 'busy') (rec.conn as PoolConnection).setKeepsProcessAlive(true)
+    }
     if (to === 'idle') {
+      // An idle pooled socket never holds the event loop open (its timers are unref'd too):
+      // the process exits when the user's work is done, whatever keepAliveTimeout says.
+      const conn = rec.conn as PoolConnection
+      conn.setKeepsProcessAlive(false)
       this.idle.push(rec as unknown as IdleRecord)
       this.#budget?.idleAvailable()
       this.#owner.armIdleTimer(rec as unknown as IdleRecord)

@@ -7,11 +7,12 @@
  */
 import { EventEmitter } from 'node:events'
 import type { Duplex } from 'node:stream'
-import { AbortedError, ErrorCode, InvalidArgumentError, PoolClosedError, toWirepoolError, type WirepoolError } from '../errors.js'
+import { AbortedError, ErrorCode, InvalidArgumentError, PoolClosedError, RequestTimeoutError, toWirepoolError, type WirepoolError } from '../errors.js'
 import type { DispatchHandler, DispatchRequest, HeaderRecord } from '../dispatch.js'
 import { resolvePoolOptions, type PoolOptions, type ResolvedPoolOptions, type TlsOptions } from '../options.js'
-import { buildDispatchRequest, type PoolRequestOptions } from '../request-options.js'
+import { buildDispatchRequest, requestTimeoutOption, type PoolRequestOptions } from '../request-options.js'
 import { ResponseCollector, type Response } from '../response.js'
+import { ProgressHandler } from '../progress.js'
 import { TlsSessionCache } from '../tls/session-cache.js'
 import { Connections } from './connections.js'
 import { parseOrigin, type Origin } from './origin.js'
@@ -43,6 +44,9 @@ export interface PoolWiring {
 
 function noop(): void {}
 
+/** How long a warm-up waits for the first connection's TLS session ticket (one round trip is plenty). */
+const WARM_UP_TICKET_WAIT_MS = 1000
+
 function withProxy(proxy: string | null, stats: OriginStats): PoolStats {
   ;(stats as PoolStats).proxy = proxy
   return stats as PoolStats
@@ -52,6 +56,8 @@ function withProxy(proxy: string | null, stats: OriginStats): PoolStats {
 export type PoolStats = OriginStats & { proxy: string | null }
 
 export class Pool extends EventEmitter<PoolEvents> {
+  /** The TLS sessions this pool resumes from (null for http: or sessionCache false). */
+  readonly #sessionCache: TlsSessionCache | null
   readonly origin: string
   /** The proxy this pool's connections go through (its URL without credentials), or null when direct. */
   readonly proxy: string | null
@@ -101,6 +107,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.proxy = route?.endpoint.display ?? null
     this.routeKey = route === undefined ? this.origin : `${this.origin} ${route.key}`
     const sessionCache = wiring.sessionCache !== undefined ? wiring.sessionCache : this.#options.tls.sessionCache === false ? null : new TlsSessionCache()
+    this.#sessionCache = this.#origin.secure ? sessionCache : null
     this.#budget = wiring.budget
     this.#parent = wiring.parent
     const pool = this
@@ -175,9 +182,11 @@ export class Pool extends EventEmitter<PoolEvents> {
   /** A validated queue entry, or undefined once the handler was told why there is none. */
   #newEntry(options: PoolRequestOptions, handler: DispatchHandler, acceptEncoding: boolean, authority: string, coalesced: boolean, path: string | undefined): QueueEntry | undefined {
     let request: DispatchRequest
+    let timeoutMs: number
     try {
       if (this.closed) throw new PoolClosedError(this.#destroyed ? 'pool was destroyed' : 'pool is closing', { origin: this.origin })
       request = buildDispatchRequest(options, authority, this.#options, acceptEncoding, path)
+      timeoutMs = requestTimeoutOption(options.timeout)
     } catch (err) {
       deliverError(handler, toWirepoolError(err, this.origin))
       return undefined
@@ -192,10 +201,17 @@ export class Pool extends EventEmitter<PoolEvents> {
       deliverError(handler, new AbortedError('request aborted before it was sent', { cause: signal.reason, origin: this.origin }))
       return undefined
     }
-    const entry = newEntry(request, handler, signal, affinity, coalesced)
+    const onProgress = options.onProgress
+    const entry = newEntry(request, onProgress === undefined ? handler : new ProgressHandler(handler, onProgress), signal, affinity, coalesced)
     if (signal !== undefined) {
       entry.onAbort = () => this.#abortEntry(entry)
       signal.addEventListener('abort', entry.onAbort, { once: true })
+    }
+    if (timeoutMs > 0) {
+      // One timer per request, only for requests that set one; unref'd: the request's own
+      // socket keeps the process alive while it is in flight.
+      entry.deadline = setTimeout(() => this.#cancelEntry(entry, new RequestTimeoutError(timeoutMs, { origin: this.origin })), timeoutMs)
+      entry.deadline.unref()
     }
     return entry
   }
@@ -276,6 +292,16 @@ export class Pool extends EventEmitter<PoolEvents> {
     if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`connect(n) needs a positive integer, got ${String(n)}`)
     if (this.closed) throw new PoolClosedError('pool is closed', { origin: this.origin })
     const target = Math.min(n, this.#options.connections)
+    const cache = this.#sessionCache
+    if (cache !== null && this.#lifecycle.live === 0) {
+      // Open one, wait (bounded) for its TLS session ticket, then the rest: opened together,
+      // none could resume (a TLS 1.3 ticket arrives after the handshake, RFC 8446 §4.6.1),
+      // and every one would pay a full handshake.
+      if (this.#budget !== undefined && !this.#budget.tryTake(this.#budgetMember, false)) return
+      const stored = cache.stores
+      await this.#connections.open('warm-up')
+      await cache.sessionSince(stored, WARM_UP_TICKET_WAIT_MS)
+    }
     const opening: Array<Promise<void>> = []
     for (let live = this.#lifecycle.live; live < target; live++) {
       // Warm-up never waits for, nor evicts to make, room under maxTotalConnections.
@@ -531,6 +557,10 @@ export class Pool extends EventEmitter<PoolEvents> {
       entry.retryTimer = undefined
     }
     this.#backingOff.delete(entry)
+    if (entry.deadline !== undefined) {
+      clearTimeout(entry.deadline)
+      entry.deadline = undefined
+    }
     if (entry.onAbort !== undefined && entry.signal !== undefined) {
       entry.signal.removeEventListener('abort', entry.onAbort)
       entry.onAbort = undefined
@@ -539,8 +569,12 @@ export class Pool extends EventEmitter<PoolEvents> {
 
   #abortEntry(entry: QueueEntry): void {
     if (entry.finished) return
-    const reason = entry.signal?.reason
-    const err = new AbortedError('request aborted', { cause: reason, origin: this.origin })
+    this.#cancelEntry(entry, new AbortedError('request aborted', { cause: entry.signal?.reason, origin: this.origin }))
+  }
+
+  /** End a request early (its signal aborted, its `timeout` elapsed), wherever it is. */
+  #cancelEntry(entry: QueueEntry, err: WirepoolError): void {
+    if (entry.finished) return
     if (!entry.dispatched) {
       this.#queue.remove(entry)
       // (an entry backing off is dropped from #backingOff by #failEntry)

@@ -28,6 +28,8 @@ export interface QueueEntry {
   onAbort: (() => void) | undefined
   /** Pending backoff before the next attempt. */
   retryTimer: NodeJS.Timeout | undefined
+  /** The request's overall `timeout`, only when one was set. */
+  deadline: NodeJS.Timeout | undefined
   /** Caller-supplied key: requests with the same key go to the same connection while it lives. */
   readonly affinity: string | undefined
   /** Another origin's request on this pool's connection: never retried here (its handler resends it). */
@@ -48,6 +50,7 @@ export function newEntry(request: DispatchRequest, handler: DispatchHandler, sig
     finished: false,
     onAbort: undefined,
     retryTimer: undefined,
+    deadline: undefined,
     affinity,
     coalesced,
   }

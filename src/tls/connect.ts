@@ -13,6 +13,7 @@ import {
   InvalidArgumentError,
   TlsPinMismatchError,
   TlsVerifyError,
+  TlsHandshakeError,
   type WirepoolError,
 } from '../errors.js'
 import { abortedError, bareHost, copyRoutingOptions, DEFAULT_KEEPALIVE_DELAY, errnoCode, errorOptions, isAborted, validateConnectOptions, type TcpConnectOptions } from '../tcp/connect.js'
@@ -258,7 +259,16 @@ function connectAndHandshake(opts: TlsConnectOptions, secureContext: tls.SecureC
     }
     // One deadline for DNS, TCP and the handshake together.
     const timer = setTimeout(
-      () => transition('failed', new ConnectTimeoutError(opts.connectTimeout, origin === undefined ? {} : { origin })),
+      () =>
+        transition(
+          'failed',
+          new ConnectTimeoutError(opts.connectTimeout, {
+            ...(origin === undefined ? {} : { origin }),
+            target: `${host}:${opts.port}`,
+            // What node:net's own family race tried, else the one address an IP literal is.
+            addresses: tlsSocket.autoSelectFamilyAttemptedAddresses ?? (net.isIP(host) === 0 ? [] : [host]),
+          }),
+        ),
       opts.connectTimeout,
     )
 
@@ -280,10 +290,14 @@ function connectAndHandshake(opts: TlsConnectOptions, secureContext: tls.SecureC
           errorOptions(err, origin),
         )
       }
-      return new ConnectRefusedError(
-        `TLS handshake with ${verifyName}:${opts.port} failed: ${typeof code === 'string' ? code : 'UNKNOWN'} (${err.message})`,
-        errorOptions(err, origin),
-      )
+      const message = `TLS handshake with ${verifyName}:${opts.port} failed: ${typeof code === 'string' ? code : 'UNKNOWN'} (${err.message})`
+      // OpenSSL's failures (wrong protocol on the port, an alert, no common version or
+      // cipher) carry its `library`/`reason` or an ERR_SSL_/ERR_TLS_ code; a plain socket
+      // error (ECONNRESET…) during the handshake stays a connect failure.
+      if (typeof code === 'string' && (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) || 'library' in err) {
+        return new TlsHandshakeError(typeof code === 'string' ? code : 'UNKNOWN', message, errorOptions(err, origin))
+      }
+      return new ConnectRefusedError(message, errorOptions(err, origin))
     }
 
     function transition(next: 'connected' | 'failed', err?: WirepoolError): void {

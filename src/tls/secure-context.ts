@@ -1,12 +1,13 @@
 /**
  * One `tls.SecureContext` per distinct TLS configuration, shared by every socket that uses
  * it. A context holds the parsed CA store, certificate and key; building one per socket
- * costs a parse of the whole CA bundle and about 12 KiB per idle connection (PERF.md).
+ * costs a parse of the whole CA bundle and about 12 KiB per idle connection (measured with bench:memory).
  */
 import { createHash, type Hash } from 'node:crypto'
 import tls from 'node:tls'
 import { InvalidArgumentError } from '../errors.js'
 import { LruCache } from './lru.js'
+import { systemAndBundledCertificates } from './system-ca.js'
 
 export type TlsMinVersion = 'TLSv1.2' | 'TLSv1.3'
 
@@ -15,7 +16,11 @@ export type PemInput = string | Buffer | Array<string | Buffer>
 
 /** Everything that goes into a SecureContext (and so into its cache key). */
 export interface TlsContextConfig {
-  /** Trusted CAs; when set they replace Node's bundled root store, as in tls.connect. */
+  /**
+   * Trusted CAs; when set they replace Node's bundled root store, as in tls.connect. The
+   * string `'system'` (alone or as an element) stands for the operating system's store plus
+   * Node's bundled roots (system-ca.ts).
+   */
   ca?: PemInput
   /** Client certificate chain and key for mutual TLS. */
   cert?: PemInput
@@ -82,13 +87,20 @@ function memoisedHash(config: TlsContextConfig): string {
   return hash
 }
 
+/** `ca` with each `'system'` replaced by the system's and Node's roots (unchanged, no copy, without one). */
+function withSystemStore(ca: PemInput): PemInput {
+  if (ca === 'system') return systemAndBundledCertificates()
+  if (!Array.isArray(ca) || !ca.includes('system')) return ca
+  return ca.flatMap((pem) => (pem === 'system' ? systemAndBundledCertificates() : [pem]))
+}
+
 /** The shared context for `config`, created on first use. Bad PEM or passphrase → InvalidArgumentError. */
 export function secureContextFor(config: TlsContextConfig): SharedSecureContext {
   const hash = memoisedHash(config)
   let context = contexts.get(hash)
   if (context === undefined) {
     const options: tls.SecureContextOptions = { minVersion: config.minVersion ?? 'TLSv1.2' }
-    if (config.ca !== undefined) options.ca = config.ca
+    if (config.ca !== undefined) options.ca = withSystemStore(config.ca)
     if (config.cert !== undefined) options.cert = config.cert
     if (config.key !== undefined) options.key = config.key
     if (config.passphrase !== undefined) options.passphrase = config.passphrase

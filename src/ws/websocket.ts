@@ -47,6 +47,39 @@ export type BinaryType = 'blob' | 'arraybuffer' | 'nodebuffer'
 /** What `message` events carry (and the async iterator yields): text as a string, binary per `binaryType`. */
 export type MessageData = string | Blob | ArrayBuffer | Buffer
 
+/**
+ * The `message` event as this WebSocket dispatches it (a MessageEvent, WHATWG HTML §9.3.4):
+ * its `data` is a MessageData per `binaryType`, its `origin` the server's.
+ */
+export interface WebSocketMessageEvent extends Event {
+  readonly data: MessageData
+  readonly origin: string
+}
+
+/** Event name → event type, so that `addEventListener('message', e => e.data)` is typed. */
+export interface WebSocketEventMap {
+  open: Event
+  message: WebSocketMessageEvent
+  close: CloseEvent
+  error: ErrorEvent
+}
+
+// EventTarget's own parameter types (@types/node does not export their names globally).
+type AnyListener = Parameters<EventTarget['addEventListener']>[1]
+type AddOptions = Parameters<EventTarget['addEventListener']>[2]
+type RemoveOptions = Parameters<EventTarget['removeEventListener']>[2]
+
+type WebSocketListener<E> = ((this: WebSocket, event: E) => void) | { handleEvent(event: E): void }
+
+// Typed overloads merged into the class (types only: EventTarget's methods run unchanged),
+// as lib.dom types its WebSocket.
+export interface WebSocket {
+  addEventListener<K extends keyof WebSocketEventMap>(type: K, listener: WebSocketListener<WebSocketEventMap[K]> | null, options?: AddOptions): void
+  addEventListener(type: string, listener: AnyListener | null, options?: AddOptions): void
+  removeEventListener<K extends keyof WebSocketEventMap>(type: K, listener: WebSocketListener<WebSocketEventMap[K]> | null, options?: RemoveOptions): void
+  removeEventListener(type: string, listener: AnyListener | null, options?: RemoveOptions): void
+}
+
 const textDecoder = new TextDecoder()
 let pingCounter = 0
 

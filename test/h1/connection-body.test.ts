@@ -325,7 +325,8 @@ t.test('a socket closed mid-body: SocketClosedError with responseStarted', async
   conn.dispatch(req(), c.handler)
   const r = await c.done
   t.equal(r.body.toString(), 'abc')
-  t.equal(r.error?.code, 'WP_H1_PARSE', 'truncated chunked body at EOF is a parse error, never a clean end')
+  t.equal(r.error?.code, 'WP_BODY_INCOMPLETE', 'truncated chunked body at EOF is an incomplete body (RFC 9112 §8), never a clean end')
+  t.match(r.error, { received: 3, expected: undefined, message: /after 3 bytes, before the chunked body ended/ })
   t.not(r.error, undefined)
   t.notOk(r.error instanceof SocketClosedError)
 })

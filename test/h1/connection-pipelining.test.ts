@@ -4,7 +4,7 @@
  */
 import { Readable } from 'node:stream'
 import t from 'tap'
-import { H1ParseError, SocketClosedError } from '../../src/errors.js'
+import { BodyIncompleteError, H1ParseError, SocketClosedError } from '../../src/errors.js'
 import { onRequestHeads, rawServer } from '../support/servers.js'
 import { collect, connect, deferred, req } from './connection-helpers.js'
 
@@ -102,7 +102,8 @@ t.test('failure with requests pipelined: responseStarted tells which ones may be
   conn.dispatch(req(), c.handler)
   t.equal((await a.done).body.toString(), 'a')
   const rb = await b.done
-  t.type(rb.error, H1ParseError, 'the truncated response is a parse error (unexpected eof)')
+  t.type(rb.error, BodyIncompleteError, 'the truncated response is an incomplete body (RFC 9112 §8), not a parse error')
+  t.match(rb.error, { code: 'WP_BODY_INCOMPLETE', received: 3, expected: 10, message: /3 of 10 bytes/ })
   t.same(rb.events, ['connect', 'headers', 'error'])
   const rc = await c.done
   t.type(rc.error, SocketClosedError)

@@ -53,6 +53,7 @@ class FakeConnection extends EventEmitter {
   }
 
   dispatch(): void {}
+  setKeepsProcessAlive(): void {}
   ping(): Promise<number> {
     return Promise.resolve(0)
   }

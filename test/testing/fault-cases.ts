@@ -41,10 +41,10 @@ export const FAULT_CASES: FaultCase[] = [
   // connection the pool does not guess.
   { name: 'close-before-head', fault: { kind: 'close-before-head' }, expect: { 'http/1.1': same('WP_SOCKET_CLOSED', 1), h2: same('WP_SOCKET_CLOSED', 1) } },
   { name: 'close-before-head, reused connection', fault: { kind: 'close-before-head' }, warm: true, expect: { 'http/1.1': retriedGet('WP_SOCKET_CLOSED'), h2: retriedGet('WP_SOCKET_CLOSED') } },
-  { name: 'close after 10 body bytes', fault: { kind: 'close', afterBytes: 10 }, expect: { 'http/1.1': same('WP_H1_PARSE', 1), h2: same('WP_SOCKET_CLOSED', 1) } },
+  { name: 'close after 10 body bytes', fault: { kind: 'close', afterBytes: 10 }, expect: { 'http/1.1': same('WP_BODY_INCOMPLETE', 1), h2: same('WP_SOCKET_CLOSED', 1) } },
   { name: 'reset before the head', fault: { kind: 'reset' }, expect: { 'http/1.1': same('WP_SOCKET_CLOSED', 1), h2: same('WP_SOCKET_CLOSED', 1) } },
   { name: 'reset before the head, reused connection', fault: { kind: 'reset' }, warm: true, expect: { 'http/1.1': retriedGet('WP_SOCKET_CLOSED'), h2: retriedGet('WP_SOCKET_CLOSED') } },
-  { name: 'reset after 10 body bytes', fault: { kind: 'reset', afterBytes: 10 }, expect: { 'http/1.1': same('WP_H1_PARSE', 1), h2: same('WP_SOCKET_CLOSED', 1) } },
+  { name: 'reset after 10 body bytes', fault: { kind: 'reset', afterBytes: 10 }, expect: { 'http/1.1': same('WP_BODY_INCOMPLETE', 1), h2: same('WP_SOCKET_CLOSED', 1) } },
   { name: 'stall before the head', fault: { kind: 'stall' }, expect: { 'http/1.1': same('WP_HEADERS_TIMEOUT', 1), h2: same('WP_HEADERS_TIMEOUT', 1) } },
   { name: 'stall after 10 body bytes', fault: { kind: 'stall', afterBytes: 10 }, expect: { 'http/1.1': same('WP_BODY_TIMEOUT', 1), h2: same('WP_BODY_TIMEOUT', 1) } },
   { name: 'drip 250 bytes every 20 ms', fault: { kind: 'drip', chunkSize: 250, intervalMs: 20 }, expect: { 'http/1.1': same('ok', 1), h2: same('ok', 1) } },
@@ -54,7 +54,7 @@ export const FAULT_CASES: FaultCase[] = [
   // HTTP/2-only faults; over HTTP/1.1 they take the nearest form (close, reset, Connection: close).
   { name: 'refuse-stream', fault: { kind: 'refuse-stream' }, expect: { 'http/1.1': same('WP_SOCKET_CLOSED', 1), h2: retriedGet('WP_H2_STREAM_RESET') } },
   { name: 'rst-stream before the head', fault: { kind: 'rst-stream' }, expect: { 'http/1.1': same('WP_SOCKET_CLOSED', 1), h2: same('WP_H2_STREAM_RESET', 1) } },
-  { name: 'rst-stream after 10 body bytes', fault: { kind: 'rst-stream', afterBytes: 10 }, expect: { 'http/1.1': same('WP_H1_PARSE', 1), h2: same('WP_H2_STREAM_RESET', 1) } },
+  { name: 'rst-stream after 10 body bytes', fault: { kind: 'rst-stream', afterBytes: 10 }, expect: { 'http/1.1': same('WP_BODY_INCOMPLETE', 1), h2: same('WP_H2_STREAM_RESET', 1) } },
   { name: 'goaway after 1 stream', fault: { kind: 'goaway', afterStreams: 1 }, warm: true, expect: { 'http/1.1': same('ok', 1), h2: retriedGet('WP_H2_GOAWAY') } },
   { name: 'close-idle', fault: { kind: 'close-idle' }, warm: true, expect: { 'http/1.1': retriedGet('WP_SOCKET_CLOSED'), h2: retriedGet('WP_SOCKET_CLOSED') } },
 ]
@@ -67,7 +67,7 @@ export interface ConnectionFaultCase {
 }
 
 export const CONNECTION_FAULT_CASES: ConnectionFaultCase[] = [
-  { name: 'tls-fail', fault: { kind: 'tls-fail' }, connectTimeout: 2000, expect: 'WP_CONNECT_REFUSED' },
+  { name: 'tls-fail', fault: { kind: 'tls-fail' }, connectTimeout: 2000, expect: 'WP_TLS_HANDSHAKE' },
   { name: 'tls-slow 600 ms, connectTimeout 200 ms', fault: { kind: 'tls-slow', delayMs: 600 }, connectTimeout: 200, expect: 'WP_CONNECT_TIMEOUT' },
   { name: 'tls-slow 50 ms, connectTimeout 2000 ms', fault: { kind: 'tls-slow', delayMs: 50 }, connectTimeout: 2000, expect: 'ok' },
 ]

@@ -5,7 +5,7 @@ import tls from 'node:tls'
 import t, { type Test } from 'tap'
 import { connectTls, type TlsConnectOptions, type TlsConnection } from '../../src/tls/connect.js'
 import { secureContextFor, tlsConfigHash } from '../../src/tls/secure-context.js'
-import { ConnectRefusedError, ConnectTimeoutError, ErrorCode, TlsVerifyError } from '../../src/errors.js'
+import { ConnectRefusedError, ConnectTimeoutError, ErrorCode, TlsHandshakeError, TlsVerifyError } from '../../src/errors.js'
 import { makeCertificates, spkiPin } from '../support/certs.js'
 import { rawServer, tlsServer } from './servers.js'
 
@@ -158,7 +158,8 @@ t.test('minVersion', async (t) => {
   const conn = await connect(t, options(tls12.port))
   t.equal(conn.socket.getProtocol(), 'TLSv1.2', 'TLS 1.2 is allowed by default')
   const err = await failure(t, options(tls12.port, { minVersion: 'TLSv1.3' }))
-  t.type(err, ConnectRefusedError, 'no common version')
+  t.type(err, TlsHandshakeError, 'no common version: WP_TLS_HANDSHAKE')
+  t.equal((err as TlsHandshakeError).code, ErrorCode.TLS_HANDSHAKE)
   t.match((err as Error).message, /TLS handshake with 127\.0\.0\.1:\d+ failed: ERR_SSL_/)
   t.match((err as Error).cause, { code: /^ERR_SSL_/ })
 })
