@@ -5,8 +5,8 @@
  * stall is answered when it ends (all of a stall's held responses go out together); any other
  * request is answered at once. Used by test/cli/bench-rate.test.ts and bench/rate.ts.
  *
- * Run alone: `node --import tsx bench/stall-server.ts [stallMs periodMs firstAfterMs]` prints the
- * port (0 0 = never stall) and serves until stdin ends.
+ * Run alone: `node --import tsx bench/stall-server.ts [stallMs periodMs firstAfterMs]` prints {"port"}
+ * as a JSON line (0 0 = never stall) and serves until SIGTERM.
  */
 import http from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
@@ -99,7 +99,6 @@ export async function startStallingServer(schedule: StallSchedule): Promise<Stal
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const [stallMs = 0, periodMs = 0, firstAfterMs = 0] = process.argv.slice(2).map(Number)
   const s = await startStallingServer({ stallMs, periodMs: Math.max(1, periodMs), firstAfterMs })
-  process.stdout.write(`${s.port}\n`)
-  process.stdin.resume()
-  process.stdin.on('end', () => void s.close())
+  process.stdout.write(`${JSON.stringify({ port: s.port })}\n`)
+  process.once('SIGTERM', () => void s.close())
 }
