@@ -27,7 +27,7 @@ interface Chart {
 
 const W = 760
 const H = 300
-const M = { left: 70, right: 20, top: 30, bottom: 45 }
+const M = { left: 70, right: 40, top: 30, bottom: 45 }
 
 function escape(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
@@ -59,7 +59,8 @@ export function svgChart(chart: Chart): string {
     parts.push(`<line x1="${M.left}" x2="${M.left + pw}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="#eee"/>`)
     parts.push(`<text x="${M.left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end" font-size="11">${escape(chart.formatY(v))}</text>`)
   }
-  const xTicks = chart.xTicks ?? Array.from({ length: 6 }, (_, i): [number, string] => [(xMax * i) / 5, ((xMax * i) / 5).toFixed(xMax >= 10 ? 0 : 1)])
+  const step = niceMax(xMax / 6)
+  const xTicks = chart.xTicks ?? Array.from({ length: Math.floor(xMax / step) + 1 }, (_, i): [number, string] => [i * step, String(Number((i * step).toFixed(3)))])
   for (const [v, label] of xTicks) {
     if (v > xMax) continue
     parts.push(`<line x1="${x(v).toFixed(1)}" x2="${x(v).toFixed(1)}" y1="${M.top}" y2="${M.top + ph}" stroke="#eee"/>`)
