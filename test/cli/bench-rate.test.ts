@@ -47,11 +47,15 @@ t.test('open loop over a stalling server: corrected p99 shows the stall, uncorre
   // The qualitative gap: an order of magnitude.
   t.ok(p(uncorrected, 'p99') * 5 < p(corrected, 'p99'), `uncorrected p99 hides the stall (${figures})`)
   t.ok(p(uncorrected, 'p99') < 60_000, 'uncorrected p99 is an ordinary request time')
-  // The numbers: within a band around the theory; p99 and p99.9 sit where the backlog is short,
-  // so they are close; p90 also carries the wait for the backlog to drain through 2 connections.
+  // The numbers: within a band around the theory. After each stall the backlog (rate × stall
+  // = 120 requests) drains through 2 connections, and a request waits for those ahead of it:
+  // real queueing the theory leaves out, small for p99 and p99.9 (the first few of the
+  // backlog) but larger on a loaded machine, so the band is wider above than below (seen
+  // here: +2…+5 % for p99, +1…+9 % for p99.9 at a load average of 6 on 2 cores). p90 sits in
+  // the middle of the backlog: only near the theory.
   const within = (actual: number, expected: number, low: number, high: number): boolean => actual >= expected * low && actual <= expected * high
-  t.ok(within(p(corrected, 'p99'), theory(0.99), 0.93, 1.1), `corrected p99 within −7 %/+10 % of theory (${figures})`)
-  t.ok(within(p(corrected, 'p99.9'), theory(0.999), 0.93, 1.1), `corrected p99.9 within −7 %/+10 % of theory (${figures})`)
+  t.ok(within(p(corrected, 'p99'), theory(0.99), 0.93, 1.12), `corrected p99 within −7 %/+12 % of theory (${figures})`)
+  t.ok(within(p(corrected, 'p99.9'), theory(0.999), 0.93, 1.15), `corrected p99.9 within −7 %/+15 % of theory (${figures})`)
   t.ok(within(p(corrected, 'p90'), theory(0.9), 0.85, 1.5), `corrected p90 near theory (${figures})`)
   t.ok(p(corrected, 'p50') < 50_000, 'the median is not in a stall')
 
