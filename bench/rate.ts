@@ -2,8 +2,8 @@
  * `npm run bench:rate [-- steady|stalling]`: `wirepool bench --rate` against autocannon at the
  * same rate on HTTP/1.1, over a steady server and over one that stalls 300 ms every 1.5 s
  * (wrk2's README example, 1 s every 10 s, scaled down). Each contender gets a fresh server
- * child (its stall clock starts at the first request), the server pinned to CPU 0 and the
- * client to CPU 1. Printed: achieved rate and percentiles, wirepool's corrected (from the
+ * child (its stall clock starts at the first request, so the first stall falls in the 1 s
+ * warm-up and the 6 s measured hold four), the server pinned to CPU 0 and the client to CPU 1. Printed: achieved rate and percentiles, wirepool's corrected (from the
  * intended start) and uncorrected (from the actual send) side by side, autocannon by default
  * (with -R it applies HdrHistogram's after-the-fact correction, `recordValueWithExpectedInterval`)
  * and with -C (no correction), and for the stalling server wrk2's theory:
@@ -19,6 +19,8 @@ import { formatTable } from './table.js'
 const RATE = 400
 const CONNECTIONS = 2
 const DURATION_S = 6
+/** Both tools warm up for this long first (JIT, connections), then measure DURATION_S. */
+const WARM_UP_S = 1
 const STALL_MS = 300
 const PERIOD_MS = 1500
 const FIRST_STALL_MS = 600
@@ -55,7 +57,7 @@ interface Percentiles {
 
 async function wirepool(url: string): Promise<Row[]> {
   const out = await runChild(
-    pinned(1, node, ['--import', 'tsx', `${root}src/cli/main.ts`, 'bench', '--rate', String(RATE), '-D', `${DURATION_S}s`, '-c', String(CONNECTIONS), '--h1', '--json', url]),
+    pinned(1, node, ['--import', 'tsx', `${root}src/cli/main.ts`, 'bench', '--rate', String(RATE), '-D', `${DURATION_S}s`, '--warm-up-time', `${WARM_UP_S}s`, '-c', String(CONNECTIONS), '--h1', '--json', url]),
     (DURATION_S + 30) * 1000,
   )
   if (out.code !== 0) throw new Error(`wirepool bench exited ${out.code}: ${out.stderr}`)
@@ -69,7 +71,7 @@ async function wirepool(url: string): Promise<Row[]> {
 
 async function autocannon(url: string, ignoreCoordinatedOmission: boolean): Promise<Row> {
   const bin = `${root}node_modules/autocannon/autocannon.js`
-  const args = [bin, '-c', String(CONNECTIONS), '-d', String(DURATION_S), '-R', String(RATE), '-j', ...(ignoreCoordinatedOmission ? ['-C'] : []), url]
+  const args = [bin, '-c', String(CONNECTIONS), '-d', String(DURATION_S), '-R', String(RATE), '--warmup', '[', '-c', String(CONNECTIONS), '-d', String(WARM_UP_S), ']', '-j', ...(ignoreCoordinatedOmission ? ['-C'] : []), url]
   const out = await runChild(pinned(1, node, args), (DURATION_S + 30) * 1000)
   if (out.code !== 0) throw new Error(`autocannon exited ${out.code}: ${out.stderr}`)
   const r = JSON.parse(out.stdout) as { duration: number; requests: { total: number }; latency: Record<string, number> }
@@ -101,8 +103,8 @@ async function scenario(name: 'steady' | 'stalling'): Promise<string> {
   if (name === 'stalling') rows.push(theory())
   const title =
     name === 'steady'
-      ? `steady server, h1, ${CONNECTIONS} connections, ${RATE} req/s for ${DURATION_S}s (latency in ms)`
-      : `server stalling ${STALL_MS} ms every ${PERIOD_MS} ms, h1, ${CONNECTIONS} connections, ${RATE} req/s for ${DURATION_S}s (latency in ms)`
+      ? `steady server, h1, ${CONNECTIONS} connections, ${RATE} req/s for ${WARM_UP_S}s + ${DURATION_S}s (latency in ms)`
+      : `server stalling ${STALL_MS} ms every ${PERIOD_MS} ms, h1, ${CONNECTIONS} connections, ${RATE} req/s for ${WARM_UP_S}s + ${DURATION_S}s (latency in ms)`
   const table = formatTable(
     ['contender', 'req/s', 'p50', 'p90', 'p99', 'p99.9', 'max'],
     rows.map((r) => [r.contender, r.rate.toFixed(1), ms(r.p50), ms(r.p90), ms(r.p99), ms(r.p999), ms(r.max)]),
