@@ -139,6 +139,10 @@ t.test('a live status line once a second on a terminal only: rate, p99 so far, e
   Object.assign(rate.io.stdout, { isTTY: true })
   t.equal(await runBench(['--rate', '100', '-n', '120', '-c', '1', srv.origin], rate.io), 0)
   t.match(rate.out(), /\r\[\d+%\] [\d.]+ req\/s, p99 \S+ corrected so far, 0 errors, \d+ done\u001b\[K/, 'open loop: the corrected p99')
+  const threads = captureIo()
+  Object.assign(threads.io.stdout, { isTTY: true })
+  t.equal(await runBench(['-D', '1500ms', '-c', '2', '-t', '2', srv.origin], threads.io), 0)
+  t.match(threads.out(), /\r\[\d+s\] [\d.]+ req\/s, p99 \S+ so far, 0 errors, \d+ done\u001b\[K/, 'worker threads report to the same line')
 })
 
 t.test('duration mode counts only what finished while measuring', async (t) => {
