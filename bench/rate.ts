@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url'
 import { killChildren, pinned, runChild, startServerChild, canPin } from './children.js'
 import { formatTable } from './table.js'
 
-const RATE = 400
+const RATE = 200
 const CONNECTIONS = 2
 const DURATION_S = 6
 /** Both tools warm up for this long first (JIT, connections), then measure DURATION_S. */
@@ -71,10 +71,12 @@ async function wirepool(url: string): Promise<Row[]> {
 
 async function autocannon(url: string, ignoreCoordinatedOmission: boolean): Promise<Row> {
   const bin = `${root}node_modules/autocannon/autocannon.js`
-  const args = [bin, '-c', String(CONNECTIONS), '-d', String(DURATION_S), '-R', String(RATE), '--warmup', '[', '-c', String(CONNECTIONS), '-d', String(WARM_UP_S), ']', '-j', ...(ignoreCoordinatedOmission ? ['-C'] : []), url]
+  const args = [bin, '-c', String(CONNECTIONS), '-d', String(DURATION_S), '-R', String(RATE), '--warmup', '[', '-c', String(CONNECTIONS), '-d', String(WARM_UP_S), '-R', String(RATE), ']', '-j', ...(ignoreCoordinatedOmission ? ['-C'] : []), url]
   const out = await runChild(pinned(1, node, args), (DURATION_S + 30) * 1000)
   if (out.code !== 0) throw new Error(`autocannon exited ${out.code}: ${out.stderr}`)
-  const r = JSON.parse(out.stdout) as { duration: number; requests: { total: number }; latency: Record<string, number> }
+  // Newline-delimited JSON: the warm-up's result, then the measured run's.
+  const last = out.stdout.trim().split('\n').at(-1) ?? ''
+  const r = JSON.parse(last) as { duration: number; requests: { total: number }; latency: Record<string, number> }
   const l = r.latency
   return {
     contender: `autocannon -R ${RATE}${ignoreCoordinatedOmission ? ' -C' : ' (default)'}`,
