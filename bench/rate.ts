@@ -1,13 +1,15 @@
 /**
  * `npm run bench:rate [-- steady|stalling]`: `wirepool bench --rate` against autocannon at the
- * same rate on HTTP/1.1, over a steady server and over one that stalls 300 ms every 1.5 s
- * (wrk2's README example, 1 s every 10 s, scaled down). Each contender gets a fresh server
- * child (its stall clock starts at the first request, so the first stall falls in the 1 s
- * warm-up and the 6 s measured hold four), the server pinned to CPU 0 and the client to CPU 1. Printed: achieved rate and percentiles, wirepool's corrected (from the
- * intended start) and uncorrected (from the actual send) side by side, autocannon by default
- * (with -R it applies HdrHistogram's after-the-fact correction, `recordValueWithExpectedInterval`)
- * and with -C (no correction), and for the stalling server wrk2's theory:
- * p_q = S − (1 − q)·P for q above 1 − S/P.
+ * same rate (200 req/s over 2 connections: room to spare on a shared 2-core machine) on
+ * HTTP/1.1, over a steady server and over one that stalls 300 ms every 1.5 s (wrk2's README
+ * example, 1 s every 10 s, scaled down). Each contender gets a fresh server child (its stall
+ * clock starts at the first request, so the first stall falls in the 1 s warm-up and the 6 s
+ * measured hold four), the server pinned to CPU 0 and the client to CPU 1. Printed: achieved
+ * rate and percentiles; wirepool's corrected (from the intended start) and uncorrected (from
+ * the actual send) side by side; autocannon by default (with -R it records each response with
+ * HdrHistogram's after-the-fact `recordValueWithExpectedInterval(latency, ceil(1 / rate))`,
+ * an expected interval of 1 ms at any rate) and with -C (no correction); for the stalling
+ * server wrk2's theory: p_q = S − (1 − q)·P for q above 1 − S/P.
  *
  * Keep it short (one scenario ≈ 30 s) and run it alone on the machine:
  *   flock /work/bench.lock npm run bench:rate -- steady
