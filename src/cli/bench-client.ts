@@ -3,10 +3,18 @@
  * on each (HTTP/1.1 pipelining depth, or HTTP/2 streams), kept full until the thread's
  * quota is done (count mode) or the measurement time is over (duration mode). Requests go
  * through the low-level handler, so no Readable sits between the socket and the counters.
+ *
+ * With `rate` (open loop, `--rate`), requests are not started by the previous one's end but by
+ * a timetable: request k is *intended* at start + offset + k / rate. One that finds every
+ * connection/stream busy waits in a FIFO backlog and goes out when one frees. Its latency is
+ * recorded twice: from its intended start (corrected for coordinated omission, as wrk2 does)
+ * and from its actual send (what a closed-loop tool reports). A stall of the server then shows
+ * in the corrected figures as the queue it would have built in front of real users.
  */
 import { Agent, type AgentOptions, type ConnectionEvent, type ConnectionInfo, type DispatchHandler, type HeaderRecord, type WirepoolError } from '../index.js'
-import { Histogram } from './histogram.js'
-import { emptyStatusClasses, type ThreadResult } from './bench-stats.js'
+import { Histogram, type HistogramSnapshot } from './histogram.js'
+import { LATE_MS, emptyStatusClasses, type OpenLoopCounts, type ThreadResult } from './bench-stats.js'
+import { SeriesRecorder } from './bench-series.js'
 
 export interface ClientConfig {
   thread: number
@@ -21,7 +29,28 @@ export interface ClientConfig {
   durationMs: number | undefined
   warmUpMs: number
   agentOptions: AgentOptions
+  /** Open loop: this thread's share of `--rate` in requests per second. */
+  rate: number | undefined
+  /** Open loop: this thread's first intended start, ms after the run's start (threads interleave). */
+  rateOffsetMs: number
+  /** Collect the per-second time series (for --json, --csv, --html). */
+  series: boolean
+  /** Report progress every `liveMs` (0: never). */
+  liveMs: number
 }
+
+/** What a thread reports while it runs, for the live status line. */
+export interface Progress {
+  done: number
+  failed: number
+  /** Latency so far (corrected in open loop), µs. */
+  latency: HistogramSnapshot
+}
+
+/** Open loop: requests kept waiting for a free connection/stream at most; beyond, dropped. */
+const MAX_BACKLOG = 1_000_000
+/** Open loop: how long in-flight requests may take to finish once the timetable is over. */
+const GRACE_MS = 10_000
 
 /**
  * warm-up → measuring → stopping → done. Only requests that start and end while measuring
@@ -42,7 +71,7 @@ const wallClock = (): number => performance.timeOrigin + performance.now()
 
 const TIMEOUT_CODES: ReadonlySet<string> = new Set(['WP_CONNECT_TIMEOUT', 'WP_HEADERS_TIMEOUT', 'WP_BODY_TIMEOUT'])
 
-export async function runClients(config: ClientConfig, onProgress?: (done: number) => void): Promise<ThreadResult> {
+export async function runClients(config: ClientConfig, onProgress?: (progress: Progress) => void): Promise<ThreadResult> {
   const agent = new Agent({
     ...config.agentOptions,
     connections: config.clients,
@@ -53,6 +82,12 @@ export async function runClients(config: ClientConfig, onProgress?: (done: numbe
     decompress: false,
   })
   const requestTime = new Histogram()
+  const openLoop = config.rate !== undefined
+  const corrected = openLoop ? new Histogram() : undefined
+  const series = config.series ? new SeriesRecorder() : undefined
+  /** Duration mode counts a request as started when it ends inside the measured phase (as h2load). */
+  const startedAtEnd = config.durationMs !== undefined && !openLoop
+  const counts: OpenLoopCounts = { scheduled: 0, sent: 0, late: 0, queued: 0, dropped: 0, unfinished: 0, maxBacklog: 0, achievedPerSecond: 0 }
   const connections = new Map<number, ConnectionRecord>()
   const result: ThreadResult = {
     thread: config.thread,
@@ -78,6 +113,9 @@ export async function runClients(config: ClientConfig, onProgress?: (done: numbe
     endedAt: 0,
     measureStartedAt: 0,
     measureEndedAt: 0,
+    correctedTime: undefined,
+    openLoop: undefined,
+    series: [],
   }
 
   agent.on('connection', (ev: ConnectionEvent) => {
@@ -112,10 +150,11 @@ export async function runClients(config: ClientConfig, onProgress?: (done: numbe
     switch (next) {
       case 'measuring':
         result.measureStartedAt = wallClock()
-        if (config.durationMs !== undefined) timers.push(setTimeout(() => transition('stopping'), config.durationMs))
+        series?.start(performance.now())
+        if (config.durationMs !== undefined && !openLoop) timers.push(setTimeout(() => transition('stopping'), config.durationMs))
         break
       case 'stopping':
-        result.measureEndedAt = wallClock()
+        if (!openLoop) result.measureEndedAt = wallClock()
         settle()
         break
       case 'done':
@@ -136,13 +175,15 @@ export async function runClients(config: ClientConfig, onProgress?: (done: numbe
     inFlight++
     const counted = phase === 'measuring'
     if (counted && config.durationMs === undefined) result.started++
-    pool.dispatch({ path, method: config.method, headers: config.headers, body: config.body }, new Probe(performance.now(), counted))
+    pool.dispatch({ path, method: config.method, headers: config.headers, body: config.body }, new Probe(performance.now(), counted, -1))
   }
 
   /** One request's handler: records it and starts the next one in its lane. */
   class Probe implements DispatchHandler {
     readonly #startedAt: number
     readonly #counted: boolean
+    /** Open loop: the intended start (performance.now() ms); −1 in closed loop. */
+    readonly #intendedAt: number
     #connection: ConnectionRecord | undefined
     #status = 0
     #head = 0
@@ -150,9 +191,10 @@ export async function runClients(config: ClientConfig, onProgress?: (done: numbe
     #data = 0
     #h2 = false
 
-    constructor(startedAt: number, counted: boolean) {
+    constructor(startedAt: number, counted: boolean, intendedAt: number) {
       this.#startedAt = startedAt
       this.#counted = counted
+      this.#intendedAt = intendedAt
     }
 
     onConnect(_abort: (reason?: Error) => void, info: ConnectionInfo): void {
@@ -186,11 +228,12 @@ export async function runClients(config: ClientConfig, onProgress?: (done: numbe
     onComplete(): void {
       const now = performance.now()
       if (this.#counting()) {
-        if (config.durationMs !== undefined) result.started++
+        if (startedAtEnd) result.started++
         result.done++
         const cls = Math.floor(this.#status / 100)
         if (cls >= 1 && cls <= 5) result.statusClasses[cls as 1 | 2 | 3 | 4 | 5]++
-        if (this.#status >= 200 && this.#status < 400) {
+        const ok = this.#status >= 200 && this.#status < 400
+        if (ok) {
           result.succeeded++
           const conn = this.#connection
           if (conn !== undefined) {
@@ -202,13 +245,15 @@ export async function runClients(config: ClientConfig, onProgress?: (done: numbe
         result.bytesData += this.#data
         result.bytesTotal += this.#wire + this.#data
         requestTime.record((now - this.#startedAt) * 1000)
+        if (corrected !== undefined) corrected.record((now - this.#intendedAt) * 1000)
+        if (series !== undefined) series.record(now, (now - (openLoop ? this.#intendedAt : this.#startedAt)) * 1000, this.#wire + this.#data, !ok)
       }
       this.#next()
     }
 
     onError(err: WirepoolError): void {
       if (this.#counting()) {
-        if (config.durationMs !== undefined) result.started++
+        if (startedAtEnd) result.started++
         result.done++
         result.failed++
         result.errored++
@@ -216,6 +261,10 @@ export async function runClients(config: ClientConfig, onProgress?: (done: numbe
         result.errors[err.code] = (result.errors[err.code] ?? 0) + 1
         // The bytes that did arrive before the failure still crossed the wire.
         result.bytesData += this.#data
+        if (series !== undefined) {
+          const now = performance.now()
+          series.record(now, (now - (openLoop ? this.#intendedAt : this.#startedAt)) * 1000, this.#data, true)
+        }
       }
       this.#next()
     }
@@ -226,20 +275,120 @@ export async function runClients(config: ClientConfig, onProgress?: (done: numbe
 
     #next(): void {
       inFlight--
-      if (onProgress !== undefined && phase === 'measuring') onProgress(result.done)
-      if (wantsMore()) issue()
+      if (openLoop) laneFreed()
+      else if (wantsMore()) issue()
       else if (inFlight === 0 && config.durationMs === undefined) transition('stopping')
     }
   }
 
-  if (config.durationMs !== undefined && config.warmUpMs > 0) timers.push(setTimeout(() => transition('measuring'), config.warmUpMs))
-  else transition('measuring')
   const lanes = config.clients * config.maxStreams
-  for (let i = 0; i < lanes && wantsMore(); i++) issue()
-  if (config.durationMs === undefined && config.requests === 0) transition('stopping')
+
+  // ---- open loop: the timetable, the backlog of requests waiting for a lane ----
+  const interval = openLoop ? 1000 / (config.rate as number) : 0
+  const runStart = performance.now()
+  const origin = runStart + config.rateOffsetMs
+  const measureFrom = runStart + config.warmUpMs
+  /** Intended starts at or past this are not scheduled (duration mode). */
+  const measureUntil = config.durationMs === undefined ? Infinity : measureFrom + config.durationMs
+  const planned = config.durationMs === undefined ? config.requests : Math.max(0, Math.ceil((measureUntil - origin) / interval))
+  let nextIndex = 0
+  let scheduleOver = false
+  /** FIFO of intended starts; `backlogHead` is the next to go (compacted as it drains). */
+  let backlog: number[] = []
+  let backlogHead = 0
+  let scheduleTimer: NodeJS.Timeout | undefined
+  /** The measured part of the timetable, ms (set once it is over). */
+  let windowMs = 1
+
+  const inWindow = (intendedAt: number): boolean => intendedAt >= measureFrom && intendedAt < measureUntil
+  const send = (intendedAt: number, now: number): void => {
+    inFlight++
+    const counted = inWindow(intendedAt)
+    if (counted) {
+      result.started++
+      counts.sent++
+      if (now - intendedAt > LATE_MS) counts.late++
+    }
+    pool.dispatch({ path, method: config.method, headers: config.headers, body: config.body }, new Probe(now, counted, intendedAt))
+  }
+  const maybeFinished = (): void => {
+    if (scheduleOver && inFlight === 0 && backlogHead === backlog.length) transition('stopping')
+  }
+  const laneFreed = (): void => {
+    if (phase !== 'measuring' && phase !== 'warm-up') return
+    if (backlogHead < backlog.length) {
+      send(backlog[backlogHead++] as number, performance.now())
+      if (backlogHead > 4096 && backlogHead * 2 > backlog.length) {
+        backlog = backlog.slice(backlogHead)
+        backlogHead = 0
+      }
+    } else maybeFinished()
+  }
+  const tick = (): void => {
+    scheduleTimer = undefined
+    if (phase === 'stopping' || phase === 'done') return
+    const now = performance.now()
+    // Every request whose intended start has come: bounded by the plan.
+    while (nextIndex < planned) {
+      const intendedAt = origin + nextIndex * interval
+      if (intendedAt > now) break
+      nextIndex++
+      if (inWindow(intendedAt)) counts.scheduled++
+      if (inFlight < lanes && backlogHead === backlog.length) {
+        send(intendedAt, now)
+        continue
+      }
+      if (inWindow(intendedAt)) counts.queued++
+      if (backlog.length - backlogHead >= MAX_BACKLOG) {
+        if (inWindow(intendedAt)) counts.dropped++
+        continue
+      }
+      backlog.push(intendedAt)
+      counts.maxBacklog = Math.max(counts.maxBacklog, backlog.length - backlogHead)
+    }
+    if (nextIndex < planned) {
+      scheduleTimer = setTimeout(tick, Math.max(0, origin + nextIndex * interval - performance.now()))
+      return
+    }
+    scheduleOver = true
+    const windowEnd = Math.min(measureUntil, origin + planned * interval)
+    result.measureEndedAt = performance.timeOrigin + windowEnd
+    windowMs = Math.max(1, windowEnd - measureFrom)
+    timers.push(
+      setTimeout(() => {
+        // The grace is over: whatever is still waiting or in flight is reported, not awaited.
+        for (let i = backlogHead; i < backlog.length; i++) if (inWindow(backlog[i] as number)) counts.dropped++
+        backlogHead = backlog.length
+        transition('stopping')
+      }, GRACE_MS),
+    )
+    maybeFinished()
+  }
+
+  const liveTimer =
+    onProgress !== undefined && config.liveMs > 0
+      ? setInterval(() => {
+          if (phase === 'measuring') onProgress({ done: result.done, failed: result.failed, latency: (corrected ?? requestTime).snapshot() })
+        }, config.liveMs)
+      : undefined
+
+  if (openLoop) {
+    if (config.warmUpMs > 0) timers.push(setTimeout(() => transition('measuring'), config.warmUpMs))
+    else transition('measuring')
+    tick()
+  } else {
+    if (config.durationMs !== undefined && config.warmUpMs > 0) timers.push(setTimeout(() => transition('measuring'), config.warmUpMs))
+    else transition('measuring')
+    for (let i = 0; i < lanes && wantsMore(); i++) issue()
+    if (config.durationMs === undefined && config.requests === 0) transition('stopping')
+  }
   await finished
   transition('done')
-  // Duration mode leaves requests in flight: they are not counted, so drop them now.
+  if (scheduleTimer !== undefined) clearTimeout(scheduleTimer)
+  if (liveTimer !== undefined) clearInterval(liveTimer)
+  // Duration mode (or an open-loop run whose grace ran out) leaves requests in flight: they
+  // are not counted, so drop them now.
+  if (openLoop && inFlight > 0) counts.unfinished = counts.sent - result.done
   if (inFlight > 0) await agent.destroy()
   else await agent.close()
 
@@ -247,6 +396,12 @@ export async function runClients(config: ClientConfig, onProgress?: (done: numbe
   // Duration mode has no quota: the total is what was measured (h2load prints it so too).
   if (config.durationMs !== undefined) result.total = result.started
   result.requestTime = requestTime.snapshot()
+  if (corrected !== undefined) {
+    result.correctedTime = corrected.snapshot()
+    counts.achievedPerSecond = counts.sent / (windowMs / 1000)
+    result.openLoop = counts
+  }
+  if (series !== undefined) result.series = series.snapshot()
   for (const rec of connections.values()) {
     if (rec.connectUs !== undefined) result.connectTimes.push(rec.connectUs)
     if (rec.firstByteUs !== undefined) result.firstByteTimes.push(rec.firstByteUs)

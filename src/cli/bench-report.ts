@@ -2,7 +2,8 @@
  * h2load-style summary: the same lines, labels and column layout as h2load (nghttp2 1.52)
  * prints, so the two outputs line up, then the HDR percentiles. Also the `--json` shape.
  */
-import { histogramStats, sampleStats, type BenchTotals, type SampleStats } from './bench-stats.js'
+import { LATE_MS, histogramStats, sampleStats, type BenchTotals, type SampleStats } from './bench-stats.js'
+import { PERCENTILES, percentileKey, type BenchDocument } from './bench-document.js'
 
 /** h2load's duration format: whole µs below 1 ms, else 2 decimals in ms or s. */
 export function formatDuration(us: number): string {
@@ -113,4 +114,51 @@ export function renderJson(t: BenchTotals, extra: Record<string, unknown>): stri
     null,
     2,
   )}\n`
+}
+
+/**
+ * Open loop: corrected (from the intended start) and uncorrected (from the actual send)
+ * percentiles side by side, then what the timetable asked and what was achieved.
+ */
+export function renderOpenLoop(doc: BenchDocument): string {
+  const o = doc.openLoop
+  const corrected = doc.latency.corrected
+  if (o === undefined || corrected === undefined) return ''
+  const uncorrected = doc.latency.uncorrected
+  const lines = [
+    `open loop: asked ${o.askedPerSecond.toFixed(2)} req/s, achieved ${o.achievedPerSecond.toFixed(2)} req/s; ${o.scheduled} scheduled, ${o.sent} sent, ${o.dropped} dropped, ${o.unfinished} unfinished`,
+    `late sends (> ${LATE_MS}ms behind the timetable): ${o.late}; ${o.queued} found no free connection/stream and waited (longest backlog ${o.maxBacklog})`,
+    'latency      corrected (from intended start)   uncorrected (from actual send)',
+  ]
+  for (const p of PERCENTILES) {
+    const key = percentileKey(p)
+    lines.push(`  ${key.padEnd(8)} ${pad(formatDuration(corrected.percentiles[key] ?? 0), 18)} ${pad(formatDuration(uncorrected.percentiles[key] ?? 0), 32)}`)
+  }
+  lines.push(`  ${'mean'.padEnd(8)} ${pad(formatDuration(corrected.mean), 18)} ${pad(formatDuration(uncorrected.mean), 32)}`)
+  return `${lines.join('\n')}\n`
+}
+
+/** The summary of a merged document (no per-connection samples survive a merge, only their statistics). */
+export function renderDocumentSummary(doc: BenchDocument): string {
+  const s = doc.statusCodes
+  const r = doc.requests
+  const p = doc.latencyPercentilesUs
+  const lines = [
+    `merged ${doc.runs} run(s)${doc.mergedFrom === undefined ? '' : `: ${doc.mergedFrom.join(', ')}`}`,
+    `${doc.requestsPerSecond.toFixed(2)} req/s, ${formatBytes(doc.bytesPerSecond)}/s (summed); ${doc.clients} client(s), ${doc.threads} thread(s)`,
+    `requests: ${r.total} total, ${r.started} started, ${r.done} done, ${r.succeeded} succeeded, ${r.failed} failed, ${r.errored} errored, ${r.timeout} timeout`,
+    `status codes: ${s['2xx']} 2xx, ${s['3xx']} 3xx, ${s['4xx']} 4xx, ${s['5xx']} 5xx`,
+    `traffic: ${formatBytes(doc.traffic.total)} (${doc.traffic.total}) total, ${formatBytes(doc.traffic.headers)} (${doc.traffic.headers}) headers, ${formatBytes(doc.traffic.data)} (${doc.traffic.data}) data`,
+    TABLE_HEADER,
+    row('time for request:', doc.timeForRequestUs, formatDuration),
+    row('time for connect:', doc.timeForConnectUs, formatDuration),
+    row('time to 1st byte:', doc.timeToFirstByteUs, formatDuration),
+    row('req/s           :', doc.requestsPerSecondPerClient, (v) => v.toFixed(2)),
+    '',
+    `latency percentiles (HDR histogram, ${doc.latency.uncorrected.count} requests):`,
+    `  p50 ${formatDuration(p.p50)}, p90 ${formatDuration(p.p90)}, p99 ${formatDuration(p.p99)}, p99.9 ${formatDuration(p['p99.9'])}`,
+  ]
+  const codes = Object.entries(doc.errors)
+  if (codes.length > 0) lines.push(`errors: ${codes.map(([code, n]) => `${n} ${code}`).join(', ')}`)
+  return `${lines.join('\n')}\n${renderOpenLoop(doc)}`
 }

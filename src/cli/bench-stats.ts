@@ -6,6 +6,43 @@
  * timeout = the errored ones that were timeouts; done = succeeded + failed.
  */
 import { Histogram, type HistogramSnapshot } from './histogram.js'
+import { mergeSeries, type SeriesPoint } from './bench-series.js'
+
+/** Open loop: a send more than this (ms) behind its intended start is late. */
+export const LATE_MS = 10
+
+/**
+ * Open loop (`--rate`), counting only requests intended inside the measured phase: scheduled
+ * on the timetable; sent; late = sent more than LATE_MS after the intended start; queued = found
+ * no free connection/stream at the intended start and waited (k6's dropped_iterations, except
+ * that we still send it and count its wait); dropped = never sent (backlog full or the run
+ * ended); unfinished = sent but not done when the run ended; maxBacklog = longest wait queue.
+ */
+export interface OpenLoopCounts {
+  scheduled: number
+  sent: number
+  late: number
+  queued: number
+  dropped: number
+  unfinished: number
+  maxBacklog: number
+  /** Sent per second of the thread's own timetable (threads' rates add up). */
+  achievedPerSecond: number
+}
+
+export function addOpenLoop(a: OpenLoopCounts | undefined, b: OpenLoopCounts): OpenLoopCounts {
+  if (a === undefined) return { ...b }
+  return {
+    scheduled: a.scheduled + b.scheduled,
+    sent: a.sent + b.sent,
+    late: a.late + b.late,
+    queued: a.queued + b.queued,
+    dropped: a.dropped + b.dropped,
+    unfinished: a.unfinished + b.unfinished,
+    maxBacklog: Math.max(a.maxBacklog, b.maxBacklog),
+    achievedPerSecond: a.achievedPerSecond + b.achievedPerSecond,
+  }
+}
 
 export interface ThreadResult {
   thread: number
@@ -44,11 +81,17 @@ export interface ThreadResult {
   endedAt: number
   measureStartedAt: number
   measureEndedAt: number
+  /** Open loop: request times in µs from the intended start (corrected for coordinated omission). */
+  correctedTime: HistogramSnapshot | undefined
+  openLoop: OpenLoopCounts | undefined
+  /** Per second of the measured phase (empty unless asked for). */
+  series: SeriesPoint[]
 }
 
-export interface BenchTotals extends Omit<ThreadResult, 'thread' | 'requestTime'> {
+export interface BenchTotals extends Omit<ThreadResult, 'thread' | 'requestTime' | 'correctedTime'> {
   threads: number
   requestTime: Histogram
+  correctedTime: Histogram | undefined
 }
 
 export function emptyStatusClasses(): ThreadResult['statusClasses'] {
@@ -82,8 +125,13 @@ export function combine(results: readonly ThreadResult[]): BenchTotals {
     endedAt: 0,
     measureStartedAt: Infinity,
     measureEndedAt: 0,
+    correctedTime: undefined,
+    openLoop: undefined,
+    series: mergeSeries(results.map((r) => r.series)),
   }
   for (const r of results) {
+    if (r.correctedTime !== undefined) (totals.correctedTime ??= new Histogram()).merge(r.correctedTime)
+    if (r.openLoop !== undefined) totals.openLoop = addOpenLoop(totals.openLoop, r.openLoop)
     totals.clients += r.clients
     totals.total += r.total
     totals.started += r.started

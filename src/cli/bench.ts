@@ -3,21 +3,27 @@
  * mean where they overlap; the summary prints h2load's lines (bench-report.ts). `-t N` runs
  * N worker threads, each with its own Agent. Without a URL it benchmarks an embedded
  * HTTPS server (h2 + http/1.1 by ALPN) in a child process, made for the occasion.
+ * `--rate` makes it open-loop (bench-client.ts); `--json` / `--csv` / `--html` write what a run
+ * leaves behind (bench-document.ts, bench-html.ts); `bench merge` adds such runs up.
  */
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import type { AgentOptions } from '../index.js'
 import { UsageError, boolFlag, configOrExit, durationMs, listFlag, parseFlags, parseHeader, parseUrl, positiveInt, protocolChoice, stringFlag } from './args.js'
-import { runClients, type ClientConfig } from './bench-client.js'
-import { figures, renderJson, renderSummary } from './bench-report.js'
+import { runClients, type ClientConfig, type Progress } from './bench-client.js'
+import { buildDocument, renderDocument, type BenchParameters } from './bench-document.js'
+import { runMerge, writeOutputs } from './bench-merge.js'
+import { figures, formatDuration, renderOpenLoop, renderSummary } from './bench-report.js'
 import { combine, type ThreadResult } from './bench-stats.js'
+import { Histogram } from './histogram.js'
 import { renderComparison, runReferenceTools, type CompareParams } from './compare.js'
 import { startEmbeddedServer, type EmbeddedServer } from './embedded-server.js'
 import { ExitCode, exitCodeForCode } from './exit-codes.js'
 import type { CliIo } from './get.js'
 
 export const BENCH_HELP = `Usage: wirepool bench [options] [URL]
+       wirepool bench merge [--json] [--csv FILE] [--html FILE] RESULT.json...
 
 Without URL, starts an embedded HTTPS server (h2 + http/1.1) in a child process and
 benchmarks it (defaults then: -n 10000 -c 10).
@@ -37,7 +43,15 @@ benchmarks it (defaults then: -n 10000 -c 10).
       --cacert FILE         trust the CA certificate(s) in FILE (PEM)
   -k, --insecure            do NOT verify the server certificate (prints a warning)
   -v, --verbose             per-thread figures (and the embedded server's) on stderr
-      --json                print the results as JSON instead of the summary
+      --rate R              open loop: R requests per second in total, on a fixed timetable
+                            (needs -n or -D); latency is measured from each request's
+                            intended start (corrected for coordinated omission, as wrk2)
+                            and from its actual send, and both are reported
+      --json                print the results as JSON instead of the summary: h2load's
+                            figures, the parameters, HDR histograms (HdrHistogram compressed
+                            base64) and a per-second time series; 'bench merge' adds them up
+      --csv FILE            write the per-second time series as CSV ('-' for stdout)
+      --html FILE           write a self-contained HTML report (latency over time, percentiles)
       --compare             then run h2load (and wrk with --h1 -D) with the same parameters
                             against the same server and print both and the ratios`
 
@@ -57,6 +71,9 @@ const OPTIONS = {
   insecure: { type: 'boolean', short: 'k' },
   verbose: { type: 'boolean', short: 'v' },
   json: { type: 'boolean' },
+  rate: { type: 'string' },
+  csv: { type: 'string' },
+  html: { type: 'string' },
   compare: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const
@@ -72,6 +89,17 @@ interface BenchConfig extends Omit<CompareParams, 'url'> {
   verbose: boolean
   json: boolean
   compare: boolean
+  /** Open loop: requests per second in total. */
+  rate: number | undefined
+  csvFile: string | undefined
+  htmlFile: string | undefined
+}
+
+/** A positive decimal number of requests per second. */
+function rateFlag(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined
+  if (!/^\d+(?:\.\d+)?$/.test(text) || !(Number(text) > 0)) throw new UsageError(`--rate needs a positive number of requests per second, got '${text}'`)
+  return Number(text)
 }
 
 function parseBench(argv: readonly string[]): BenchConfig | 'help' {
@@ -103,6 +131,13 @@ function parseBench(argv: readonly string[]): BenchConfig | 'help' {
   const json = boolFlag(values, 'json')
   const compare = boolFlag(values, 'compare')
   if (json && compare) throw new UsageError('--json and --compare cannot be combined')
+  const rate = rateFlag(stringFlag(values, 'rate'))
+  if (rate !== undefined && url !== undefined && stringFlag(values, 'requests') === undefined && duration === undefined) {
+    throw new UsageError('--rate needs -n or -D (how many requests, or for how long)')
+  }
+  if (rate !== undefined && compare) throw new UsageError('--rate and --compare cannot be combined (h2load and wrk are closed-loop)')
+  const csvFile = stringFlag(values, 'csv')
+  if (csvFile === '-' && json) throw new UsageError('--json and --csv - both want stdout')
   return {
     url,
     requests,
@@ -120,6 +155,9 @@ function parseBench(argv: readonly string[]): BenchConfig | 'help' {
     verbose: boolFlag(values, 'verbose'),
     json,
     compare,
+    rate,
+    csvFile,
+    htmlFile: stringFlag(values, 'html'),
   }
 }
 
@@ -153,12 +191,12 @@ function workerFor(config: ClientConfig): Worker {
 }
 
 /** With `inProcess` (one thread, as h2load -t 1) the clients run on the main thread. */
-function runThread(config: ClientConfig, inProcess: boolean, onProgress: (thread: number, done: number) => void): Promise<ThreadResult> {
-  if (inProcess) return runClients(config, (done) => onProgress(config.thread, done))
+function runThread(config: ClientConfig, inProcess: boolean, onProgress: (thread: number, progress: Progress) => void): Promise<ThreadResult> {
+  if (inProcess) return runClients(config, (progress) => onProgress(config.thread, progress))
   return new Promise((resolve, reject) => {
     const worker = workerFor(config)
     let result: ThreadResult | undefined
-    worker.on('message', (message: { progress?: number; result?: ThreadResult }) => {
+    worker.on('message', (message: { progress?: Progress; result?: ThreadResult }) => {
       if (message.progress !== undefined) onProgress(config.thread, message.progress)
       if (message.result !== undefined) result = message.result
     })
@@ -171,6 +209,7 @@ function runThread(config: ClientConfig, inProcess: boolean, onProgress: (thread
 }
 
 export async function runBench(argv: readonly string[], io: CliIo): Promise<number> {
+  if (argv[0] === 'merge') return runMerge(argv.slice(1), io)
   const config = await configOrExit('bench', BENCH_HELP, io, () => parseBench(argv))
   if (typeof config === 'number') return config
   let body: Buffer | undefined
@@ -221,13 +260,15 @@ async function benchmark(
   io: CliIo,
   server: EmbeddedServer | undefined,
 ): Promise<number> {
+  // --json (and --csv -) keep stdout for the document alone.
+  const quietStdout = config.json || config.csvFile === '-'
   const log = (line: string): void => {
-    // --json keeps stdout for the JSON document alone.
-    ;(config.json ? io.stderr : io.stdout).write(`${line}\n`)
+    ;(quietStdout ? io.stderr : io.stdout).write(`${line}\n`)
   }
   const method = body === undefined ? 'GET' : 'POST'
   log('starting benchmark...')
   const configs: ClientConfig[] = []
+  const tty = (io.stdout as { isTTY?: boolean }).isTTY === true && !quietStdout
   for (let i = 0; i < config.threads; i++) {
     const clients = share(config.clients, config.threads, i)
     const requests = share(config.requests, config.threads, i)
@@ -243,6 +284,11 @@ async function benchmark(
       durationMs: config.durationMs,
       warmUpMs: config.warmUpMs,
       agentOptions,
+      // Threads share the rate and interleave: together their timetables are one of rate R.
+      rate: config.rate === undefined ? undefined : config.rate / config.threads,
+      rateOffsetMs: config.rate === undefined ? 0 : (i * 1000) / config.rate,
+      series: config.json || config.csvFile !== undefined || config.htmlFile !== undefined,
+      liveMs: tty ? LIVE_MS : 0,
     })
     log(
       config.durationMs === undefined
@@ -250,31 +296,12 @@ async function benchmark(
         : `spawning thread #${i}: ${clients} total client(s). Timing-based test with ${config.warmUpMs / 1000}s of warm-up time and ${config.durationMs / 1000}s of main duration for measurements.`,
     )
   }
-  const progress = new Array<number>(config.threads).fill(0)
-  const tty = (io.stdout as { isTTY?: boolean }).isTTY === true && !config.json
-  const started = Date.now()
-  const onProgress = (thread: number, done: number): void => {
-    progress[thread] = done
-  }
-  // The live line is redrawn on a timer, never per request, and only on a terminal.
-  const ticker = tty
-    ? setInterval(() => {
-        const done = progress.reduce((a, b) => a + b, 0)
-        const text =
-          config.durationMs === undefined
-            ? `progress: ${Math.floor((done / config.requests) * 100)}% done (${done}/${config.requests})`
-            : `progress: ${((Date.now() - started) / 1000).toFixed(1)}s, ${done} done`
-        io.stdout.write(`\r${text}\u001b[K`)
-      }, 200)
-    : undefined
+  const live = tty ? liveLine(config, io) : undefined
   let results: ThreadResult[]
   try {
-    results = await Promise.all(configs.map((c) => runThread(c, config.threads === 1, onProgress)))
+    results = await Promise.all(configs.map((c) => runThread(c, config.threads === 1, (thread, p) => live?.update(thread, p))))
   } finally {
-    if (ticker !== undefined) {
-      clearInterval(ticker)
-      io.stdout.write('\r\u001b[K')
-    }
+    if (live?.drawn() === true) io.stdout.write('\r\u001b[K')
   }
   const totals = combine(results)
   for (const p of totals.protocols) log(`Application protocol: ${p}`)
@@ -289,9 +316,24 @@ async function benchmark(
       io.stderr.write(`embedded server: ${s.requests} requests, ${s.connections} TLS connections\n`)
     }
   }
-  if (config.json) io.stdout.write(renderJson(totals, { url: url.href, method, maxConcurrentStreams: config.maxStreams }))
-  else {
-    io.stdout.write(`\n${renderSummary(totals)}`)
+  const parameters: BenchParameters = {
+    url: url.href,
+    method,
+    clients: config.clients,
+    threads: config.threads,
+    maxConcurrentStreams: config.maxStreams,
+    warmUpMs: config.warmUpMs,
+    headers: config.headers,
+  }
+  if (config.durationMs === undefined) parameters.requests = config.requests
+  else parameters.durationMs = config.durationMs
+  if (config.rate !== undefined) parameters.rate = config.rate
+  if (config.protocol !== undefined) parameters.protocol = config.protocol
+  const doc = buildDocument(totals, parameters)
+  await writeOutputs(doc, config, io)
+  if (config.json) io.stdout.write(renderDocument(doc))
+  else if (config.csvFile !== '-') {
+    io.stdout.write(`\n${renderSummary(totals)}${renderOpenLoop(doc)}`)
     if (config.compare) {
       const params: CompareParams = {
         url: url.href,
@@ -314,4 +356,37 @@ async function benchmark(
   if (totals.succeeded > 0 || totals.done === 0) return ExitCode.OK
   const [worst] = Object.entries(totals.errors).sort((a, b) => b[1] - a[1])
   return worst === undefined ? ExitCode.OK : exitCodeForCode(worst[0])
+}
+
+/** The live status line is redrawn once a second (when thread #0 reports), never per request. */
+const LIVE_MS = 1000
+
+function liveLine(config: BenchConfig, io: CliIo): { update(thread: number, p: Progress): void; drawn(): boolean } {
+  const latest = new Array<Progress | undefined>(config.threads).fill(undefined)
+  const started = performance.now()
+  let last = { at: started, done: 0 }
+  let drawn = false
+  return {
+    update(thread, p) {
+      latest[thread] = p
+      if (thread !== 0) return
+      const now = performance.now()
+      let done = 0
+      let failed = 0
+      const latency = new Histogram()
+      for (const q of latest) {
+        if (q === undefined) continue
+        done += q.done
+        failed += q.failed
+        latency.merge(q.latency)
+      }
+      const rate = ((done - last.done) * 1000) / Math.max(1, now - last.at)
+      last = { at: now, done }
+      const where = config.durationMs === undefined ? `${Math.floor((done / config.requests) * 100)}%` : `${((now - started) / 1000).toFixed(0)}s`
+      const p99 = `p99 ${formatDuration(latency.percentile(99))}${config.rate === undefined ? '' : ' corrected'}`
+      io.stdout.write(`\r[${where}] ${rate.toFixed(1)} req/s, ${p99} so far, ${failed} errors, ${done} done\u001b[K`)
+      drawn = true
+    },
+    drawn: () => drawn,
+  }
 }

@@ -12,7 +12,14 @@ const SUB_COUNT = 1 << SUB_BITS
 const LINEAR_LIMIT = 2 * SUB_COUNT
 /** Largest value kept apart: 2^40 µs is about 12.7 days; anything above lands in the top bucket. */
 const MAX_EXPONENT = 40 - SUB_BITS - 1
-const BUCKETS = LINEAR_LIMIT + MAX_EXPONENT * SUB_COUNT
+export const BUCKETS = LINEAR_LIMIT + MAX_EXPONENT * SUB_COUNT
+/**
+ * The same layout as HdrHistogram's for 2 significant digits, a lowest discernible value of 1
+ * and a highest trackable value of 2^40 − 1 (sub-bucket count 256, 33 buckets): the counts
+ * array is HdrHistogram's, index for index, so hdr-encoding.ts writes it in the standard format.
+ */
+export const SIGNIFICANT_DIGITS = 2
+export const HIGHEST_TRACKABLE = 2 ** 40 - 1
 
 /** The bucket a non-negative integer value falls in. */
 export function bucketIndex(value: number): number {
@@ -121,6 +128,12 @@ export class Histogram {
       if (n !== 0) buckets.push([i, n])
     }
     return { buckets, count: this.#count, min: this.min, max: this.#max, sum: this.#sum, sumSquares: this.#sumSquares }
+  }
+
+  static from(snapshot: HistogramSnapshot): Histogram {
+    const h = new Histogram()
+    h.merge(snapshot)
+    return h
   }
 
   /** Adds another histogram's values (a worker's snapshot) to this one. */

@@ -13,7 +13,9 @@ const HELP = `Usage: wirepool <command> [options]
 
 Commands:
   get URL        one request, curl-like (-v traces the connection's life)
-  bench [URL]    h2load-compatible load generator; without URL, benchmarks an embedded server
+  bench [URL]    h2load-compatible load generator; without URL, benchmarks an embedded server;
+                 --rate R for an open-loop run without coordinated omission
+  bench merge F… add up 'bench --json' results of several processes or machines
 
 Run 'wirepool <command> --help' for the options of each.
 

@@ -127,13 +127,22 @@ t.test('-d posts a file and -H adds headers, as h2load', async (t) => {
   t.same(seen, new Array(6).fill('POST yes {"n":1}'))
 })
 
-t.test('a live progress line on a terminal only', async (t) => {
+t.test('a live status line once a second on a terminal only: rate, p99 so far, errors', async (t) => {
   const srv = await countingServer(t)
   const { io, out } = captureIo()
   Object.assign(io.stdout, { isTTY: true })
-  t.equal(await runBench(['-D', '700ms', '-c', '1', srv.origin], io), 0)
-  t.match(out(), /\rprogress: \d+\.\ds, \d+ done\u001b\[K/, 'redrawn in place')
+  t.equal(await runBench(['-D', '1500ms', '-c', '1', srv.origin], io), 0)
+  t.match(out(), /\r\[1s\] [\d.]+ req\/s, p99 \S+ so far, 0 errors, \d+ done\u001b\[K/, 'redrawn in place')
+  t.equal(out().split('\r[').length - 1, 1, 'once a second, not per request')
   t.match(out(), /\r\u001b\[KApplication protocol: http\/1\.1\n\nfinished in/, 'and cleared before the summary')
+  const rate = captureIo()
+  Object.assign(rate.io.stdout, { isTTY: true })
+  t.equal(await runBench(['--rate', '100', '-n', '120', '-c', '1', srv.origin], rate.io), 0)
+  t.match(rate.out(), /\r\[\d+%\] [\d.]+ req\/s, p99 \S+ corrected so far, 0 errors, \d+ done\u001b\[K/, 'open loop: the corrected p99')
+  const threads = captureIo()
+  Object.assign(threads.io.stdout, { isTTY: true })
+  t.equal(await runBench(['-D', '1500ms', '-c', '2', '-t', '2', srv.origin], threads.io), 0)
+  t.match(threads.out(), /\r\[\d+s\] [\d.]+ req\/s, p99 \S+ so far, 0 errors, \d+ done\u001b\[K/, 'worker threads report to the same line')
 })
 
 t.test('duration mode counts only what finished while measuring', async (t) => {

@@ -46,6 +46,9 @@ function result(overrides: Partial<ThreadResult> = {}): ThreadResult {
     endedAt: 1046.05,
     measureStartedAt: 1000,
     measureEndedAt: 1046.05,
+    correctedTime: undefined,
+    openLoop: undefined,
+    series: [],
     ...overrides,
   }
 }
