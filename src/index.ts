@@ -27,6 +27,8 @@ export {
   TlsVerifyError,
   TlsPinMismatchError,
   HeadersTimeoutError,
+  SendTimeoutError,
+  PingTimeoutError,
   BodyTimeoutError,
   AbortedError,
   SocketClosedError,

@@ -79,6 +79,16 @@ export interface PoolOptions {
   certificateExpiryWarningDays?: number
   /** HTTP/2: PING an idle connection this often (ms) and close it when a PING goes unanswered. 0 (default) disables. */
   pingInterval?: number
+  /**
+   * HTTP/2 liveness (as Go's ReadIdleTimeout): when a connection with open streams has received
+   * nothing for this many ms, it sends a PING. Default 15000; 0 disables.
+   */
+  readIdleTimeout?: number
+  /**
+   * HTTP/2 liveness (as Go's PingTimeout): a liveness PING not acknowledged within this many ms
+   * closes the connection. Default 10000; 0 disables liveness PINGs altogether.
+   */
+  pingTimeout?: number
 }
 
 export interface AgentOptions extends PoolOptions {
@@ -133,6 +143,8 @@ export interface ResolvedPoolOptions {
   expectContinueTimeout: number
   certificateExpiryWarningDays: number
   pingInterval: number
+  readIdleTimeout: number
+  pingTimeout: number
 }
 
 function resolveRetry(retry: RetryOptions | false | undefined): ResolvedRetry {
@@ -158,6 +170,7 @@ const KNOWN_OPTIONS = new Set([
   'connections', 'pipelining', 'allowH2', 'h2c', 'maxConcurrentStreams', 'connectTimeout', 'headersTimeout',
   'bodyTimeout', 'keepAliveTimeout', 'maxConnectionAge', 'maxRequestsPerConnection', 'decompress', 'maxDecompressedSize', 'retry', 'tls',
   'localAddress', 'autoSelectFamily', 'maxHeaderSize', 'maxHeaderCount', 'expectContinueTimeout', 'certificateExpiryWarningDays', 'pingInterval',
+  'readIdleTimeout', 'pingTimeout',
 ])
 
 export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptions {
@@ -202,5 +215,7 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
     expectContinueTimeout: msOption('expectContinueTimeout', options.expectContinueTimeout, 1_000),
     certificateExpiryWarningDays: msOption('certificateExpiryWarningDays', options.certificateExpiryWarningDays, 14),
     pingInterval: msOption('pingInterval', options.pingInterval, 0),
+    readIdleTimeout: msOption('readIdleTimeout', options.readIdleTimeout, 15_000),
+    pingTimeout: msOption('pingTimeout', options.pingTimeout, 10_000),
   }
 }

@@ -69,6 +69,8 @@ export async function openConnection(req: ConnectRequest): Promise<OpenedConnect
     expectContinueTimeout: options.expectContinueTimeout,
     ...(options.maxConcurrentStreams === undefined ? {} : { maxConcurrentStreams: options.maxConcurrentStreams }),
     ...(options.pingInterval === 0 ? {} : { pingInterval: options.pingInterval }),
+    readIdleTimeout: options.readIdleTimeout,
+    pingTimeout: options.pingTimeout,
   })
 
   if (!origin.secure) {
