@@ -216,13 +216,29 @@ export class Pool extends EventEmitter<PoolEvents> {
     return [...this.#lifecycle.records].map((rec) => snapshotOf(rec, this.origin, now))
   }
 
-  /** Stop taking requests; queued and in-flight ones finish; then every socket closes. */
-  close(): Promise<void> {
-    if (this.#closing !== undefined) return this.#closing
-    this.#closing = new Promise<void>((resolve) => {
-      this.#resolveClosed = resolve
-    })
-    this.#maybeFinishClose()
+  /**
+   * Stop taking requests; queued and in-flight ones finish (each within its own deadlines);
+   * then every socket closes. With `timeout` (ms), whatever is still open after that grace
+   * period is destroyed (requests fail with PoolClosedError), so the promise always resolves.
+   */
+  close(options: { timeout?: number } = {}): Promise<void> {
+    const timeout = options.timeout
+    if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout >= 0))) {
+      return Promise.reject(new InvalidArgumentError('close({ timeout }) needs a number of ms ≥ 0', { origin: this.origin }))
+    }
+    if (this.#closing === undefined) {
+      this.#closing = new Promise<void>((resolve) => {
+        this.#resolveClosed = resolve
+      })
+      this.#maybeFinishClose()
+    }
+    if (timeout !== undefined && Number.isFinite(timeout) && this.#resolveClosed !== undefined) {
+      const timer = setTimeout(() => {
+        if (this.#resolveClosed !== undefined) void this.destroy(new PoolClosedError(`pool closed: grace period of ${timeout} ms over`, { origin: this.origin }))
+      }, timeout)
+      timer.unref()
+      void this.#closing.then(() => clearTimeout(timer))
+    }
     return this.#closing
   }
 
