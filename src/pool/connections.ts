@@ -24,6 +24,8 @@ export interface ConnectionsOwner {
   drain(): void
   /** A connect failed (the record is closed): the queued requests learn of it. */
   connectFailed(err: WirepoolError, reason: 'demand' | 'warm-up'): void
+  /** A connect succeeded: the origin is reachable again (the connect-retry streak ends). */
+  connected(): void
   certificateExpiring(event: CertificateExpiringEvent): void
   // (handed to the lifecycle as they are: functions that need no `this`)
   /** A connection stopped taking requests: its affinity keys go. */
@@ -121,6 +123,7 @@ export class Connections {
     rec.tlsMs = opened.tlsMs
     rec.certificate = opened.certificate
     this.lifecycle.transition(rec, 'handshaking', 'connected', conn)
+    this.#owner.connected()
     this.#figures.onConnected(elapsedMs, opened.tlsResumed, opened.tcpMs, opened.tlsMs)
     if (opened.certificate !== null) this.#checkCertificate(opened.certificate)
     const record = rec as ConnectionRecord
