@@ -269,7 +269,16 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     // nothing more into what may be a dead connection; the pool uses or opens another.
     if (this.#liveness.suspect) return 0
     const peer = state.kind === 'open' ? this.#peer.maxConcurrentStreams : ASSUMED_PEER_CONCURRENCY
-    const free = Math.min(peer, this.#maxConcurrent, this.#calmLimit) - this.#streams.size
+    // RFC 9113 §5.1.2: streams that are open or half-closed count toward the PEER's limit, and
+    // "Endpoints MUST NOT exceed the limit set by their peer": a cancelled stream whose
+    // RST_STREAM still waits in the pacer is open on the wire, so it keeps its slot there
+    // (and under the ENHANCE_YOUR_CALM limit, the peer's too). Our own cap is ours to count:
+    // a cancelled stream no longer takes one of its slots (issue #18: an abort storm must not
+    // wait for the pacer), but streams on the wire stay under twice our cap, so a storm of
+    // cancels against a peer with a huge limit cannot grow the table without bound.
+    const wire = this.#streams.size
+    const live = wire - this.#resets.waiting
+    const free = Math.min(Math.min(peer, this.#calmLimit) - wire, this.#maxConcurrent - live, 2 * this.#maxConcurrent - wire)
     return free > 0 ? free : 0
   }
 
