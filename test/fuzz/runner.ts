@@ -37,7 +37,6 @@ export interface FuzzRun {
 /** Run `target` for `numRuns` inputs (or until `untilMs` passes) from `seed`. */
 export function fuzz(target: Target, seeds: readonly Uint8Array[], options: { seed: number; numRuns: number; untilMs?: number }): FuzzRun {
   let runs = 0
-  const deadline = options.untilMs === undefined ? Infinity : performance.now() + options.untilMs
   const details = fc.check(
     fc.property(inputs(seeds), ([data, cuts]) => {
       runs++
@@ -45,6 +44,5 @@ export function fuzz(target: Target, seeds: readonly Uint8Array[], options: { se
     }),
     { seed: options.seed, numRuns: options.numRuns, ...(options.untilMs === undefined ? {} : { interruptAfterTimeLimit: options.untilMs, markInterruptAsFailure: false }) },
   )
-  void deadline
-  return { runs, seed: options.seed, failure: details.failed ? fc.defaultReportMessage(details) : undefined }
+  return { runs, seed: options.seed, failure: details.failed ? `${fc.defaultReportMessage(details)}\n${String((details as { errorInstance?: unknown }).errorInstance)}` : undefined }
 }
