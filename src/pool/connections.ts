@@ -123,7 +123,6 @@ export class Connections {
     rec.tlsMs = opened.tlsMs
     rec.certificate = opened.certificate
     this.lifecycle.transition(rec, 'handshaking', 'connected', conn)
-    this.#owner.connected()
     this.#figures.onConnected(elapsedMs, opened.tlsResumed, opened.tcpMs, opened.tlsMs)
     if (opened.certificate !== null) this.#checkCertificate(opened.certificate)
     const record = rec as ConnectionRecord
@@ -190,6 +189,10 @@ export class Connections {
       this.retire(rec, 'max-requests')
       return
     }
+    // Ready (HTTP/2: the peer's SETTINGS came): only now is the origin known to be reachable —
+    // a connection that dies before it is ready (a TLS or HTTP/2 handshake cut short) must not
+    // end the connect-retry streak, or the queue would wait through endless connects.
+    if (rec.state === 'handshaking' && (to === 'idle' || to === 'busy')) this.#owner.connected()
     if (to !== rec.state) this.lifecycle.transition(rec, to, reason)
     if (to === 'idle' || to === 'busy') this.#owner.drain()
     else if (to === 'draining' && conn.inFlight === 0) void conn.close()
