@@ -114,6 +114,8 @@ const CONFIGS: Array<{ name: string; server: 'h1' | 'h2c' | 'h2'; options: PoolO
 ]
 
 const totals: Tally = { requests: 0, ok: 0, typedErrors: 0, untyped: 0, wrongBodies: 0, hangs: 0, duplicatedPosts: 0, faults: 0 }
+// Longer than tap's 30 s default per file: the suite is bounded by its own deadlines.
+t.setTimeout(120_000)
 t.comment(`fault seed 0x${SEED.toString(16)} (FAULT_SEED to replay another), ${PER_KIND} requests per fault kind per protocol`)
 
 for (const [c, config] of CONFIGS.entries()) {
