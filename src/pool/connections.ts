@@ -193,6 +193,9 @@ export class Connections {
     // a connection that dies before it is ready (a TLS or HTTP/2 handshake cut short) must not
     // end the connect-retry streak, or the queue would wait through endless connects.
     if (rec.state === 'handshaking' && (to === 'idle' || to === 'busy')) this.#owner.connected()
+    // A connection retired because its peer stopped answering (HTTP/2 liveness, issue #18):
+    // stats().errors counts it under its own key, next to the lifecycle event's reason.
+    if (to === 'draining' && rec.state !== 'draining' && reason.startsWith('ping-timeout')) this.#figures.count('retired:ping-timeout')
     if (to !== rec.state) this.lifecycle.transition(rec, to, reason)
     if (to === 'idle' || to === 'busy') this.#owner.drain()
     else if (to === 'draining' && conn.inFlight === 0) void conn.close()

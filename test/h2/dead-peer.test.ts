@@ -130,7 +130,7 @@ t.test('liveness: an unanswered PING closes the connection (reason in the events
   const first = events[0]?.id
   const retired = events.find((e) => e.id === first && e.to === 'draining')
   t.match(retired?.reason, /ping-timeout/, 'the lifecycle event says why the connection was retired')
-  t.ok(pool.stats(), 'stats() still answers')
+  t.equal(pool.stats().errors['retired:ping-timeout'], 1, 'stats() counts the retirement under its reason')
 
   // A POST is not retried: it fails with the typed error.
   const srv2 = await deadOrAlive(t, () => true, () => {})
