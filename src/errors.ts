@@ -29,6 +29,7 @@ export const ErrorCode = {
   PROXY_CONNECT: 'WP_PROXY_CONNECT',
   PROXY_AUTH: 'WP_PROXY_AUTH',
   DNS: 'WP_DNS',
+  SEND_TIMEOUT: 'WP_SEND_TIMEOUT',
 } as const
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
@@ -134,6 +135,18 @@ export class BodyTimeoutError extends WirepoolError {
   }
 }
 
+/**
+ * Sending the request made no progress for `timeoutMs` (the request's bodyTimeout): the peer
+ * stopped reading (the socket does not drain) or gave no HTTP/2 flow-control window.
+ */
+export class SendTimeoutError extends WirepoolError {
+  readonly timeoutMs: number
+  constructor(timeoutMs: number, options: WirepoolErrorOptions = {}) {
+    super(ErrorCode.SEND_TIMEOUT, `the request could not be sent: no progress for ${timeoutMs} ms`, { initiator: 'library', ...options })
+    this.timeoutMs = timeoutMs
+  }
+}
+
 export class AbortedError extends WirepoolError {
   constructor(message = 'request aborted', options: WirepoolErrorOptions = {}) {
     super(ErrorCode.ABORTED, message, { initiator: 'user', ...options })
@@ -149,6 +162,19 @@ export class SocketClosedError extends WirepoolError {
   constructor(message = 'socket closed', options: WirepoolErrorOptions & { responseStarted?: boolean } = {}) {
     super(ErrorCode.SOCKET_CLOSED, message, { initiator: 'remote', ...options })
     this.responseStarted = options.responseStarted ?? true
+  }
+}
+
+/**
+ * An HTTP/2 connection stopped answering: a liveness PING (RFC 9113 §6.7) went unacknowledged
+ * within the PING timeout, so the connection was closed. `retryable` when no byte of this
+ * request's response had arrived (an idempotent request may then go again, RFC 9110 §9.2.2).
+ */
+export class PingTimeoutError extends SocketClosedError {
+  readonly retryable: boolean
+  constructor(timeoutMs: number, options: WirepoolErrorOptions & { responseStarted?: boolean } = {}) {
+    super(`connection stopped answering: no PING acknowledgement within ${timeoutMs} ms`, options)
+    this.retryable = !this.responseStarted
   }
 }
 

@@ -31,6 +31,8 @@ export {
   TlsVerifyError,
   TlsPinMismatchError,
   HeadersTimeoutError,
+  SendTimeoutError,
+  PingTimeoutError,
   BodyTimeoutError,
   AbortedError,
   SocketClosedError,

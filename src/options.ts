@@ -126,6 +126,16 @@ export interface PoolOptions {
   dnsCache?: boolean | DnsCacheOptions | DnsCache
   /** RFC 8305 §5 Connection Attempt Delay between Happy Eyeballs attempts, ms (≥ 10). Default 250. */
   connectionAttemptDelay?: number
+  /**
+   * HTTP/2 liveness (as Go's ReadIdleTimeout): when a connection with open streams has received
+   * nothing for this many ms, it sends a PING. Default 15000; 0 disables.
+   */
+  readIdleTimeout?: number
+  /**
+   * HTTP/2 liveness (as Go's PingTimeout): a liveness PING not acknowledged within this many ms
+   * closes the connection. Default 10000; 0 disables liveness PINGs altogether.
+   */
+  pingTimeout?: number
 }
 
 export interface AgentOptions extends PoolOptions {
@@ -187,6 +197,8 @@ export interface ResolvedPoolOptions {
   /** The DNS cache when on; undefined: `lookup` (or dns.lookup) on every connect. */
   resolver: (HostResolver & { lookup: LookupFunction }) | undefined
   connectionAttemptDelay: number
+  readIdleTimeout: number
+  pingTimeout: number
 }
 
 let sharedDnsCache: DnsCache | undefined
@@ -230,6 +242,7 @@ const KNOWN_OPTIONS = new Set([
   'localAddress', 'autoSelectFamily', 'maxHeaderSize', 'maxHeaderCount', 'expectContinueTimeout', 'certificateExpiryWarningDays', 'pingInterval',
   'proxy', 'proxyTunnel',
   'socketPath', 'lookup', 'dnsCache', 'connectionAttemptDelay',
+  'readIdleTimeout', 'pingTimeout',
 ])
 
 export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptions {
@@ -290,5 +303,7 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
     certificateExpiryWarningDays: msOption('certificateExpiryWarningDays', options.certificateExpiryWarningDays, 14),
     pingInterval: msOption('pingInterval', options.pingInterval, 0),
     proxy: resolveProxy(options.proxy, options.proxyTunnel),
+    readIdleTimeout: msOption('readIdleTimeout', options.readIdleTimeout, 15_000),
+    pingTimeout: msOption('pingTimeout', options.pingTimeout, 10_000),
   }
 }

@@ -20,6 +20,7 @@ import {
   BodyTimeoutError,
   H1ParseError,
   HeadersTimeoutError,
+  SendTimeoutError,
   IllegalTransitionError,
   InvalidArgumentError,
   SocketClosedError,
@@ -143,6 +144,9 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
         this.#pump()
       },
       bodyFailed: (ex, err) => this.#fail(err, ex),
+      sendBlocked: (ex) => {
+        if (this.#queue[0] === ex) this.#watchOldest()
+      },
       internalError: (err) => this.#internalError(err),
     }
     this.#writer = new RequestWriter(socket, this.#origin, events)
@@ -768,7 +772,8 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
 
   /** Point the deadline at what the oldest exchange waits for (exchange-deadline.ts). */
   #watchOldest(): void {
-    this.#deadline.watch(this.#isLive() ? (this.#queue[0] ?? null) : null)
+    const oldest = this.#isLive() ? (this.#queue[0] ?? null) : null
+    this.#deadline.watch(oldest, oldest !== null && this.#writer.blocked && this.#writer.writing === oldest)
   }
 
   #onExpired = (watch: Watch, ex: Exchange, ms: number): void => {
@@ -776,6 +781,10 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
       if (ex.write === WriteState.AWAITING_CONTINUE) this.#release(ex)
     } else if (watch === Watch.HEADERS) {
       this.#fail(new HeadersTimeoutError(ms, { origin: this.#origin }), ex)
+    } else if (watch === Watch.SEND) {
+      // The server stopped reading our body: the request fails with a code of its own, and
+      // the connection (destroyed by #fail, as on every timeout) is never reused.
+      this.#fail(new SendTimeoutError(ms, { origin: this.#origin }), ex)
     } else {
       this.#fail(new BodyTimeoutError(ms, { origin: this.#origin }), ex)
     }

@@ -2,13 +2,15 @@
  * The one deadline of an HTTP/1.1 connection. Responses come in request order (RFC 9112
  * §9.3.2), so only the oldest exchange can be late: the deadline watches what it waits
  * for — its `100 Continue` (RFC 9110 §10.1.1), its head, or the next chunk of its body —
- * on the connection's one lazily re-armed `DeadlineTimer`.
+ * on the connection's one lazily re-armed `DeadlineTimer`. While its streamed body waits
+ * for a socket that does not drain, the same `bodyTimeout` bounds the wait (issue #18: a
+ * server that stops reading must not hold the upload forever).
  */
 import { DeadlineTimer } from '../deadline-timer.js'
 import { type Exchange, ReadState, WriteState } from './exchange.js'
 
 /** What is watched. */
-export const Watch = { NONE: 0, CONTINUE: 1, HEADERS: 2, BODY: 3 } as const
+export const Watch = { NONE: 0, CONTINUE: 1, HEADERS: 2, BODY: 3, SEND: 4 } as const
 export type Watch = (typeof Watch)[keyof typeof Watch]
 
 /** Called when a deadline passed: `ms` is the duration it was set from (the timeout errors report it). */
@@ -33,10 +35,12 @@ export class ExchangeDeadline {
   /**
    * Watch what `oldest` (the connection's oldest exchange, or null when there is none or
    * the connection is no longer live) waits for: its 100 Continue, its head, or (while its
-   * consumer is not paused) its next body chunk; nothing while it is still being written.
-   * Called whenever the oldest exchange, or what it waits for, changes.
+   * consumer is not paused) its next body chunk; while it is still being written, the
+   * socket's drain when `sendBlocked` (its body waits for one), else nothing (a streamed body
+   * waiting for its own source is not a stalled send). Called whenever the oldest exchange,
+   * or what it waits for, changes.
    */
-  watch(oldest: Exchange | null): void {
+  watch(oldest: Exchange | null, sendBlocked = false): void {
     if (oldest === null) {
       this.#unwatch()
     } else if (oldest.write === WriteState.AWAITING_CONTINUE) {
@@ -46,6 +50,8 @@ export class ExchangeDeadline {
       else this.#watchFor(Watch.BODY, oldest, oldest.request.bodyTimeout)
     } else if (oldest.write === WriteState.SENT) {
       this.#watchFor(Watch.HEADERS, oldest, oldest.request.headersTimeout)
+    } else if (oldest.write === WriteState.STREAMING && sendBlocked) {
+      if (this.#watch !== Watch.SEND || this.#ex !== oldest) this.#watchFor(Watch.SEND, oldest, oldest.request.bodyTimeout)
     } else {
       this.#unwatch()
     }

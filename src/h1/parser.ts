@@ -180,6 +180,12 @@ export class ResponseParser {
   #error: unknown = undefined
   /** Stream offset of the first byte of the chunk being executed (total consumed otherwise). */
   #consumed = 0
+  /**
+   * Stream offset of the first byte of the response being parsed (its status line; an
+   * interim response is a response of its own): H1ParseError#offset counts from here, as
+   * errors.ts documents, not from the start of the connection.
+   */
+  #messageStart = 0
 
   // A line that spans chunks: its bytes so far, and the stream offset of its first byte.
   #line: Buffer = Buffer.allocUnsafe(256)
@@ -330,7 +336,7 @@ export class ResponseParser {
         return
       default: {
         // RFC 9112 §8: a message whose framing says it is longer than what arrived is incomplete.
-        const err = new H1ParseError(ParseReason.UNEXPECTED_EOF, this.#consumed)
+        const err = new H1ParseError(ParseReason.UNEXPECTED_EOF, this.#consumed - this.#messageStart)
         this.#die(err)
         throw err
       }
@@ -356,8 +362,9 @@ export class ResponseParser {
     this.#to(S.DEAD)
   }
 
+  /** `offset` is a stream offset; the error counts from the start of the response. */
   #fail(reason: ParseReason, offset: number): never {
-    throw new H1ParseError(reason, offset)
+    throw new H1ParseError(reason, offset - this.#messageStart)
   }
 
   /** End of a response: the next byte starts the next one, or nothing may follow. */
@@ -371,6 +378,7 @@ export class ResponseParser {
   /** Consume complete lines while the state is line-oriented; buffer a trailing partial line. */
   #readLines(buf: Buffer, pos: number, len: number): number {
     while (pos < len) {
+      if (this.#state === S.IDLE && this.#lineLen === 0) this.#messageStart = this.#consumed + pos
       let lf: number
       if (buf === this.#strBuf) {
         // Inside a head decoded whole: its line ends are in the string.

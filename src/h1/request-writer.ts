@@ -17,6 +17,8 @@ export interface RequestWriterEvents {
   bodySent(ex: Exchange): void
   /** A streamed body failed: the stream threw, produced a bad chunk, or missed its declared length. */
   bodyFailed(ex: Exchange, err: WirepoolError): void
+  /** A streamed body started or stopped waiting for the socket to drain (the send deadline watches it). */
+  sendBlocked(ex: Exchange): void
   /** An unlisted write move was refused (production; tests throw): fail the connection. */
   internalError(err: IllegalTransitionError): void
 }
@@ -40,6 +42,11 @@ export class RequestWriter {
   /** The exchange whose body is being written (or held for 100-continue); it blocks later heads. */
   get writing(): Exchange | null {
     return this.#writing
+  }
+
+  /** The body being written waits for the socket to drain (no progress until it does). */
+  get blocked(): boolean {
+    return this.#drainWaiter !== null
   }
 
   /** The socket is no longer ours (an upgrade took it). */
@@ -153,7 +160,10 @@ export class RequestWriter {
       wanted: () => ex.write === WriteState.STREAMING,
       write: (chunk) => {
         const ok = chunked ? writeChunk(socket, chunk) : socket.write(chunk)
-        return ok ? undefined : new Promise<void>((resolve) => (this.#drainWaiter = resolve))
+        if (ok) return undefined
+        const wait = new Promise<void>((resolve) => (this.#drainWaiter = resolve))
+        this.#events.sendBlocked(ex)
+        return wait
       },
     }
     try {
@@ -175,6 +185,8 @@ export class RequestWriter {
     const waiter = this.#drainWaiter
     if (waiter === null) return
     this.#drainWaiter = null
+    const writing = this.#writing
+    if (writing !== null) this.#events.sendBlocked(writing)
     waiter()
   }
 }

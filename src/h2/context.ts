@@ -26,6 +26,10 @@ export interface SessionContext {
   transitionStream(stream: H2Stream, event: StreamEvent, errorCode?: number): boolean
   /** Set the stream's header/body deadline `ms` from now (non-finite or ≤ 0: none). */
   armDeadline(stream: H2Stream, ms: number): void
+  /** The stream's content must make progress by `at` (send.ts; deadlines.ts fails it with SendTimeoutError). */
+  armSendDeadline(stream: H2Stream, at: number): void
+  /** A request on this connection timed out: the connection is suspect until a PING proves it alive (liveness.ts). */
+  requestTimedOut(): void
   /** Fail the request and reset its stream (paced); a stream never opened just goes away. */
   cancel(stream: H2Stream, code: number, error: WirepoolError): void
   /** A stream error (RFC 9113 §5.4.2): RST_STREAM with its code, the request fails. */

@@ -7,11 +7,11 @@
  */
 import { performance } from 'node:perf_hooks'
 import { DeadlineTimer } from '../deadline-timer.js'
-import { BodyTimeoutError, HeadersTimeoutError } from '../errors.js'
+import { BodyTimeoutError, HeadersTimeoutError, SendTimeoutError } from '../errors.js'
 import type { SessionContext } from './context.js'
 import { H2ErrorCode } from './frame.js'
 import type { Sender } from './send.js'
-import { ResponsePhase, type H2Stream } from './stream.js'
+import { ResponsePhase, canSend, type H2Stream } from './stream.js'
 
 export class StreamDeadlines {
   readonly #ctx: SessionContext
@@ -38,6 +38,12 @@ export class StreamDeadlines {
     this.#timer.armBy(at)
   }
 
+  /** The stream's content must make progress by `at` (send.ts keeps it moving). */
+  armSendAt(stream: H2Stream, at: number): void {
+    stream.sendDeadline = at
+    this.#timer.armBy(at)
+  }
+
   /** No stream left to watch, or the connection closed: drop the timer. */
   cancel(): void {
     this.#timer.cancel()
@@ -48,7 +54,19 @@ export class StreamDeadlines {
     if (this.#ctx.closed()) return Infinity
     let next = Infinity
     for (const stream of [...this.#ctx.streams.values()]) {
-      if (stream.done || stream.deadline === Infinity) continue
+      if (stream.done) continue
+      const send = stream.sendDeadline
+      if (send <= now) {
+        // Content still waits and none of it went out for bodyTimeout: no window from the
+        // peer, or a socket that does not drain. The request fails with a code of its own.
+        if (stream.queuedBytes > 0 || (stream.bodyEnded && canSend(stream.state))) {
+          this.#ctx.cancel(stream, H2ErrorCode.CANCEL, new SendTimeoutError(stream.request.bodyTimeout, { origin: this.#ctx.origin }))
+          this.#ctx.requestTimedOut()
+          continue
+        }
+        stream.sendDeadline = Infinity
+      } else if (send < next) next = send
+      if (stream.deadline === Infinity) continue
       if (stream.deadline > now) {
         if (stream.deadline < next) next = stream.deadline
         continue
@@ -62,6 +80,7 @@ export class StreamDeadlines {
       const error =
         stream.phase === ResponsePhase.HEAD ? new HeadersTimeoutError(request.headersTimeout, { origin }) : new BodyTimeoutError(request.bodyTimeout, { origin })
       this.#ctx.cancel(stream, H2ErrorCode.CANCEL, error)
+      this.#ctx.requestTimedOut()
     }
     return next
   }

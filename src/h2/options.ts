@@ -20,6 +20,17 @@ export interface H2ConnectionOptions {
   settingsTimeout?: number
   /** Send a liveness PING this often (ms); an unanswered one by the next interval kills the connection. Default off. */
   pingInterval?: number
+  /**
+   * Liveness (Go's ReadIdleTimeout): with streams open and nothing received for this many ms,
+   * send a PING. Default 15000; 0 disables the idle probe.
+   */
+  readIdleTimeout?: number
+  /**
+   * Liveness (Go's PingTimeout): a liveness PING — after readIdleTimeout, or after a request on
+   * this connection timed out — not acknowledged within this many ms closes the connection.
+   * Default 10000; 0 disables liveness PINGs.
+   */
+  pingTimeout?: number
   tlsResumed: boolean | null
   /** Our SETTINGS_INITIAL_WINDOW_SIZE to start with (default 1 MiB); grows with the measured BDP. */
   initialStreamWindow?: number
@@ -35,6 +46,8 @@ export interface ResolvedH2Options {
   maxHeaderCount: number
   settingsTimeout: number
   pingInterval: number
+  readIdleTimeout: number
+  pingTimeout: number
   initialStreamWindow: number
   connectionWindow: number
   expectContinueTimeout: number
@@ -44,6 +57,13 @@ const DEFAULT_MAX_CONCURRENT = 1000
 const DEFAULT_STREAM_WINDOW = 1024 * 1024
 const DEFAULT_CONNECTION_WINDOW = 16 * 1024 * 1024
 const DEFAULT_SETTINGS_TIMEOUT = 10_000
+/**
+ * Go's http2 Transport has the same pair (ReadIdleTimeout, off unless set; PingTimeout, 15 s).
+ * Ours is on by default: a response may stay silent for any time as long as the peer answers
+ * a PING within 10 s, so only a connection whose peer is gone (or unreachable) is closed.
+ */
+const DEFAULT_READ_IDLE_TIMEOUT = 15_000
+const DEFAULT_PING_TIMEOUT = 10_000
 /** As H1Connection: how long to hold a body for 100 (Continue) before sending it anyway. */
 const DEFAULT_EXPECT_CONTINUE_TIMEOUT = 1000
 
@@ -56,6 +76,8 @@ export function resolveH2Options(options: H2ConnectionOptions): ResolvedH2Option
     maxHeaderCount: integerOption('maxHeaderCount', options.maxHeaderCount, DEFAULT_MAX_HEADER_COUNT),
     settingsTimeout: options.settingsTimeout ?? DEFAULT_SETTINGS_TIMEOUT,
     pingInterval: options.pingInterval ?? 0,
+    readIdleTimeout: options.readIdleTimeout ?? DEFAULT_READ_IDLE_TIMEOUT,
+    pingTimeout: options.pingTimeout ?? DEFAULT_PING_TIMEOUT,
     // §6.9.1: a flow-control window never exceeds 2^31-1.
     initialStreamWindow: integerOption('initialStreamWindow', options.initialStreamWindow, DEFAULT_STREAM_WINDOW, { max: MAX_WINDOW_SIZE }),
     connectionWindow: integerOption('connectionWindow', options.connectionWindow, DEFAULT_CONNECTION_WINDOW, { max: MAX_WINDOW_SIZE }),

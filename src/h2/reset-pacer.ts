@@ -8,7 +8,8 @@
  * after it; Go's and nginx's defences count resets against MAX_CONCURRENT_STREAMS-sized
  * windows. Staying under both by a wide margin costs nothing in practice: a stream whose reset
  * waits still occupies one of the peer's concurrency slots (it is open on the wire), which is
- * exactly what the server's accounting expects.
+ * exactly what the server's accounting expects — but not one of our own cap's
+ * (H2Connection.capacity), so an abort storm is not slowed to the pacer's rate.
  *
  * `ResetPacer` is the rule, sans-I/O (the caller passes the time). `PacedResets` applies it
  * to a connection: the queue of resets waiting for a token, its one timer, and the ids we

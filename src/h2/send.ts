@@ -5,6 +5,7 @@
  * the socket keeps up. A streamed body is read with the shared copy loop (body-source.ts)
  * into the stream's own send queue (H2Stream.queue / takeBytes).
  */
+import { performance } from 'node:perf_hooks'
 import type { BatchWriter } from '../batch-writer.js'
 import { bodyStreamError, copyBody, isAsyncIterable, type BodySink } from '../body-source.js'
 import type { RequestBody } from '../dispatch.js'
@@ -132,8 +133,20 @@ export class Sender {
 
   /** The stream has something new to send (DATA, or END_STREAM): its turn in the round robin, and pump. */
   readonly queued = (stream: H2Stream): void => {
+    if (stream.sendDeadline === Infinity) this.#watchSend(stream)
     this.#scheduler.add(stream)
     this.pumpData()
+  }
+
+  /**
+   * Content waits to go out: it must make progress within bodyTimeout (issue #18: a peer that
+   * stops reading, or gives no window, must not hold the request forever). Each DATA frame
+   * sent moves the deadline on (#sendData); a tunnel's bytes are not a request body.
+   */
+  #watchSend(stream: H2Stream): void {
+    const ms = stream.request.bodyTimeout
+    if (!(ms > 0) || !Number.isFinite(ms) || establishedTunnel(stream) !== null) return
+    this.#ctx.armSendDeadline(stream, performance.now() + ms)
   }
 
   /** The stream may send again (its window opened): its turn in the round robin, without pumping yet. */
@@ -207,6 +220,11 @@ export class Sender {
         if (stream.state.kind === 'closed') this.finishTunnel(stream)
         tunnel.endWritten()
       }
+    }
+    // Progress: the send deadline moves on while content still waits, and ends when none does
+    // (a streamed body waiting for its source is not a stalled send).
+    if (stream.sendDeadline !== Infinity) {
+      stream.sendDeadline = stream.queuedBytes > 0 || (stream.bodyEnded && canSend(stream.state)) ? performance.now() + stream.request.bodyTimeout : Infinity
     }
   }
 

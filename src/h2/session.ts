@@ -10,7 +10,8 @@
  *   recv-flow.ts     ReceiveFlow: receive windows, WINDOW_UPDATE credit, BDP window growth
  *   endings.ts       StreamEndings: a stream's failure, reset, abandoned content, removal
  *   reset-pacer.ts   PacedResets: our RST_STREAM frames, paced
- *   deadlines.ts     StreamDeadlines: header/body/100-continue deadlines on one timer
+ *   deadlines.ts     StreamDeadlines: header/body/send/100-continue deadlines on one timer
+ *   liveness.ts      LivenessWatch: PING a silent connection, suspect one that timed out a request
  *   settings-ack.ts  SettingsAcks: our SETTINGS and their acknowledgement timeout
  *   options.ts       the options, their defaults and checks
  *   stream.ts, connection-state.ts: the two state machines (one writer each)
@@ -33,6 +34,7 @@ import {
   H2GoawayError,
   H2ProtocolError,
   InvalidArgumentError,
+  PingTimeoutError,
   SocketClosedError,
   type WirepoolError,
   IllegalTransitionError,
@@ -49,6 +51,7 @@ import { encodeGoaway, encodePing, encodeRstStream, encodeSettingsAck } from './
 import { HpackEncoder } from './hpack.js'
 import { resolveH2Options, type H2ConnectionOptions } from './options.js'
 import { PingTracker } from './pings.js'
+import { LivenessWatch } from './liveness.js'
 import { Receiver, type ReceiverHooks } from './recv.js'
 import { ReceiveFlow } from './recv-flow.js'
 import { PacedResets, type ResetWire } from './reset-pacer.js'
@@ -56,7 +59,7 @@ import { Responder } from './response.js'
 import { Sender, WRITE_HIGH_WATER, contentBytes } from './send.js'
 import { PeerSettings, localSettings } from './settings.js'
 import { SettingsAcks } from './settings-ack.js'
-import { H2Stream, StreamEvent, attachBodyErrorSink, canSend } from './stream.js'
+import { H2Stream, ResponsePhase, StreamEvent, attachBodyErrorSink, canSend } from './stream.js'
 import { illegalTransition } from '../state-machine.js'
 import { TunnelHandler } from './tunnel.js'
 
@@ -70,6 +73,8 @@ const ASSUMED_PEER_CONCURRENCY = 100
 
 /** Thrown from frame callbacks once the connection is closed, to stop the reader mid-chunk. */
 const UNWIND: unique symbol = Symbol('unwind')
+
+function noop(): void {}
 
 export class H2Connection extends EventEmitter<ConnectionEvents> implements PoolConnection {
   readonly id: number
@@ -111,6 +116,7 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
   readonly #responder: Responder
   readonly #receiver: Receiver
   readonly #resets: PacedResets
+  readonly #liveness: LivenessWatch
 
   /** Written only by `#transition` (connection-state.ts). */
   #state: ConnectionState = INITIAL_CONNECTION_STATE
@@ -162,6 +168,12 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
       { maxHeaderListSize, maxHeaderCount },
     )
     this.#reader = new FrameReader(this.#receiver)
+    this.#liveness = new LivenessWatch(resolved.readIdleTimeout, resolved.pingTimeout, {
+      hasStreams: () => this.#streams.size > 0,
+      sendProbe: (onAck) => this.#writer.push(encodePing(this.#pings.user(performance.now(), onAck, noop))),
+      dead: (ms) => this.#livenessFailed(ms),
+      cleared: () => this.#scheduleFree(),
+    })
     this.#closePromise = new Promise<void>((resolve) => this.once('close', () => resolve()))
 
     socket.allowHalfOpen = false
@@ -196,6 +208,8 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
       closed: () => this.#state.kind === 'closed',
       transitionStream: (stream, event, errorCode) => this.#transitionStream(stream, event, errorCode),
       armDeadline: (stream, ms) => this.#deadlines.arm(stream, ms),
+      armSendDeadline: (stream, at) => this.#deadlines.armSendAt(stream, at),
+      requestTimedOut: () => this.#liveness.requestTimedOut(),
       cancel: (stream, code, error) => this.#endings.cancel(stream, code, error),
       streamError: (stream, error) => this.#endings.streamError(stream, error),
       handlerThrew: (stream, err) => this.#endings.handlerThrew(stream, err),
@@ -241,8 +255,20 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
   get capacity(): number {
     const state = this.#state
     if (!acceptsStreams(state)) return 0
+    // A request timed out here and no PING proved the peer alive since (liveness.ts): send
+    // nothing more into what may be a dead connection; the pool uses or opens another.
+    if (this.#liveness.suspect) return 0
     const peer = state.kind === 'open' ? this.#peer.maxConcurrentStreams : ASSUMED_PEER_CONCURRENCY
-    const free = Math.min(peer, this.#maxConcurrent, this.#calmLimit) - this.#streams.size
+    // RFC 9113 §5.1.2: streams that are open or half-closed count toward the PEER's limit, and
+    // "Endpoints MUST NOT exceed the limit set by their peer": a cancelled stream whose
+    // RST_STREAM still waits in the pacer is open on the wire, so it keeps its slot there
+    // (and under the ENHANCE_YOUR_CALM limit, the peer's too). Our own cap is ours to count:
+    // a cancelled stream no longer takes one of its slots (issue #18: an abort storm must not
+    // wait for the pacer), but streams on the wire stay under twice our cap, so a storm of
+    // cancels against a peer with a huge limit cannot grow the table without bound.
+    const wire = this.#streams.size
+    const live = wire - this.#resets.waiting
+    const free = Math.min(Math.min(peer, this.#calmLimit) - wire, this.#maxConcurrent - live, 2 * this.#maxConcurrent - wire)
     return free > 0 ? free : 0
   }
 
@@ -345,6 +371,7 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     stream.id = id
     tunnelStream = stream
     this.#streams.set(id, stream)
+    this.#liveness.streamOpened()
     const reused = this.#dispatched > 0
     this.#dispatched++
     attachBodyErrorSink(stream)
@@ -419,6 +446,7 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
 
   #onData = (chunk: Buffer): void => {
     if (this.#state.kind === 'closed') return
+    this.#liveness.lastRead = performance.now()
     try {
       this.#reader.push(chunk)
     } catch (err) {
@@ -538,7 +566,9 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
 
   #emitFree = (): void => {
     this.#freeScheduled = false
-    if (this.capacity > 0) this.emit('free')
+    // (A suspect connection shows no capacity but must still tell the pool that its load
+    // went to nothing: the pool reads idle/busy from it.)
+    if (this.capacity > 0 || this.#streams.size === 0) this.emit('free')
   }
 
   // ── lifecycle ───────────────────────────────────────────────────────────────────────
@@ -594,6 +624,25 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     this.#writer.push(encodePing(this.#pings.keepAlive(performance.now())))
   }
 
+  /**
+   * A liveness PING went unanswered (liveness.ts): the peer is gone or its bytes no longer
+   * arrive. The connection retires with the reason (the pool's lifecycle events and figures
+   * show it), every stream fails with PingTimeoutError — retryable when no byte of its
+   * response arrived, so an idempotent request goes again on another connection (RFC 9110
+   * §9.2.2) — and the socket is destroyed (a graceful end could wait forever on a dead peer).
+   */
+  #livenessFailed(ms: number): void {
+    if (this.#state.kind === 'closed') return
+    const origin = this.#origin
+    if (acceptsStreams(this.#state)) this.#transition(ConnectionEvent.RETIRE, `ping-timeout: no PING acknowledgement within ${ms} ms`)
+    for (const stream of [...this.#streams.values()]) {
+      if (stream.done) continue
+      this.#endings.abandonBody(stream)
+      this.#endings.fail(stream, new PingTimeoutError(ms, { origin, responseStarted: stream.phase !== ResponsePhase.HEAD }))
+    }
+    this.destroy(new PingTimeoutError(ms, { origin, responseStarted: false }))
+  }
+
   #onEnd = (): void => {
     if (this.#state.kind === 'closed') return
     this.#teardown(this.#streams.size === 0 ? undefined : new SocketClosedError('connection closed by the peer', { origin: this.#origin }), false)
@@ -626,6 +675,7 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     if (this.#keepAliveTimer !== undefined) clearInterval(this.#keepAliveTimer)
     this.#keepAliveTimer = undefined
     this.#deadlines.cancel()
+    this.#liveness.stop()
     this.#resets.clear()
     this.#sender.clear()
     const streams = [...this.#streams.values()]

@@ -215,6 +215,11 @@ export class H2Stream {
 
   /** Absolute time (performance.now ms) at which headersTimeout / bodyTimeout fires, or Infinity. */
   deadline = Infinity
+  /**
+   * Absolute time (performance.now ms) by which the request content waiting to go out must make
+   * progress (bodyTimeout after the last DATA frame sent), or Infinity while nothing waits.
+   */
+  sendDeadline = Infinity
   /** A cancel is waiting for the reset pacer: the stream is dead to the handler, alive on the wire. */
   cancelQueued = false
   readonly resume: () => void

@@ -24,6 +24,8 @@ export interface ConnectionsOwner {
   drain(): void
   /** A connect failed (the record is closed): the queued requests learn of it. */
   connectFailed(err: WirepoolError, reason: 'demand' | 'warm-up'): void
+  /** A connect succeeded: the origin is reachable again (the connect-retry streak ends). */
+  connected(): void
   certificateExpiring(event: CertificateExpiringEvent): void
   // (handed to the lifecycle as they are: functions that need no `this`)
   /** A connection stopped taking requests: its affinity keys go. */
@@ -188,6 +190,13 @@ export class Connections {
       this.retire(rec, 'max-requests')
       return
     }
+    // Ready (HTTP/2: the peer's SETTINGS came): only now is the origin known to be reachable —
+    // a connection that dies before it is ready (a TLS or HTTP/2 handshake cut short) must not
+    // end the connect-retry streak, or the queue would wait through endless connects.
+    if (rec.state === 'handshaking' && (to === 'idle' || to === 'busy')) this.#owner.connected()
+    // A connection retired because its peer stopped answering (HTTP/2 liveness, issue #18):
+    // stats().errors counts it under its own key, next to the lifecycle event's reason.
+    if (to === 'draining' && rec.state !== 'draining' && reason.startsWith('ping-timeout')) this.#figures.count('retired:ping-timeout')
     if (to !== rec.state) this.lifecycle.transition(rec, to, reason)
     if (to === 'idle' || to === 'busy') this.#owner.drain()
     else if (to === 'draining' && conn.inFlight === 0) void conn.close()

@@ -79,6 +79,8 @@ export async function openConnection(req: ConnectRequest): Promise<OpenedConnect
     expectContinueTimeout: options.expectContinueTimeout,
     ...(options.maxConcurrentStreams === undefined ? {} : { maxConcurrentStreams: options.maxConcurrentStreams }),
     ...(options.pingInterval === 0 ? {} : { pingInterval: options.pingInterval }),
+    readIdleTimeout: options.readIdleTimeout,
+    pingTimeout: options.pingTimeout,
   })
 
   const route = proxyRouteFor(options.proxy, origin, options.h2c && req.h1Only !== true)

@@ -55,6 +55,22 @@ function withProxy(proxy: string | null, stats: OriginStats): PoolStats {
 /** An origin's stats, and the proxy its connections go through (null: direct). */
 export type PoolStats = OriginStats & { proxy: string | null }
 
+/** Connect attempts in a row for queued requests before they fail with the connect error. */
+const CONNECT_ATTEMPTS = 5
+/** The first connect retry waits about this long; each later one twice as long (capped). */
+const CONNECT_BACKOFF_MS = 100
+
+/** Delay before connect retry `n` (1-based): 100, 200, 400, 800 ms… capped, with equal jitter. */
+function connectBackoff(n: number, maxDelay: number): number {
+  const exponential = Math.min(Math.max(maxDelay, CONNECT_BACKOFF_MS), CONNECT_BACKOFF_MS * 2 ** (n - 1))
+  return exponential / 2 + (exponential / 2) * Math.random()
+}
+
+/** A connect failure another try may not repeat: refused, timed out, reset while connecting. */
+function isTransientConnectError(err: WirepoolError): boolean {
+  return err.code === ErrorCode.CONNECT_REFUSED || err.code === ErrorCode.CONNECT_TIMEOUT || err.code === ErrorCode.SOCKET_CLOSED
+}
+
 export class Pool extends EventEmitter<PoolEvents> {
   /** The TLS sessions this pool resumes from (null for http: or sessionCache false). */
   readonly #sessionCache: TlsSessionCache | null
@@ -81,6 +97,10 @@ export class Pool extends EventEmitter<PoolEvents> {
   /** Upgraded sockets (WebSocket) still open. */
   #upgradedOpen = 0
   #resolveClosed: (() => void) | undefined
+  /** Connects that failed in a row (transient failures), reset by one that succeeds. */
+  #connectFailures = 0
+  /** Waiting out the backoff before the next connect for queued requests. */
+  #connectRetryTimer: NodeJS.Timeout | undefined = undefined
 
   static {
     providePoolInternals({
@@ -117,6 +137,9 @@ export class Pool extends EventEmitter<PoolEvents> {
       },
       drain: () => this.#drain(),
       connectFailed: (err, reason) => this.#connectFailed(err, reason),
+      connected: () => {
+        this.#connectFailures = 0
+      },
       unbindAffinity: (rec) => this.#queue.unbind(rec),
       publish: (rec, from, to, reason) => this.#publishConnection(rec, from, to, reason),
       recordClosed: () => this.#maybeFinishClose(),
@@ -249,13 +272,29 @@ export class Pool extends EventEmitter<PoolEvents> {
     return [...this.#lifecycle.records].map((rec) => snapshotOf(rec, this.origin, now))
   }
 
-  /** Stop taking requests; queued and in-flight ones finish; then every socket closes. */
-  close(): Promise<void> {
-    if (this.#closing !== undefined) return this.#closing
-    this.#closing = new Promise<void>((resolve) => {
-      this.#resolveClosed = resolve
-    })
-    this.#maybeFinishClose()
+  /**
+   * Stop taking requests; queued and in-flight ones finish (each within its own deadlines);
+   * then every socket closes. With `timeout` (ms), whatever is still open after that grace
+   * period is destroyed (requests fail with PoolClosedError), so the promise always resolves.
+   */
+  close(options: { timeout?: number } = {}): Promise<void> {
+    const timeout = options.timeout
+    if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout >= 0))) {
+      return Promise.reject(new InvalidArgumentError('close({ timeout }) needs a number of ms ≥ 0', { origin: this.origin }))
+    }
+    if (this.#closing === undefined) {
+      this.#closing = new Promise<void>((resolve) => {
+        this.#resolveClosed = resolve
+      })
+      this.#maybeFinishClose()
+    }
+    if (timeout !== undefined && Number.isFinite(timeout) && this.#resolveClosed !== undefined) {
+      const timer = setTimeout(() => {
+        if (this.#resolveClosed !== undefined) void this.destroy(new PoolClosedError(`pool closed: grace period of ${timeout} ms over`, { origin: this.origin }))
+      }, timeout)
+      timer.unref()
+      void this.#closing.then(() => clearTimeout(timer))
+    }
     return this.#closing
   }
 
@@ -264,6 +303,8 @@ export class Pool extends EventEmitter<PoolEvents> {
     if (!this.#destroyed) {
       this.#destroyed = true
       const reason = err === undefined ? new PoolClosedError('pool was destroyed', { origin: this.origin }) : toWirepoolError(err, this.origin)
+      if (this.#connectRetryTimer !== undefined) clearTimeout(this.#connectRetryTimer)
+      this.#connectRetryTimer = undefined
       for (const entry of this.#queue.takeAll()) this.#failEntry(entry, reason)
       for (const entry of [...this.#backingOff]) this.#failEntry(entry, reason)
       for (const rec of [...this.#lifecycle.records]) {
@@ -395,6 +436,8 @@ export class Pool extends EventEmitter<PoolEvents> {
    * slot; otherwise wait for one (the budget evicts an idle connection somewhere for it).
    */
   #openForDemand(h1Only: boolean): boolean {
+    // After a failed connect, the next one waits out its backoff (#connectFailed).
+    if (this.#connectRetryTimer !== undefined) return false
     if (this.#budget !== undefined && !this.#budget.tryTake(this.#budgetMember, true)) return false
     this.#connections.open('demand', h1Only).catch(noop)
     return true
@@ -473,10 +516,26 @@ export class Pool extends EventEmitter<PoolEvents> {
       this.#drain()
       return
     }
-    // The request that asked for this connection learns why it failed. If no established
-    // connection can serve the queue, everything queued fails the same way rather than
-    // hammering an origin that is down with one connect per queued request.
-    if (this.#queue.length > 0) this.#failEntry(this.#queue.removeAt(0), err)
+    // Issue #18: one refused connect must not fail a whole queue. A transient failure
+    // (refused, timed out, reset while connecting) is tried again after a capped, jittered
+    // backoff while the queued requests wait (nothing of theirs was sent, so any method may
+    // wait); after CONNECT_ATTEMPTS failures in a row — or at once for a failure that another
+    // try would repeat (certificate, pin) — the queued requests fail with the connect error,
+    // unless an established connection can still serve them. `retry: false` tries once.
+    // Connects opened together fail together: one backoff (and one count) for them all.
+    if (this.#connectRetryTimer !== undefined && isTransientConnectError(err)) return
+    this.#connectFailures++
+    const attempts = this.#options.retry.attempts > 0 ? CONNECT_ATTEMPTS : 1
+    if (isTransientConnectError(err) && this.#connectFailures < attempts && !this.#destroyed) {
+      if (this.#queue.length === 0) return
+      const delay = connectBackoff(this.#connectFailures, this.#options.retry.maxDelay)
+      this.#connectRetryTimer = setTimeout(() => {
+        this.#connectRetryTimer = undefined
+        if (!this.#destroyed) this.#drain()
+      }, delay)
+      return
+    }
+    this.#connectFailures = 0
     if (countEstablished(this.#lifecycle.records) === 0) for (const entry of this.#queue.takeAll()) this.#failEntry(entry, err)
     this.#drain()
   }

