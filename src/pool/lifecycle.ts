@@ -284,8 +284,10 @@ export class Lifecycle {
     }
     if (from === 'idle') {
       this.idle.remove(rec as unknown as IdleRecord)
-      // Requests in flight keep the process alive; an idle socket does not (see below).
-      if (to === 'busy') (rec.conn as PoolConnection).setKeepsProcessAlive(true)
+      // Requests in flight keep the process alive; an idle socket does not (see below). Any
+      // way out of idle but closing may carry one: busy, or draining when the request just
+      // dispatched was the connection's last (maxRequestsPerConnection).
+      if (to !== 'closed') (rec.conn as PoolConnection).setKeepsProcessAlive(true)
     }
     if (to === 'idle') {
       // An idle pooled socket never holds the event loop open (its timers are unref'd too):

@@ -66,6 +66,14 @@ t.test('HTTP/1.1: one request, the idle pooled socket does not hold the process'
   t.equal(srv.connections(), 1, 'the child did open a kept-alive connection')
 })
 
+t.test("HTTP/1.1: a request that is its connection's last keeps the process alive until it is answered", async (t) => {
+  // The connection drains as the request is dispatched (maxRequestsPerConnection: 1): it left
+  // idle without being busy, and must still hold the event loop while the answer is due.
+  const srv = await httpServer(t, (_req, res) => setTimeout(() => res.end('hello'), 300))
+  const exit = await runChild('h1-last', `${srv.origin}/`)
+  t.equal(exit.code, 0, `the child read its response and printed done ${exit.stderr}`)
+})
+
 t.test('HTTP/2 (h2c): one request, the idle session does not hold the process', async (t) => {
   const server = http2.createServer()
   const sessions = new Set<http2.ServerHttp2Session>()
