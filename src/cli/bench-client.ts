@@ -290,7 +290,7 @@ export async function runClients(config: ClientConfig, onProgress?: (progress: P
   const measureFrom = runStart + config.warmUpMs
   /** Intended starts at or past this are not scheduled (duration mode). */
   const measureUntil = config.durationMs === undefined ? Infinity : measureFrom + config.durationMs
-  const planned = config.durationMs === undefined ? config.requests : Math.max(0, Math.ceil((measureUntil - origin) / interval))
+  const planned = config.durationMs === undefined ? config.requests : startsBefore(origin, interval, measureUntil)
   let nextIndex = 0
   let scheduleOver = false
   /** FIFO of intended starts; `backlogHead` is the next to go (compacted as it drains). */
@@ -409,4 +409,16 @@ export async function runClients(config: ClientConfig, onProgress?: (progress: P
     if (rec.succeeded > 0 && lifeMs > 0) result.clientRps.push(rec.succeeded / (lifeMs / 1000))
   }
   return result
+}
+
+/**
+ * How many starts `origin + i × interval` (i = 0, 1, …) fall before `until`: the same test
+ * `inWindow` makes, so no request is planned whose start floating point puts at the window's
+ * very end (it would be sent, and the server would count it, but the run would not).
+ */
+function startsBefore(origin: number, interval: number, until: number): number {
+  let n = Math.max(0, Math.ceil((until - origin) / interval))
+  while (n > 0 && origin + (n - 1) * interval >= until) n--
+  while (origin + n * interval < until) n++
+  return n
 }
