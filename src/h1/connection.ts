@@ -543,12 +543,25 @@ export class H1Connection extends EventEmitter<ConnectionEvents> implements Pool
 
   #onError = (err: Error): void => {
     if (!this.#isLive()) return
-    this.#fail(new SocketClosedError(err.message, { cause: err, origin: this.#origin }), undefined)
+    this.#fail(this.#lostError(err.message, err), undefined)
+  }
+
+  /**
+   * The socket went away (error or close) with requests outstanding. In the middle of a
+   * response body that is the same short body a FIN there is — which of error, close or end
+   * a peer's RST surfaces as differs between Node versions —, so say how much arrived.
+   */
+  #lostError(message: string, cause: Error | undefined): WirepoolError {
+    const ex = this.#queue[0]
+    if (ex !== undefined && ex.read === ReadState.BODY) {
+      return new BodyIncompleteError(ex.bodyReceived, ex.responseLength === -1 ? undefined : ex.responseLength, { origin: this.#origin, ...(cause === undefined ? {} : { cause }) })
+    }
+    return new SocketClosedError(message, { origin: this.#origin, ...(cause === undefined ? {} : { cause }) })
   }
 
   #onClose = (): void => {
     if (this.#isLive()) {
-      const err = this.#queue.length === 0 ? undefined : new SocketClosedError('socket closed', { origin: this.#origin })
+      const err = this.#queue.length === 0 ? undefined : this.#lostError('socket closed', undefined)
       if (err === undefined) this.#teardown(undefined, undefined, false)
       else this.#fail(err, undefined)
     }

@@ -49,7 +49,15 @@ for (const { name, proto, server: serverOptions, agent: agentOptions } of TRANSP
         const requests = server.requests.filter((r) => r.path === '/faulty')
         t.ok(requests.every((r) => r.protocol === proto), `over ${proto}`)
         if (DISCOVER) console.log(`| ${c.name} | ${name} | ${method} | ${outcome} | ${requests.length} |`)
-        else t.same({ outcome, requests: requests.length }, expected?.[method])
+        else {
+          const want = expected?.[method]
+          // A RST sent right behind the first body bytes can reach the client before those
+          // bytes are read (it does on Node 24): then the head never arrived, and the connection
+          // is closed rather than the body cut short. Both are the documented codes of a reset.
+          const resetBehindBytes = proto === 'http/1.1' && (c.fault.kind === 'reset' || c.fault.kind === 'rst-stream') && want?.outcome === 'WP_BODY_INCOMPLETE'
+          if (resetBehindBytes && outcome === 'WP_SOCKET_CLOSED') t.same({ outcome, requests: requests.length }, { ...want, outcome: 'WP_SOCKET_CLOSED' })
+          else t.same({ outcome, requests: requests.length }, want)
+        }
       })
     }
   }
