@@ -87,35 +87,6 @@ export function renderSummary(t: BenchTotals): string {
   return `${lines.join('\n')}\n`
 }
 
-/** `--json`: the same figures for machines; durations in µs, sizes in bytes. */
-export function renderJson(t: BenchTotals, extra: Record<string, unknown>): string {
-  const f = figures(t)
-  const [, s1, s2, s3, s4, s5] = t.statusClasses
-  return `${JSON.stringify(
-    {
-      ...extra,
-      protocols: t.protocols,
-      threads: t.threads,
-      clients: t.clients,
-      elapsedMs: f.elapsedMs,
-      measuredMs: f.measuredMs,
-      requestsPerSecond: f.requestsPerSecond,
-      bytesPerSecond: f.bytesPerSecond,
-      requests: { total: t.total, started: t.started, done: t.done, succeeded: t.succeeded, failed: t.failed, errored: t.errored, timeout: t.timeout },
-      statusCodes: { '1xx': s1, '2xx': s2, '3xx': s3, '4xx': s4, '5xx': s5 },
-      traffic: { total: t.bytesTotal, headers: t.bytesHead, data: t.bytesData },
-      timeForRequestUs: f.requestTime,
-      timeForConnectUs: f.connectTime,
-      timeToFirstByteUs: f.firstByteTime,
-      requestsPerSecondPerClient: f.clientRps,
-      latencyPercentilesUs: f.percentiles,
-      errors: t.errors,
-    },
-    null,
-    2,
-  )}\n`
-}
-
 /**
  * Open loop: corrected (from the intended start) and uncorrected (from the actual send)
  * percentiles side by side, then what the timetable asked and what was achieved.
