@@ -44,6 +44,11 @@ export function applicability(suite: string, test: SuiteTest): Applicability {
   if (test.cdn_only === true) return { applies: false, why: 'CDN-only (CDN-Cache-Control, RFC 9213)' }
   if (suite === 'interim') return { applies: false, why: '1xx are observed through an undici dispatcher the runner makes, not through the fetch under test' }
   if (/shared/i.test(test.name)) return { applies: false, why: 'shared-cache behaviour' }
+  const requests = test.requests as Array<Record<string, unknown>>
+  if (requests.some((r) => 'cache' in r)) return { applies: false, why: "relies on fetch's `cache` mode rewriting request headers (a browser's fetch); the runner's non-browser mode pins Cache-Control itself" }
+  if (requests.some((r) => r['disconnect'] === true && Array.isArray(r['expected_response_headers_missing']) && (r['expected_response_headers_missing'] as unknown[]).includes('server-request-count'))) {
+    return { applies: false, why: 'expects an error response generated when the origin drops the connection (an intermediary’s answer); a client cache reports the network error, which the runner records as a failure' }
+  }
   return { applies: true }
 }
 

@@ -106,7 +106,13 @@ export interface ResponseDirectives {
   /** max-age: seconds; 0 also when the argument is invalid (stale, §4.2.1); undefined when absent. */
   maxAge: number | undefined
   noStore: boolean
+  /** Unqualified no-cache: never reused without validation (§5.2.2.4). */
   noCache: boolean
+  /**
+   * no-cache="field, …": only those fields need validation (§5.2.2.4), so they are not
+   * stored at all and the rest of the response is reused as usual.
+   */
+  noCacheFields: readonly string[]
   mustRevalidate: boolean
   proxyRevalidate: boolean
   public: boolean
@@ -124,12 +130,12 @@ export interface ResponseDirectives {
 export function responseDirectives(value: string | readonly string[] | undefined): ResponseDirectives {
   const d = parseCacheControl(value)
   const maxAge = d.has('max-age') ? (deltaSeconds(d.get('max-age')) ?? 0) : undefined
+  const noCache = d.get('no-cache')
   return {
     maxAge,
     noStore: d.has('no-store'),
-    // A qualified no-cache="field" restricts only those fields; a cache may treat it as the
-    // unqualified form (§5.2.2.4 leaves the field-level reuse to caches that implement it).
-    noCache: d.has('no-cache'),
+    noCache: noCache === true || noCache === '\u0000invalid',
+    noCacheFields: typeof noCache === 'string' && noCache !== '\u0000invalid' ? noCache.split(',').map((f) => f.trim().toLowerCase()).filter((f) => f !== '') : [],
     mustRevalidate: d.has('must-revalidate'),
     proxyRevalidate: d.has('proxy-revalidate'),
     public: d.has('public'),

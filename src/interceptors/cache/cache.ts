@@ -11,7 +11,7 @@ import type { RequestOptions } from '../../request-options.js'
 import type { Dispatch, Interceptor } from '../compose.js'
 import { headerEntries } from '../request-headers.js'
 import { requestDirectives } from './cache-control.js'
-import { type CacheContext, type Counters, type Lookup, servedHead } from './context.js'
+import { type CacheContext, type Counters, type Lookup, forget, servedHead } from './context.js'
 import type { HeuristicOptions } from './freshness.js'
 import { CacheHandler, type ForwardMode } from './handler.js'
 import { primaryKey } from './key.js'
@@ -162,10 +162,12 @@ export function cache(options: CacheOptions = {}): CacheInterceptor {
         // §5.2.1.7: "respond using a stored response or a 504 (Gateway Timeout)".
         replay(handler, { status: 504, statusText: 'Gateway Timeout', headers: { 'content-length': '0' }, body: new Uint8Array(0), protocol: 'http/1.1' }, { signal: lookup.signal })
         return
-      case 'revalidate':
+      case 'revalidate': {
         counters.revalidations++
-        forward(dispatch, withValidators(opts, decision.entry), handler, lookup, decision.entry, { kind: 'revalidate' })
+        const refetch = (again: DispatchHandler): void => forward(dispatch, opts, again, { ...lookup, stored: [] }, undefined, { kind: 'fetch' })
+        forward(dispatch, withValidators(opts, decision.entry), handler, lookup, decision.entry, { kind: 'revalidate' }, refetch)
         return
+      }
       case 'client-conditional':
         forward(dispatch, opts, handler, lookup, decision.entry, { kind: 'client-conditional' })
         return
@@ -179,8 +181,8 @@ export function cache(options: CacheOptions = {}): CacheInterceptor {
     }
   }
 
-  function forward(dispatch: Dispatch, opts: RequestOptions, handler: DispatchHandler, lookup: Lookup, entry: CachedResponse | undefined, mode: ForwardMode): void {
-    const wrapped = new CacheHandler(handler, ctx, lookup, entry, mode)
+  function forward(dispatch: Dispatch, opts: RequestOptions, handler: DispatchHandler, lookup: Lookup, entry: CachedResponse | undefined, mode: ForwardMode, refetch?: (handler: DispatchHandler) => void): void {
+    const wrapped = new CacheHandler(handler, ctx, lookup, entry, mode, refetch)
     try {
       dispatch(opts, wrapped)
     } catch (err) {
@@ -266,12 +268,8 @@ class InvalidatingHandler extends DelegatingHandler {
     const ctx = this.#ctx
     for (const url of invalidationTargets(this.#target, status, headers)) {
       ctx.counters.invalidations++
-      try {
-        // Started now, before the caller sees the answer, so a GET it sends next cannot be served the old one.
-        void Promise.resolve(ctx.store.delete(primaryKey(url))).catch(() => ctx.counters.storeErrors++)
-      } catch {
-        ctx.counters.storeErrors++
-      }
+      // Started now, before the caller sees the answer, so a GET it sends next cannot be served the old one.
+      forget(ctx, primaryKey(url))
     }
     return super.onHeaders(status, headers, resume, statusText, rawHeaders)
   }

@@ -71,3 +71,12 @@ export function servedHead(entry: CachedResponse, now: number): ReplayResponse {
   headers['age'] = String(Math.min(DELTA_SECONDS_MAX, Math.floor(currentAge(entry, now))))
   return { status: entry.status, statusText: entry.statusText, headers, body: entry.body, protocol: entry.protocol }
 }
+
+/** Drop a key; failures counted, never thrown. */
+export function forget(ctx: CacheContext, key: string): void {
+  try {
+    void Promise.resolve(ctx.store.delete(key)).catch(() => ctx.counters.storeErrors++)
+  } catch {
+    ctx.counters.storeErrors++
+  }
+}

@@ -7,6 +7,7 @@
  * a failure while a stale-if-error window is open (RFC 5861 §4) serves the stale response.
  */
 import type { ConnectionInfo, DispatchHandler, HeaderRecord, Protocol } from '../../dispatch.js'
+import { DelegatingHandler } from '../../delegating-handler.js'
 import { AbortedError, type WirepoolError } from '../../errors.js'
 import { responseDirectives } from './cache-control.js'
 import { freshness } from './freshness.js'
@@ -15,7 +16,7 @@ import { mayStore, notModifiedMatches, storedHeaders, updatedHeaders } from './p
 import { replay } from './replay.js'
 import type { CachedResponse } from './store.js'
 import type { CacheContext, Lookup } from './context.js'
-import { persist, servedHead } from './context.js'
+import { forget, persist, servedHead } from './context.js'
 
 /** What the forwarded request is to the cache. */
 export type ForwardMode =
@@ -31,6 +32,7 @@ export type ForwardMode =
 type State =
   | { kind: 'waiting' }
   | { kind: 'passing'; chunks: Uint8Array[] | null; size: number; entry: Omit<CachedResponse, 'body'> | null }
+  /** Answered another way: a replay of a stored response, or a refetch; `abort` reaches it. */
   | { kind: 'replaying'; abort: ((reason?: Error) => void) | undefined }
   | { kind: 'done' }
 
@@ -47,9 +49,12 @@ export class CacheHandler implements DispatchHandler {
   #upstreamAbort: ((reason?: Error) => void) | undefined
   #innerConnected = false
   #protocol: Protocol = 'http/1.1'
+  readonly #refetch: ((handler: DispatchHandler) => void) | undefined
 
-  constructor(inner: DispatchHandler, ctx: CacheContext, lookup: Lookup, stale: CachedResponse | undefined, mode: ForwardMode) {
+  /** `refetch` sends the caller's request again without the cache's validators. */
+  constructor(inner: DispatchHandler, ctx: CacheContext, lookup: Lookup, stale: CachedResponse | undefined, mode: ForwardMode, refetch?: (handler: DispatchHandler) => void) {
     this.#inner = inner
+    this.#refetch = refetch
     this.#ctx = ctx
     this.#lookup = lookup
     this.#stale = stale
@@ -82,9 +87,21 @@ export class CacheHandler implements DispatchHandler {
     const stale = this.#stale
     if (status === 304 && stale !== undefined && this.#mode.kind !== 'fetch') {
       if (notModifiedMatches(stale.headers, headers)) return this.#notModified(stale, status, headers, resume, statusText, responseTime, rawHeaders)
-      // A 304 for something we do not hold (§4.3.4: nothing is updated); it is the caller's
-      // if they asked a conditional question, else it cannot be answered from the store.
-      void Promise.resolve(ctx.store.delete(stale.key)).catch(() => ctx.counters.storeErrors++)
+      // A 304 for something we do not hold (§4.3.4: nothing is updated, the stored response
+      // is outdated). The caller's own conditional request gets it as it is; the cache's
+      // revalidation asks again, unconditionally, for the caller.
+      forget(ctx, stale.key)
+      if (this.#mode.kind === 'revalidate' && this.#refetch !== undefined) {
+        const state: State = { kind: 'replaying', abort: undefined }
+        this.#state = state
+        this.#refetch(new Reattached(this.#inner, (abort) => (state.abort = abort)))
+        return true
+      }
+      if (this.#mode.kind === 'background') {
+        this.#state = { kind: 'done' }
+        this.#inner.onComplete()
+        return true
+      }
     }
     if (stale !== undefined && ERROR_STATUSES.has(status) && this.#mode.kind !== 'background' && this.#staleIfError(stale)) {
       this.#serveStale(stale)
@@ -151,7 +168,7 @@ export class CacheHandler implements DispatchHandler {
       variant: variantId(vary, lookup.headers),
       status,
       statusText,
-      headers: storedHeaders(headers),
+      headers: storedHeaders(headers, cc.noCacheFields),
       requestTime: lookup.requestTime,
       responseTime,
       protocol: this.#protocol,
@@ -162,12 +179,12 @@ export class CacheHandler implements DispatchHandler {
     const ctx = this.#ctx
     ctx.counters.notModified++
     // §4.3.4: the stored response, freshened by the 304's fields and times.
-    const merged: CachedResponse = { ...stale, headers: updatedHeaders(stale.headers, headers), requestTime: this.#lookup.requestTime, responseTime }
+    const merged: CachedResponse = { ...stale, headers: updatedHeaders(stale.headers, headers, responseDirectives(headers['cache-control']).noCacheFields), requestTime: this.#lookup.requestTime, responseTime }
     const cc = responseDirectives(merged.headers['cache-control'])
     if (mayStore({ status: merged.status, headers: merged.headers, cc, request: this.#lookup.cc, authorization: this.#lookup.authorization, heuristic: ctx.heuristic !== undefined })) {
       persist(ctx, this.#lookup, merged)
     } else {
-      void Promise.resolve(ctx.store.delete(stale.key)).catch(() => ctx.counters.storeErrors++)
+      forget(ctx, stale.key)
     }
     if (this.#mode.kind === 'client-conditional') {
       // The caller asked the conditional question: the 304 is their answer.
@@ -205,5 +222,19 @@ export class CacheHandler implements DispatchHandler {
     const connected = this.#innerConnected ? { setAbort: (abort: (reason?: Error) => void) => (state.abort = abort) } : undefined
     this.#innerConnected = true
     replay(this.#inner, servedHead(entry, this.#ctx.now()), connected === undefined ? { signal: this.#lookup.signal } : { signal: this.#lookup.signal, connected })
+  }
+}
+
+/** The caller's handler under a second request: it had its onConnect already; the new abort is handed to `setAbort`. */
+class Reattached extends DelegatingHandler {
+  readonly #setAbort: (abort: (reason?: Error) => void) => void
+
+  constructor(inner: DispatchHandler, setAbort: (abort: (reason?: Error) => void) => void) {
+    super(inner)
+    this.#setAbort = setAbort
+  }
+
+  override onConnect(abort: (reason?: Error) => void): void {
+    this.#setAbort(abort)
   }
 }

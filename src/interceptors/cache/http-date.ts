@@ -30,7 +30,7 @@ export function parseHttpDate(value: string, now = Date.now()): number | null {
     return build(year, m[2] as string, Number(m[1]), m[4] as string, m[5] as string, m[6] as string)
   }
   m = ASCTIME.exec(value)
-  if (m !== null) return build(Number(m[7]), m[1] as string, Number((m[2] as string).trim()), m[3] as string, m[4] as string, m[5] as string)
+  if (m !== null) return build(Number(m[6]), m[1] as string, Number((m[2] as string).trim()), m[3] as string, m[4] as string, m[5] as string)
   return null
 }
 

@@ -64,9 +64,13 @@ const NOT_STORED: ReadonlySet<string> = new Set([
   'proxy-authorization',
 ])
 
-/** §3.1: the head as stored — no connection-specific fields, nor those `Connection` names. */
-export function storedHeaders(headers: HeaderRecord): HeaderRecord {
+/**
+ * §3.1: the head as stored — no connection-specific fields, nor those `Connection` names, nor
+ * those a qualified no-cache names (`omit`, §5.2.2.4).
+ */
+export function storedHeaders(headers: HeaderRecord, omit: readonly string[] = []): HeaderRecord {
   const named = connectionNamed(headers)
+  for (const name of omit) named.add(name)
   const out: HeaderRecord = {}
   for (const name of Object.keys(headers)) {
     if (NOT_STORED.has(name) || named.has(name)) continue
@@ -88,9 +92,9 @@ function connectionNamed(headers: HeaderRecord): Set<string> {
  * new head replaces the stored one, except those never stored (§3.1) and Content-Length,
  * which describes the stored body, not the bodiless 304.
  */
-export function updatedHeaders(stored: HeaderRecord, fresh: HeaderRecord): HeaderRecord {
+export function updatedHeaders(stored: HeaderRecord, fresh: HeaderRecord, omit: readonly string[] = []): HeaderRecord {
   const out: HeaderRecord = { ...stored }
-  const update = storedHeaders(fresh)
+  const update = storedHeaders(fresh, omit)
   for (const name of Object.keys(update)) {
     if (name === 'content-length') continue
     out[name] = update[name] as string | string[]

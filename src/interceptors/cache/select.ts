@@ -73,9 +73,11 @@ export function evaluateConditional(headers: ReadonlyArray<readonly [string, str
   const ims = field(headers, 'if-modified-since')
   if (ims === undefined) return false
   const since = parseHttpDate(ims)
-  const lastModifiedLine = firstOf(entry.headers['last-modified'])
-  const lastModified = lastModifiedLine === undefined ? null : parseHttpDate(lastModifiedLine)
-  return since !== null && lastModified !== null && lastModified <= since
+  if (since === null) return false
+  // RFC 9111 §4.3.2: the stored Last-Modified, else its Date, else when it was received.
+  const lastModifiedLine = firstOf(entry.headers['last-modified']) ?? firstOf(entry.headers['date'])
+  const lastModified = (lastModifiedLine === undefined ? null : parseHttpDate(lastModifiedLine)) ?? entry.responseTime
+  return lastModified <= since
 }
 
 export function select(input: SelectInput): Decision {
