@@ -102,6 +102,23 @@ t.test('ETag and Last-Modified revalidation: 304 merges headers and serves the s
   }
 })
 
+t.test('a 304 that matches nothing stored: the cache asks again, unconditionally', async (t) => {
+  for (const { label, server, agent } of await peers(t)) {
+    let n = 0
+    server.route('GET', '/changed', (req) => {
+      n++
+      if (req.headers['if-none-match'] !== undefined) return { status: 304, headers: { etag: '"other"' } }
+      return { headers: { etag: `"v${n}"`, 'cache-control': 'max-age=0' }, body: `body ${n}` }
+    })
+    const composed = agent.compose(cache())
+    t.equal(await (await composed.request({ url: `${server.origin}/changed` })).body.text(), 'body 1')
+    const res = await composed.request({ url: `${server.origin}/changed` })
+    t.equal(res.status, 200, `${label}: a full response, not the stray 304`)
+    t.equal(await res.body.text(), 'body 3', `${label}: from the unconditional request`)
+    t.equal(server.requests.at(-1)?.headers['if-none-match'], undefined)
+  }
+})
+
 t.test('Vary: variants are kept apart and matched on the request fields', async (t) => {
   for (const { label, server, agent } of await peers(t)) {
     server.route('GET', '/vary', (req) => ({ headers: { vary: 'Accept-Language', 'cache-control': 'max-age=60' }, body: `lang=${String(req.headers['accept-language'])}` }))
