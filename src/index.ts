@@ -14,6 +14,9 @@ export type { Progress, ProgressListener } from './progress.js'
 export type { ConnectionInfo, DispatchHandler, HeaderRecord, Protocol, RequestBody } from './dispatch.js'
 export { ComposedDispatcher, type Dispatch, type Interceptor, type ComposeBase } from './interceptors/compose.js'
 export { DelegatingHandler } from './delegating-handler.js'
+export { cache, type CacheOptions, type CacheStats, type CacheInterceptor } from './interceptors/cache/cache.js'
+export type { CacheStore, CachedResponse, CacheStoreStats } from './interceptors/cache/store.js'
+export { MemoryCacheStore, type MemoryCacheStoreOptions } from './interceptors/cache/memory-store.js'
 export {
   WebSocket,
   type WebSocketOptions,
