@@ -162,6 +162,11 @@ type RecordSlots = RecordBase & ListNode<IdleRecord> & {
 
 let nextConnectionId = 1
 
+/** The id of the newest record made so far (ids only grow: a record with a higher id was made after this call). */
+export function newestConnectionId(): number {
+  return nextConnectionId - 1
+}
+
 export function newRecord(h1Only: boolean, now = Date.now()): ConnectingRecord {
   const rec: RecordSlots = {
     id: nextConnectionId++,

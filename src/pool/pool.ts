@@ -23,7 +23,7 @@ import { backoffDelay } from './retry.js'
 import { recordError } from './health.js'
 import type { BudgetMember, ConnectionBudget } from './budget.js'
 import { PoolFigures, renderPrometheus, type OriginFigures, type OriginStats } from './stats.js'
-import { isClosed, type ConnectionRecord, type ConnectionState, type Lifecycle, type OpenRecord } from './lifecycle.js'
+import { isClosed, newestConnectionId, type ConnectionRecord, type ConnectionState, type Lifecycle, type OpenRecord } from './lifecycle.js'
 import { anyExtendedConnect, countEstablished, pickCarrier, pickConnection } from './selection.js'
 import { deliverError, isRetryableFailure, mayRetry, PooledAttempt, statusRetryDelay, type AttemptOwner } from './attempt.js'
 import { MAX_AFFINITY_KEY, newEntry, WaitQueue, type QueueEntry } from './wait-queue.js'
@@ -411,7 +411,7 @@ export class Pool extends EventEmitter<PoolEvents> {
         continue
       }
       const pipeline = this.#options.pipelining > 1 && lifecycle.live >= this.#options.connections
-      const rec = pickConnection(lifecycle, entry.request, entry.freshOnly, key === undefined ? undefined : queue.boundTo(key), shareBusy, pipeline, Date.now())
+      const rec = pickConnection(lifecycle, entry.request, entry.freshAfter, key === undefined ? undefined : queue.boundTo(key), shareBusy, pipeline, Date.now())
       if (rec !== undefined) {
         queue.removeAt(i)
         this.#dispatchOn(rec, entry)
@@ -564,6 +564,14 @@ export class Pool extends EventEmitter<PoolEvents> {
     }
     this.#connectFailures = 0
     if (countEstablished(this.#lifecycle.records) === 0) for (const entry of this.#queue.takeAll()) this.#failEntry(entry, err)
+    else {
+      // The established connections serve what is queued. A stale-socket retry waiting for a
+      // new connection (pickFresh) now takes one of them instead: no new one can be made, and
+      // waiting on would try to connect again and again for as long as the origin refuses,
+      // with a live connection at hand (issue #18). Should that one be stale too, the retry
+      // fails once more and its attempts run out: it settles either way.
+      for (const entry of this.#queue.entries) entry.freshAfter = undefined
+    }
     this.#drain()
   }
 
@@ -574,8 +582,9 @@ export class Pool extends EventEmitter<PoolEvents> {
     // The caller cancelling says nothing about the connection; anything else lowers its health.
     if (err.code !== ErrorCode.ABORTED) recordError(attempt.rec, Date.now())
     if (!attempt.headersSeen && mayRetry(entry, this.#options.retry, this.closed) && isRetryableFailure(attempt.reusedConnection, err)) {
-      // A stale keep-alive socket must not be followed by another possibly stale one.
-      entry.freshOnly = err.code === ErrorCode.SOCKET_CLOSED
+      // A stale keep-alive socket must not be followed by another possibly stale one: the
+      // retry waits for a connection made after this failure, or one never used (pickFresh).
+      entry.freshAfter = err.code === ErrorCode.SOCKET_CLOSED ? newestConnectionId() : undefined
       this.#retry(entry, attempt, err.code, backoffDelay(entry.retries + 1, this.#options.retry), err)
       return
     }

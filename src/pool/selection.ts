@@ -23,14 +23,15 @@ export interface RecordView {
 /**
  * The connection for `request`, or undefined when it has to wait.
  *
+ * @param freshAfter set for a retry after a stale-socket failure (QueueEntry#freshAfter)
  * @param bound the connection the request's affinity key is bound to, if any
  * @param shareBusy the origin speaks HTTP/2: busy multiplexed connections may take more streams
  * @param pipeline pipelining is on and no new connection may be opened
  */
-export function pickConnection(view: RecordView, request: DispatchRequest, freshOnly: boolean, bound: ConnectionRecord | undefined, shareBusy: boolean, pipeline: boolean, now: number): OpenRecord | undefined {
+export function pickConnection(view: RecordView, request: DispatchRequest, freshAfter: number | undefined, bound: ConnectionRecord | undefined, shareBusy: boolean, pipeline: boolean, now: number): OpenRecord | undefined {
   if (request.upgrade !== undefined) return pickForUpgrade(view)
   // A retry after a stale-socket failure must not land on another possibly stale socket.
-  if (freshOnly) return pickFresh(view.idle)
+  if (freshAfter !== undefined) return pickFresh(view, freshAfter, shareBusy)
   if (bound !== undefined) return takesRequests(bound) && bound.conn.capacity > 0 ? bound : undefined
   const idle = view.idle
   let bestIdle: IdleRecord | undefined
@@ -74,10 +75,31 @@ export function pickConnection(view: RecordView, request: DispatchRequest, fresh
   return undefined
 }
 
-/** The most recently used idle connection that has carried no request yet. */
-export function pickFresh(idle: LinkedList<IdleRecord>): OpenRecord | undefined {
-  for (let rec = idle.last; rec !== undefined; rec = rec.listPrev) if (rec.requests === 0) return rec
-  return undefined
+/**
+ * A connection for a retry after a stale-socket failure: one that cannot be of the stale
+ * generation — it has carried no request yet, or it was made after the failure (its id is
+ * above `freshAfter`). An idle one first, most recently used first; then, on an origin that
+ * speaks HTTP/2, the least loaded busy multiplexed one with room.
+ *
+ * "Made after the failure", not only "never used" (issue #18): when an HTTP/2 connection
+ * closes under many streams, every one of them is retried, and all of them belong on the one
+ * new connection (RFC 9113 §9.1). With "never used" only the first retry could take it; the
+ * others waited for a connection that had carried nothing — one that only an idle timeout
+ * could make room for under the `connections` limit (never, with keepAliveTimeout 0).
+ */
+export function pickFresh(view: RecordView, freshAfter: number, shareBusy: boolean): OpenRecord | undefined {
+  for (let rec = view.idle.last; rec !== undefined; rec = rec.listPrev) {
+    if ((rec.requests === 0 || rec.id > freshAfter) && rec.conn.capacity > 0) return rec
+  }
+  if (!shareBusy) return undefined
+  let best: OpenRecord | undefined
+  for (const rec of view.records) {
+    if (rec.state !== 'busy' || rec.id <= freshAfter) continue
+    const conn = rec.conn
+    if (!conn.multiplexed || conn.capacity === 0) continue
+    if (best === undefined || conn.inFlight < best.conn.inFlight) best = rec
+  }
+  return best
 }
 
 /** The busy (or held) connection with room and the fewest requests in flight. */

@@ -14,8 +14,12 @@ export interface QueueEntry {
   readonly enqueuedAt: number
   /** Re-sends so far after retryable failures. */
   retries: number
-  /** A retry goes to a connection that has carried no request yet. */
-  freshOnly: boolean
+  /**
+   * Set after a stale-socket failure (the connection closed before any byte of the response):
+   * the id of the newest connection record at that moment. The retry goes only on a connection
+   * that cannot be of the generation that failed (selection.ts `pickFresh`).
+   */
+  freshAfter: number | undefined
   /** It had to queue while every connection allowed was open (counts toward waitMs). */
   atLimit: boolean
   /** True from the moment the entry left the queue until it failed over to the queue again. */
@@ -43,7 +47,7 @@ export function newEntry(request: DispatchRequest, handler: DispatchHandler, sig
     signal,
     enqueuedAt: performance.now(),
     retries: 0,
-    freshOnly: false,
+    freshAfter: undefined,
     atLimit: false,
     dispatched: false,
     abort: undefined,

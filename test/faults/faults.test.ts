@@ -130,13 +130,6 @@ for (const [c, config] of CONFIGS.entries()) {
     const random = prng(SEED ^ (c + 1))
     let nextId = c * 100_000
     const perKind: string[] = []
-    /**
-     * Known defect, open in issue #18: on Node ≥ 24, HTTP/2 over TLS with a FIN from the peer,
-     * a few requests take longer than the bound to settle (2 of 16 in CI); Node 20 settles them
-     * all. Counted apart and reported as a TODO assertion until it is fixed, not hidden.
-     */
-    let knownHangs = 0
-    const knownDefect = (kind: string): boolean => config.name === 'h2 over TLS' && kind === 'fin' && Number(process.versions.node.split('.')[0]) >= 24
 
     // One pool per fault kind: faults are drawn per connection, and a pool keeps its connections.
     for (const kind of FAULT_KINDS) {
@@ -182,7 +175,6 @@ for (const [c, config] of CONFIGS.entries()) {
         else if (o === 'typed') tally.typedErrors++
         else if (o === 'untyped') tally.untyped++
         else if (o === 'wrong') tally.wrongBodies++
-        else if (knownDefect(kind)) knownHangs++
         else tally.hangs++
       }
       perKind.push(`${kind} (${proxy.injected.get(kind) ?? 0}×): ${JSON.stringify(counts)}`)
@@ -207,7 +199,6 @@ for (const [c, config] of CONFIGS.entries()) {
     t.equal(tally.untyped, 0, 'no untyped error')
     t.equal(tally.wrongBodies, 0, 'every body that arrived is exact (sha256)')
     t.equal(tally.hangs, 0, `every request settled within ${SETTLE_BOUND_MS} ms`)
-    t.equal(knownHangs, 0, `Node ≥ 24, h2 over TLS, fin: every request settled within ${SETTLE_BOUND_MS} ms`, { todo: knownHangs > 0 ? 'open defect (issue #18): Node 24 + TLS + peer FIN' : false })
     tally.duplicatedPosts = [...up.posts.values()].filter((n) => n > 1).length
     t.equal(tally.duplicatedPosts, 0, 'no POST reached the server twice')
     t.comment(`${config.name}: ${JSON.stringify(tally)}`)

@@ -9,7 +9,7 @@ import type { WirepoolError } from '../../src/errors.js'
 import { ErrorCode, IllegalTransitionError } from '../../src/errors.js'
 import { setStrictStates } from '../../src/state-machine.js'
 import { recordError } from '../../src/pool/health.js'
-import { Lifecycle, newRecord, observedState, type ConnectionRecord, type ConnectionState, type LifecycleOwner, type OpenRecord, type RecordState } from '../../src/pool/lifecycle.js'
+import { Lifecycle, newestConnectionId, newRecord, observedState, type ConnectionRecord, type ConnectionState, type LifecycleOwner, type OpenRecord, type RecordState } from '../../src/pool/lifecycle.js'
 import { anyExtendedConnect, countEstablished, pickCarrier, pickConnection, pickForUpgrade, pickFresh, pickPipelined } from '../../src/pool/selection.js'
 import { PoolFigures } from '../../src/pool/stats.js'
 import type { PeerCertificateInfo } from '../../src/tls/connect.js'
@@ -107,8 +107,8 @@ function request(init: Partial<DispatchRequest> = {}): DispatchRequest {
   return { method: 'GET', path: '/', idempotent: true, upgrade: undefined, ...init } as DispatchRequest
 }
 
-function pick(lifecycle: Lifecycle, req: DispatchRequest, opts: { freshOnly?: boolean; bound?: ConnectionRecord; shareBusy?: boolean; pipeline?: boolean } = {}): OpenRecord | undefined {
-  return pickConnection(lifecycle, req, opts.freshOnly ?? false, opts.bound, opts.shareBusy ?? false, opts.pipeline ?? false, Date.now())
+function pick(lifecycle: Lifecycle, req: DispatchRequest, opts: { freshAfter?: number; bound?: ConnectionRecord; shareBusy?: boolean; pipeline?: boolean } = {}): OpenRecord | undefined {
+  return pickConnection(lifecycle, req, opts.freshAfter, opts.bound, opts.shareBusy ?? false, opts.pipeline ?? false, Date.now())
 }
 
 t.test('lifecycle: the listed moves, what they publish and what figures observe', async (t) => {
@@ -198,14 +198,39 @@ t.test('selection: the healthiest idle connection, most recently used first', as
   t.equal(pick(lifecycle, request()), older, 'connecting and handshaking records take nothing')
 })
 
-t.test('selection: stale-socket retries go to a fresh connection only', async (t) => {
+t.test('selection: stale-socket retries go to a connection never used or made after the failure', async (t) => {
   const { lifecycle } = newLifecycle()
   const used = recordIn(lifecycle, 'idle')
   used.requests = 3
-  t.equal(pick(lifecycle, request(), { freshOnly: true }), undefined)
-  t.equal(pickFresh(lifecycle.idle), undefined)
-  const fresh = recordIn(lifecycle, 'idle')
-  t.equal(pick(lifecycle, request(), { freshOnly: true }), fresh)
+  const oldBusy = recordIn(lifecycle, 'busy', { multiplexed: true, capacity: 50, inFlight: 1 })
+  oldBusy.requests = 1
+  const failedAt = newestConnectionId()
+  t.equal(pick(lifecycle, request(), { freshAfter: failedAt, shareBusy: true }), undefined, 'used connections of the failed generation take no retry')
+  t.equal(pickFresh(lifecycle, failedAt, true), undefined)
+
+  // Made after the failure: a busy HTTP/2 connection with room takes it (every stream of a
+  // connection that closed belongs on the one new connection), only on a multiplexed origin.
+  const newBusy = recordIn(lifecycle, 'busy', { multiplexed: true, capacity: 99, inFlight: 1 })
+  newBusy.requests = 1
+  t.equal(pick(lifecycle, request(), { freshAfter: failedAt, shareBusy: true }), newBusy)
+  t.equal(pick(lifecycle, request(), { freshAfter: failedAt }), undefined, 'busy connections are shared only on an HTTP/2 origin')
+  const newFull = recordIn(lifecycle, 'busy', { multiplexed: true, capacity: 0, inFlight: 100 })
+  newFull.requests = 100
+  t.equal(pick(lifecycle, request(), { freshAfter: failedAt, shareBusy: true }), newBusy, 'not one without room')
+
+  // An idle one made after the failure (used since) comes first; one with no room does not.
+  const newIdleFull = recordIn(lifecycle, 'idle', { capacity: 0 })
+  newIdleFull.requests = 1
+  t.equal(pick(lifecycle, request(), { freshAfter: failedAt, shareBusy: true }), newBusy)
+  const newIdle = recordIn(lifecycle, 'idle')
+  newIdle.requests = 2
+  t.equal(pick(lifecycle, request(), { freshAfter: failedAt, shareBusy: true }), newIdle)
+
+  // Never used, even if made before the failure (it carried no request: it is no kept-alive socket).
+  const { lifecycle: other } = newLifecycle()
+  const unused = recordIn(other, 'idle')
+  const later = newestConnectionId()
+  t.equal(pick(other, request(), { freshAfter: later }), unused)
 })
 
 t.test('selection: a keyed request waits for its bound connection', async (t) => {
