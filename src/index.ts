@@ -8,12 +8,13 @@ export type { OriginStats, ConnectionCounts } from './pool/stats.js'
 export type { PercentileSummary } from './pool/histogram.js'
 export { ResponseBody, type Response } from './response.js'
 export type { AgentOptions, PoolOptions, TlsOptions, RetryOptions } from './options.js'
-export type { RequestOptions, PoolRequestOptions, HeadersInit } from './request-options.js'
+export type { RequestOptions, PoolRequestOptions, HeadersInit, RedirectMode } from './request-options.js'
 export type { RequestBodyInit } from './body-source.js'
 export type { Progress, ProgressListener } from './progress.js'
 export type { ConnectionInfo, DispatchHandler, HeaderRecord, Protocol, RequestBody } from './dispatch.js'
 export { ComposedDispatcher, type Dispatch, type Interceptor, type ComposeBase } from './interceptors/compose.js'
 export { DelegatingHandler } from './delegating-handler.js'
+export { redirect, type RedirectOptions } from './interceptors/redirect.js'
 export {
   WebSocket,
   type WebSocketOptions,
@@ -54,6 +55,11 @@ export {
   ProxyConnectError,
   ProxyAuthError,
   DnsError,
+  TooManyRedirectsError,
+  RedirectLoopError,
+  RedirectRefusedError,
+  type RedirectRefusal,
+  type RedirectHop,
   type ErrorInitiator,
 } from './errors.js'
 export type { ProxyOption, ProxyOptionObject } from './proxy/config.js'
