@@ -11,8 +11,8 @@
  * aborted (which costs an HTTP/1.1 connection, not a stream of an HTTP/2 one).
  */
 import type { ConnectionInfo, DispatchHandler, HeaderRecord } from '../dispatch.js'
-import { AbortedError, InvalidArgumentError, RedirectLoopError, RedirectRefusedError, RequestTimeoutError, TooManyRedirectsError, toWirepoolError, type WirepoolError } from '../errors.js'
-import { maxRedirectionsOption, redirectModeOption, requestTimeoutOption, type RedirectMode, type RequestOptions } from '../request-options.js'
+import { AbortedError, ErrorCode, InvalidArgumentError, RedirectLoopError, RedirectRefusedError, RequestTimeoutError, TooManyRedirectsError, toWirepoolError, type WirepoolError } from '../errors.js'
+import { maxRedirectionsOption, redirectModeOption, type RedirectMode, type RequestOptions } from '../request-options.js'
 import { isResendableBodyInit } from '../body-source.js'
 import { illegalTransition } from '../state-machine.js'
 import type { Dispatch, Interceptor } from './compose.js'
@@ -193,7 +193,7 @@ class RedirectFlow {
   #options: RequestOptions
   /** Made at the first redirect: a request that is not redirected pays for no URL parsing. */
   #chain: RedirectChain | undefined
-  /** The `timeout` option (ms, 0: none) and its end (performance.now()), read at the first redirect. */
+  /** The `timeout` option (ms, 0: none) and its end (performance.now()). */
   #timeout = 0
   #deadline = 0
   #state: FlowState = { kind: 'idle' }
@@ -208,6 +208,13 @@ class RedirectFlow {
   }
 
   start(): void {
+    // `timeout` is for the whole request (README): its clock starts now, with the first hop.
+    // (A bad value is the first hop's WP_INVALID_ARG, from the pool's validation.)
+    const timeout = this.#options.timeout
+    if (typeof timeout === 'number' && timeout > 0 && Number.isFinite(timeout)) {
+      this.#timeout = timeout
+      this.#deadline = performance.now() + timeout
+    }
     this.#send(this.#options, true)
   }
 
@@ -288,8 +295,6 @@ class RedirectFlow {
       try {
         const rules = this.#maxRedirections === undefined ? this.#rules : { ...this.#rules, maxRedirections: this.#maxRedirections }
         chain = new RedirectChain({ url: targetOf(options), method: options.method ?? 'GET', headers: headerEntries(options.headers), body: bodyKind(options) }, rules)
-        this.#timeout = requestTimeoutOption(options.timeout)
-        if (this.#timeout > 0) this.#deadline = performance.now() + this.#timeout
       } catch (err) {
         return toWirepoolError(err)
       }
@@ -343,6 +348,8 @@ class RedirectFlow {
     const state = this.#current(hop)
     if (state.kind === 'sending' || state.kind === 'forwarding') {
       this.#transition(DONE)
+      // A later hop was given what was left of `timeout`: the request missed the whole of it.
+      if (err.code === ErrorCode.REQUEST_TIMEOUT && this.#chain !== undefined && this.#timeout > 0) err = new RequestTimeoutError(this.#timeout, { origin: err.origin, cause: err })
       this.#handler.onError(err)
     } else if (state.kind === 'draining') {
       // The redirect was decided on its head; its body failing (or being aborted by us) does
