@@ -349,7 +349,7 @@ class RedirectFlow {
     if (state.kind === 'sending' || state.kind === 'forwarding') {
       this.#transition(DONE)
       // A later hop was given what was left of `timeout`: the request missed the whole of it.
-      if (err.code === ErrorCode.REQUEST_TIMEOUT && this.#chain !== undefined && this.#timeout > 0) err = new RequestTimeoutError(this.#timeout, { origin: err.origin, cause: err })
+      if (err.code === ErrorCode.REQUEST_TIMEOUT && this.#chain !== undefined && this.#timeout > 0) err = new RequestTimeoutError(this.#timeout, err.origin === undefined ? { cause: err } : { origin: err.origin, cause: err })
       this.#handler.onError(err)
     } else if (state.kind === 'draining') {
       // The redirect was decided on its head; its body failing (or being aborted by us) does
