@@ -283,6 +283,8 @@ class RedirectFlow {
       this.#fail(toWirepoolError(err))
       return false
     }
+    // (the handler may have aborted in onConnect: its error was reported, the head is not wanted)
+    if (this.#state.kind !== 'forwarding') return false
     return handler.onHeaders(status, headers, resume, statusText, rawHeaders)
   }
 
