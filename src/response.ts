@@ -107,12 +107,15 @@ const NO_REDIRECTS: readonly RedirectHop[] = Object.freeze([])
 
 /**
  * `res.url` of a request sent to `target`: an absolute URL (`path` undefined), or an origin and
- * the request-target. Made only when asked for: the request path does not parse URLs for it.
+ * the request-target — without fragment or userinfo. Made only when asked for: the request
+ * path does not parse URLs for it.
  */
 function targetHref(target: string | URL | undefined, path: string | undefined): string {
   if (target === undefined) return ''
   const url = path === undefined ? new URL(String(target)) : new URL(path, target)
   url.hash = ''
+  url.username = ''
+  url.password = ''
   return url.href
 }
 

@@ -80,11 +80,16 @@ export function locationOf(headers: Readonly<Record<string, string | string[]>>)
   return Array.isArray(value) ? value[0] : value
 }
 
-/** A URL as a response names it: without its fragment, which is never sent (fetch's response URL). */
+/**
+ * A URL as a response or an error names it: without its fragment, which is never sent
+ * (fetch's response URL), nor any userinfo, which is no business of a log line.
+ */
 export function withoutFragment(url: URL): string {
-  if (url.hash === '') return url.href
+  if (url.hash === '' && url.username === '' && url.password === '') return url.href
   const copy = new URL(url.href)
   copy.hash = ''
+  copy.username = ''
+  copy.password = ''
   return copy.href
 }
 

@@ -77,6 +77,9 @@ t.test('a Location without a fragment inherits the request URL fragment (RFC 911
   const chain = new RedirectChain(hop('http://a.test/x#frag'), CLIENT)
   follow(chain, 302, '/y')
   t.same(chain.followed, [{ status: 302, url: 'http://a.test/y' }], 'followed URLs are named without fragment')
+  const userinfo = new RedirectChain(hop('http://a.test/x'), CLIENT)
+  follow(userinfo, 302, 'http://u:secret@b.test/z#f')
+  t.same(userinfo.followed, [{ status: 302, url: 'http://b.test/z' }], 'nor userinfo')
 })
 
 t.test('credentials: dropped when the origin changes (scheme, host or port), and for the rest of the chain', async (t) => {
