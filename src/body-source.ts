@@ -26,6 +26,16 @@ export function isInMemoryBody(body: unknown): body is InMemoryBody {
 /** A body we can send again unchanged (needed to retry a request on another connection). */
 export const isReplayableBody = isInMemoryBody
 
+/**
+ * A `body` option that a new request can be given again and send the same bytes: in memory,
+ * or a web body read afresh each time it is sent (Blob, FormData, URLSearchParams). Not a
+ * stream (Readable, AsyncIterable, ReadableStream), which is consumed by its first sending.
+ * (A redirect asks this of the caller's option; retries ask isReplayableBody of the engine's form.)
+ */
+export function isResendableBodyInit(body: unknown): boolean {
+  return isInMemoryBody(body) || body instanceof Blob || body instanceof FormData || body instanceof URLSearchParams
+}
+
 /** Duck-typed so that streams from other realms or userland Readable copies count too. */
 export function isReadable(body: unknown): body is Readable {
   return typeof (body as Readable).on === 'function' && typeof (body as Readable).destroy === 'function'

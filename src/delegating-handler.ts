@@ -14,6 +14,10 @@ export class DelegatingHandler implements DispatchHandler {
     this.inner = inner
   }
 
+  onRedirect(status: number, location: URL): void {
+    this.inner.onRedirect?.(status, location)
+  }
+
   onConnect(abort: (reason?: Error) => void, info: ConnectionInfo): void {
     this.inner.onConnect?.(abort, info)
   }

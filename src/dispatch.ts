@@ -64,10 +64,17 @@ export interface DispatchRequest {
 
 /**
  * The low-level handler (README "Usage", `dispatch()`). Calls arrive in this order:
- * onConnect → onInformational* → onHeaders → onData* → onTrailers? → onComplete,
- * or onError at any point after onConnect (and then nothing else).
+ * onRedirect* → onConnect → onInformational* → onHeaders → onData* → onTrailers? → onComplete,
+ * or onError at any point (and then nothing else). onRedirect comes only when redirects are
+ * followed (`redirect: 'follow'`, the `redirect()` interceptor), once before each further hop.
  */
 export interface DispatchHandler {
+  /**
+   * A redirect response (`status`) is being followed to `location` (resolved, RFC 9110
+   * §10.2.2). Its own head and body never reach the handler; the next hop's do, and
+   * onConnect then tells the connection of the response that is the handler's.
+   */
+  onRedirect?(status: number, location: URL): void
   /** The request was assigned to a connection. `abort()` cancels it (the socket is not reused). */
   onConnect?(abort: (reason?: Error) => void, info: ConnectionInfo): void
   /** A 1xx interim response other than 101 (e.g. 100 Continue, 103 Early Hints). */

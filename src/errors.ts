@@ -30,6 +30,9 @@ export const ErrorCode = {
   PROXY_AUTH: 'WP_PROXY_AUTH',
   DNS: 'WP_DNS',
   SEND_TIMEOUT: 'WP_SEND_TIMEOUT',
+  TOO_MANY_REDIRECTS: 'WP_TOO_MANY_REDIRECTS',
+  REDIRECT_LOOP: 'WP_REDIRECT_LOOP',
+  REDIRECT_REFUSED: 'WP_REDIRECT_REFUSED',
 } as const
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
@@ -416,5 +419,71 @@ export class ProxyAuthError extends WirepoolError {
     super(ErrorCode.PROXY_AUTH, message, { initiator: 'remote', ...options })
     this.proxy = proxy
     this.status = status
+  }
+}
+
+/** One redirect a request followed: the status that sent it on, and the URL it went to (without fragment). */
+export interface RedirectHop {
+  status: number
+  url: string
+}
+
+/**
+ * A redirect chain went on past `maxRedirections` (curl's exit code 47). `redirects` lists
+ * the ones followed.
+ */
+export class TooManyRedirectsError extends WirepoolError {
+  readonly maxRedirections: number
+  readonly redirects: readonly RedirectHop[]
+  constructor(maxRedirections: number, redirects: readonly RedirectHop[], message: string, options: WirepoolErrorOptions = {}) {
+    super(ErrorCode.TOO_MANY_REDIRECTS, message, { initiator: 'remote', ...options })
+    this.maxRedirections = maxRedirections
+    this.redirects = redirects
+  }
+}
+
+/**
+ * A redirect led back to a request already sent in the same chain — the same method, URL and
+ * credentials — which a server that answers the same request the same way repeats forever.
+ */
+export class RedirectLoopError extends WirepoolError {
+  /** The URL requested twice. */
+  readonly url: string
+  readonly redirects: readonly RedirectHop[]
+  constructor(url: string, redirects: readonly RedirectHop[], message: string, options: WirepoolErrorOptions = {}) {
+    super(ErrorCode.REDIRECT_LOOP, message, { initiator: 'remote', ...options })
+    this.url = url
+    this.redirects = redirects
+  }
+}
+
+/** Why a redirect was not followed (RedirectRefusedError#reason). */
+export type RedirectRefusal =
+  /** The request said `redirect: 'error'`. */
+  | 'mode-error'
+  /** The Location is not a URL reference (RFC 9110 §10.2.2). */
+  | 'invalid-location'
+  /** It leads to a scheme other than http: or https:. */
+  | 'unsupported-scheme'
+  /** https: to http:, and `allowDowngrade` is off. */
+  | 'downgrade'
+  /** A 307/308 must send the body again, and it was a stream that was sent once already. */
+  | 'body-not-replayable'
+  /** It leads to another origin and the request was made on a Pool, which reaches only its own. */
+  | 'cross-origin'
+
+/**
+ * A redirect response the request may not follow: see `reason`. `status` and `location` (as
+ * the server sent it) describe the redirect; its response was discarded.
+ */
+export class RedirectRefusedError extends WirepoolError {
+  readonly reason: RedirectRefusal
+  readonly status: number
+  readonly location: string
+  constructor(reason: RedirectRefusal, status: number, location: string, message: string, options: WirepoolErrorOptions = {}) {
+    super(ErrorCode.REDIRECT_REFUSED, message, { initiator: reason === 'mode-error' || reason === 'body-not-replayable' ? 'user' : 'remote', ...options })
+    this.reason = reason
+    this.status = status
+    this.location = location
   }
 }

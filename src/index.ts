@@ -8,7 +8,7 @@ export type { OriginStats, ConnectionCounts } from './pool/stats.js'
 export type { PercentileSummary } from './pool/histogram.js'
 export { ResponseBody, type Response } from './response.js'
 export type { AgentOptions, PoolOptions, TlsOptions, RetryOptions } from './options.js'
-export type { RequestOptions, PoolRequestOptions, HeadersInit } from './request-options.js'
+export type { RequestOptions, PoolRequestOptions, HeadersInit, RedirectMode } from './request-options.js'
 export type { RequestBodyInit } from './body-source.js'
 export type { Progress, ProgressListener } from './progress.js'
 export type { ConnectionInfo, DispatchHandler, HeaderRecord, Protocol, RequestBody } from './dispatch.js'
@@ -17,6 +17,7 @@ export { DelegatingHandler } from './delegating-handler.js'
 export { cache, type CacheOptions, type CacheStats, type CacheInterceptor } from './interceptors/cache/cache.js'
 export type { CacheStore, CachedResponse, CacheStoreStats } from './interceptors/cache/store.js'
 export { MemoryCacheStore, type MemoryCacheStoreOptions } from './interceptors/cache/memory-store.js'
+export { redirect, type RedirectOptions } from './interceptors/redirect.js'
 export {
   WebSocket,
   type WebSocketOptions,
@@ -57,6 +58,11 @@ export {
   ProxyConnectError,
   ProxyAuthError,
   DnsError,
+  TooManyRedirectsError,
+  RedirectLoopError,
+  RedirectRefusedError,
+  type RedirectRefusal,
+  type RedirectHop,
   type ErrorInitiator,
 } from './errors.js'
 export type { ProxyOption, ProxyOptionObject } from './proxy/config.js'

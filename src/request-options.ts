@@ -54,7 +54,18 @@ export interface PoolRequestOptions {
    * timeouts; a request that misses it fails with WP_REQUEST_TIMEOUT. Default: none (0 too).
    */
   timeout?: number
+  /**
+   * What a redirect response (301, 302, 303, 307, 308 with a Location) does (README
+   * "Redirects"): `manual` (default) resolves with it; `follow` sends the request on to its
+   * Location (on a Pool: same-origin hops only); `error` fails with WP_REDIRECT_REFUSED.
+   */
+  redirect?: RedirectMode
+  /** With `redirect: 'follow'`: more redirects than this fail with WP_TOO_MANY_REDIRECTS. Default 20. */
+  maxRedirections?: number
 }
+
+/** A request's `redirect` option. */
+export type RedirectMode = 'follow' | 'manual' | 'error'
 
 export interface RequestOptions extends PoolRequestOptions {
   /** Absolute URL; or give `origin` and `path`. */
@@ -68,8 +79,22 @@ export interface RequestOptions extends PoolRequestOptions {
  */
 const KNOWN_REQUEST_OPTIONS = new Set([
   'url', 'origin', 'path', 'method', 'headers', 'body', 'signal', 'idempotent', 'headersTimeout', 'bodyTimeout',
-  'upgrade', 'affinity', 'timeout', 'json', 'onProgress',
+  'upgrade', 'affinity', 'timeout', 'json', 'onProgress', 'redirect', 'maxRedirections',
 ])
+
+/** The `redirect` option (request or interceptor), `fallback` when unset. */
+export function redirectModeOption(value: unknown, fallback: RedirectMode): RedirectMode {
+  if (value === undefined) return fallback
+  if (value !== 'follow' && value !== 'manual' && value !== 'error') throw new InvalidArgumentError(`option redirect must be 'follow', 'manual' or 'error', not ${JSON.stringify(value)}`)
+  return value
+}
+
+/** The `maxRedirections` option (request or interceptor), `fallback` when unset. */
+export function maxRedirectionsOption(value: unknown, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw new InvalidArgumentError(`option maxRedirections must be a non-negative integer, not ${String(value)}`)
+  return value
+}
 
 /** Throw for the first key that is not a request option, suggesting the one it resembles. */
 function checkOptionNames(options: object): void {
@@ -242,6 +267,11 @@ export function buildDispatchRequest(options: PoolRequestOptions, authority: str
   if (onProgress !== undefined) {
     if (typeof onProgress !== 'function') throw new InvalidArgumentError('option onProgress must be a function')
     body = countingBody(body as RequestBody, bodyLength, onProgress)
+  }
+  // Followed above the pool (interceptors/redirect.ts); what reaches here is only checked.
+  if (options.redirect !== undefined || options.maxRedirections !== undefined) {
+    redirectModeOption(options.redirect, 'manual')
+    maxRedirectionsOption(options.maxRedirections, 0)
   }
   const upgrade = options.upgrade
   if (upgrade !== undefined) {

@@ -4,7 +4,7 @@
  * handler's pause/resume, so a slow reader stops the socket instead of filling memory.
  */
 import { Readable } from 'node:stream'
-import { AbortedError, DecompressError, type WirepoolError } from './errors.js'
+import { AbortedError, DecompressError, type RedirectHop, type WirepoolError } from './errors.js'
 import { createDecoder, type Decoder } from './decompress.js'
 import type { ConnectionInfo, DispatchHandler, HeaderRecord, Protocol } from './dispatch.js'
 
@@ -94,6 +94,29 @@ export interface Response {
   connection: ConnectionInfo
   /** 1xx interim responses received before this one (e.g. 103 Early Hints). */
   informational: Array<{ status: number; headers: HeaderRecord }>
+  /**
+   * Where the response came from, without fragment: the request's URL, or where the redirects
+   * followed led (the last of `redirects`).
+   */
+  readonly url: string
+  /** The redirects followed to get here, in order (empty when none): each status and the URL it led to. */
+  readonly redirects: readonly RedirectHop[]
+}
+
+const NO_REDIRECTS: readonly RedirectHop[] = Object.freeze([])
+
+/**
+ * `res.url` of a request sent to `target`: an absolute URL (`path` undefined), or an origin and
+ * the request-target — without fragment or userinfo. Made only when asked for: the request
+ * path does not parse URLs for it.
+ */
+function targetHref(target: string | URL | undefined, path: string | undefined): string {
+  if (target === undefined) return ''
+  const url = path === undefined ? new URL(String(target)) : new URL(path, target)
+  url.hash = ''
+  url.username = ''
+  url.password = ''
+  return url.href
 }
 
 /**
@@ -175,6 +198,9 @@ class WirepoolResponse implements Response {
   connection: ConnectionInfo
   informational: Array<{ status: number; headers: HeaderRecord }>
   readonly #trailers: TrailersOutcome
+  readonly #target: string | URL | undefined
+  readonly #path: string | undefined
+  readonly #redirects: readonly RedirectHop[] | undefined
 
   constructor(
     status: number,
@@ -185,6 +211,9 @@ class WirepoolResponse implements Response {
     informational: Array<{ status: number; headers: HeaderRecord }>,
     trailers: TrailersOutcome,
     rawHeaders: HeaderRecord,
+    target: string | URL | undefined,
+    path: string | undefined,
+    redirects: readonly RedirectHop[] | undefined,
   ) {
     this.status = status
     this.statusText = statusText
@@ -195,10 +224,23 @@ class WirepoolResponse implements Response {
     this.connection = connection
     this.informational = informational
     this.#trailers = trailers
+    this.#target = target
+    this.#path = path
+    this.#redirects = redirects
   }
 
   get trailers(): Promise<HeaderRecord> {
     return this.#trailers.promise
+  }
+
+  get url(): string {
+    const redirects = this.#redirects
+    if (redirects !== undefined && redirects.length > 0) return (redirects[redirects.length - 1] as RedirectHop).url
+    return targetHref(this.#target, this.#path)
+  }
+
+  get redirects(): readonly RedirectHop[] {
+    return this.#redirects ?? NO_REDIRECTS
   }
 }
 
@@ -240,11 +282,25 @@ export class ResponseCollector implements DispatchHandler {
   #decoder: Decoder | null = null
   #decoded = 0
   #sawBody = false
+  /** Where the request was sent (see targetHref), and the redirects followed from there. */
+  readonly #target: string | URL | undefined
+  readonly #path: string | undefined
+  #redirects: RedirectHop[] | undefined
 
-  constructor(resolve: (res: Response) => void, reject: (err: WirepoolError) => void, maxDecompressedSize = -1) {
+  /**
+   * `target` and `path`: where the request goes, for `res.url` — an origin and the
+   * request-target, or an absolute URL and no path.
+   */
+  constructor(resolve: (res: Response) => void, reject: (err: WirepoolError) => void, maxDecompressedSize = -1, target?: string | URL, path?: string) {
     this.#resolve = resolve
     this.#reject = reject
     this.#maxDecompressedSize = maxDecompressedSize
+    this.#target = target
+    this.#path = path
+  }
+
+  onRedirect(status: number, location: URL): void {
+    ;(this.#redirects ??= []).push({ status, url: targetHref(location, undefined) })
   }
 
   /** The request's promise is settled: drop its functions (see above). */
@@ -285,7 +341,7 @@ export class ResponseCollector implements DispatchHandler {
     }, this.#abort)
     const resolve = this.#resolve
     this.#promiseSettled()
-    resolve(new WirepoolResponse(status, statusText, decodedHeaders, body, this.#info as ConnectionInfo, this.#informational ?? [], this.#trailersOutcome, headers))
+    resolve(new WirepoolResponse(status, statusText, decodedHeaders, body, this.#info as ConnectionInfo, this.#informational ?? [], this.#trailersOutcome, headers, this.#target, this.#path, this.#redirects))
     return true
   }
 

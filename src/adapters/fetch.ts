@@ -2,22 +2,33 @@
  * `wirepool/fetch`: WHATWG `fetch()` on wirepool's low-level handler, no undici involved.
  * Request, Response and Headers are the platform's; the bytes go through a wirepool Agent
  * (its pool, TLS session cache and metrics). Redirects are followed here (fetch §4.4,
- * RFC 9110 §15.4) so every hop is a pooled request too.
+ * RFC 9110 §15.4, by the rules of interceptors/redirect-policy.ts) so every hop is a pooled
+ * request too.
  */
 import type { Agent } from '../pool/agent.js'
 import type { ComposedDispatcher } from '../interceptors/compose.js'
 import { getDefaultAgent } from '../pool/agent.js'
 import type { WirepoolError } from '../errors.js'
-import type { HeaderRecord } from '../dispatch.js'
 import type { RequestOptions } from '../request-options.js'
 import { ACCEPT_ENCODING } from '../decompress.js'
 import { FetchHop, fetchError, type FetchHead } from './fetch-response.js'
-import { nextHop, REDIRECT_STATUSES, type Hop } from './fetch-redirect.js'
+import { locationOf, RedirectChain, REDIRECT_STATUSES, type RedirectRules } from '../interceptors/redirect-policy.js'
 
 export type WirepoolFetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>
 
-/** fetch §4.4 step 5: more than 20 redirects is a network error. */
-const MAX_REDIRECTS = 20
+/**
+ * fetch §4.4 "HTTP-redirect fetch": more than 20 redirects is a network error (step 5); the
+ * method changes as step 12 says; https: → http: is followed (no mixed-content rule outside a
+ * browser). Credentials are dropped across origins as the `redirect()` interceptor drops them.
+ */
+const FETCH_REDIRECTS: RedirectRules = {
+  methodRewrite: 'fetch',
+  maxRedirections: 20,
+  allowDowngrade: true,
+  stripHeaders: new Set(),
+  detectLoops: false,
+  onlyOrigin: undefined,
+}
 
 /**
  * Hop-by-hop fields belong to wirepool's connection management (RFC 9110 §7.6.1); a fetch
@@ -78,15 +89,15 @@ async function wirepoolFetch(agent: Agent | ComposedDispatcher<Agent>, input: st
     headers.push(['content-length', String(body.byteLength)])
   }
 
-  let hop: Hop = {
-    url: new URL(request.url),
-    method: request.method,
-    headers,
-    body: body === null ? null : body instanceof Uint8Array ? body : 'stream',
-  }
-  let redirects = 0
+  const chain = new RedirectChain(
+    { url: new URL(request.url), method: request.method, headers, body: body === null ? 'none' : body instanceof Uint8Array ? 'replayable' : 'once' },
+    FETCH_REDIRECTS,
+  )
+  // What each hop sends: the caller's body until a redirect drops it (a stream only ever goes once).
+  let content = body
   for (;;) {
     if (signal.aborted) throw signal.reason
+    const hop = chain.current
     const follow = request.redirect !== 'manual'
     const handler = new FetchHop({
       head: hop.method === 'HEAD',
@@ -94,14 +105,13 @@ async function wirepoolFetch(agent: Agent | ComposedDispatcher<Agent>, input: st
       toFetchError: (err: WirepoolError) => fetchError(err, signal),
     })
     const options: RequestOptions = { url: hop.url, method: hop.method, headers: hop.headers, signal }
-    if (hop.body instanceof Uint8Array) options.body = hop.body
-    else if (hop.body === 'stream') options.body = body as ReadableStream<Uint8Array> as unknown as AsyncIterable<Uint8Array>
+    if (content !== null) options.body = content instanceof Uint8Array ? content : (content as unknown as AsyncIterable<Uint8Array>)
     agent.dispatch(options, handler)
     const head = await handler.head
     const location = locationOf(head.headers)
     if (!follow || !REDIRECT_STATUSES.has(head.status) || location === undefined) {
       try {
-        return toResponse(head, hop.url, redirects > 0)
+        return toResponse(head, hop.url, chain.followed.length > 0)
       } catch (err) {
         // A status a Response cannot carry (fetch §6.4 allows 200..599): release the connection.
         void head.body?.cancel(err)
@@ -111,18 +121,12 @@ async function wirepoolFetch(agent: Agent | ComposedDispatcher<Agent>, input: st
     if (request.redirect === 'error') {
       throw new TypeError('fetch failed', { cause: new Error(`redirect to ${location} with redirect mode "error"`) })
     }
-    if (++redirects > MAX_REDIRECTS) throw new TypeError('fetch failed', { cause: new Error('redirect count exceeded') })
-    const decision = nextHop(hop, head.status, location)
-    if (decision.kind === 'error') throw new TypeError('fetch failed', { cause: new Error(decision.message) })
+    const decision = chain.next(head.status, location)
+    if (decision.kind === 'refuse') throw new TypeError('fetch failed', { cause: new Error(decision.message) })
+    if (decision.bodyDropped) content = null
     // Let the redirect's own (small) body finish so its connection goes back to the pool.
     await handler.finished
-    hop = decision.next
   }
-}
-
-function locationOf(headers: HeaderRecord): string | undefined {
-  const value = headers['location']
-  return Array.isArray(value) ? value[0] : value
 }
 
 function toResponse(head: FetchHead, url: URL, redirected: boolean): Response {

@@ -32,6 +32,8 @@ export const ExitCode = {
   TLS_HANDSHAKE: 35,
   /** curl 42: aborted (SIGINT, WP_ABORTED). */
   ABORTED: 42,
+  /** curl 47: too many redirects, or a redirect loop (WP_TOO_MANY_REDIRECTS, WP_REDIRECT_LOOP). */
+  TOO_MANY_REDIRECTS: 47,
   /** curl 56: the connection closed while receiving (WP_SOCKET_CLOSED). */
   RECV: 56,
   /** curl 60: the server certificate failed verification (WP_TLS_VERIFY). */
@@ -77,6 +79,9 @@ const BY_ERROR_CODE: Readonly<Partial<Record<string, ExitCode>>> = {
   WP_BODY_INCOMPLETE: ExitCode.PARTIAL,
   // --max-time style: the per-request overall deadline.
   WP_REQUEST_TIMEOUT: ExitCode.TIMEOUT,
+  // curl 47: "Maximum (N) redirects followed"; a loop is the same failure found sooner.
+  [ErrorCode.TOO_MANY_REDIRECTS]: ExitCode.TOO_MANY_REDIRECTS,
+  [ErrorCode.REDIRECT_LOOP]: ExitCode.TOO_MANY_REDIRECTS,
 }
 
 export function exitCodeFor(err: unknown): ExitCode {
@@ -93,6 +98,6 @@ export function exitCodeForCode(code: string): ExitCode {
 export const EXIT_CODE_HELP = `Exit codes (as curl's where they overlap):
   0 success            2 bad arguments       6 cannot resolve host   7 connect failed      8 bad reply (parse/protocol)
   16 HTTP/2 reset/GOAWAY  18 body cut short  22 HTTP >= 400 with --fail   23 write error   26 read error (-d @file)
-  28 timeout           35 TLS handshake failed   42 aborted   56 connection closed
+  28 timeout           35 TLS handshake failed   42 aborted   47 too many redirects (or a loop)   56 connection closed
   60 certificate verification failed   61 bad content encoding   90 certificate pin mismatch
   97 the proxy refused (CONNECT, SOCKS or credentials)   1 anything else`

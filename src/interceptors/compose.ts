@@ -62,7 +62,7 @@ export class ComposedDispatcher<Base extends ComposeBase = ComposeBase> {
   request(options: RequestOptions): Promise<Response> {
     return new Promise<Response>((resolve, reject) => {
       const limit = this.#settings.maxDecompressedSize
-      const collector = new ResponseCollector(resolve, reject, limit)
+      const collector = new ResponseCollector(resolve, reject, limit, ...responseTarget(options, this.#settings.origin))
       let sent: RequestOptions
       try {
         // The base adds `accept-encoding` itself for its own request(); here the interceptors
@@ -122,4 +122,11 @@ function withAcceptEncoding(options: RequestOptions): RequestOptions {
   if (headerValue(entries, 'accept-encoding') !== undefined) return options
   entries.push(['accept-encoding', ACCEPT_ENCODING])
   return { ...options, headers: entries }
+}
+
+/** What `res.url` is made of for a request inside a composition: its url, or its origin (or a Pool's) and path. */
+export function responseTarget(options: RequestOptions, poolOrigin: string | undefined): [target: string | URL | undefined, path: string | undefined] {
+  if (options === null || typeof options !== 'object') return [undefined, undefined]
+  if (options.url !== undefined) return [options.url, undefined]
+  return [options.origin ?? poolOrigin, options.path ?? '/']
 }

@@ -15,6 +15,8 @@ import { Agent, type AgentStats } from '../pool/agent.js'
 import { resolvePoolOptions, type AgentOptions } from '../options.js'
 import { buildDispatchRequest, type RequestOptions } from '../request-options.js'
 import { ResponseCollector, type Response } from '../response.js'
+import { responseTarget } from '../interceptors/compose.js'
+import { handlesRedirects } from '../interceptors/redirect.js'
 import { formatPending, Interceptor, MockInterceptor, type PendingInterceptor, type ReplyResult } from './interceptor.js'
 import { matchOrigin, matchRequest, normalizeOrigin, type InterceptOptions, type MockRequest, type OriginMatcher } from './matchers.js'
 import { Replay } from './replay.js'
@@ -175,8 +177,10 @@ export class MockAgent extends Agent {
   }
 
   override request(options: RequestOptions): Promise<Response> {
+    // The Agent follows them, each hop coming back here through dispatch().
+    if (handlesRedirects(options)) return super.request(options)
     return new Promise<Response>((resolve, reject) => {
-      const collector = new ResponseCollector(resolve, reject, this.#decompress ? this.#maxDecompressedSize : -1)
+      const collector = new ResponseCollector(resolve, reject, this.#decompress ? this.#maxDecompressedSize : -1, ...responseTarget(options, undefined))
       this.#handle(options, collector, this.#decompress, (passOptions, request) => {
         // While recording, the collector goes through dispatch so the tee sees the wire bytes.
         if (this.#recorded !== undefined) super.dispatch(passOptions, this.#tee(request, collector))
@@ -186,6 +190,7 @@ export class MockAgent extends Agent {
   }
 
   override dispatch(options: RequestOptions, handler: DispatchHandler): void {
+    if (handlesRedirects(options)) return super.dispatch(options, handler)
     this.#handle(options, handler, false, (passOptions, request) => super.dispatch(passOptions, this.#recorded === undefined ? handler : this.#tee(request, handler)))
   }
 

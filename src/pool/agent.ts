@@ -20,6 +20,7 @@ import { ConnectionBudget } from './budget.js'
 import { proxyRouteFor, type ResolvedProxy } from '../proxy/route.js'
 import { proxyRouteMetrics } from '../proxy/metrics.js'
 import { chain, ComposedDispatcher, type ComposeSettings, type Interceptor } from '../interceptors/compose.js'
+import { handlesRedirects, redirectDispatch, redirectSettings } from '../interceptors/redirect.js'
 
 /** How many distinct origin spellings the lookup cache keeps. */
 const MAX_ORIGIN_SPELLINGS = 1024
@@ -52,6 +53,8 @@ export class Agent extends EventEmitter<PoolEvents> {
   readonly #proxy: ResolvedProxy | undefined
   readonly #h2c: boolean
   readonly #composeSettings: ComposeSettings
+  /** Requests with `redirect: 'follow' | 'error'` go through this, made at the first one. */
+  #redirecting: ComposedDispatcher<Agent> | undefined
   #closed = false
 
   constructor(options: AgentOptions = {}) {
@@ -75,6 +78,12 @@ export class Agent extends EventEmitter<PoolEvents> {
    */
   compose(...interceptors: Interceptor[]): ComposedDispatcher<Agent> {
     return new ComposedDispatcher<Agent>(this, chain((options, handler) => this.dispatch(options, handler), interceptors), this.#composeSettings)
+  }
+
+  /** The redirect interceptor in front of this Agent, for requests that ask for it (README "Redirects"). */
+  #redirects(): ComposedDispatcher<Agent> {
+    this.#redirecting ??= new ComposedDispatcher<Agent>(this, redirectDispatch((options, handler) => this.dispatch(options, handler), redirectSettings({}, undefined)), this.#composeSettings)
+    return this.#redirecting
   }
 
   /** The pool for an origin (`scheme://host:port`), created on first use. */
@@ -121,6 +130,7 @@ export class Agent extends EventEmitter<PoolEvents> {
   }
 
   request(options: RequestOptions): Promise<Response> {
+    if (handlesRedirects(options)) return this.#redirects().request(options)
     let routed: Routed
     try {
       routed = this.#route(options)
@@ -131,10 +141,14 @@ export class Agent extends EventEmitter<PoolEvents> {
     // no per-request copy without them.
     const { pool, path } = routed
     if (!this.#mayCoalesce(pool, options)) return internal.request(pool, options, path)
-    return internal.respond(pool, (collector, acceptEncoding) => this.#dispatchCoalescing(pool, options, path, collector, acceptEncoding))
+    return internal.respond(pool, (collector, acceptEncoding) => this.#dispatchCoalescing(pool, options, path, collector, acceptEncoding), path ?? options.path)
   }
 
   dispatch(options: RequestOptions, handler: DispatchHandler): void {
+    if (handlesRedirects(options)) {
+      this.#redirects().dispatch(options, handler)
+      return
+    }
     let routed: Routed
     try {
       routed = this.#route(options)

@@ -15,9 +15,9 @@ export interface PoolInternals {
   request(pool: Pool, options: PoolRequestOptions, path: string | undefined): Promise<Response>
   /**
    * Coalescing: a `request()` response whose handler `start` sends, with whether it asks for
-   * compressed bodies (`accept-encoding`), as the pool's options say.
+   * compressed bodies (`accept-encoding`), as the pool's options say; `path` for `res.url`.
    */
-  respond(pool: Pool, start: (handler: DispatchHandler, acceptEncoding: boolean) => void): Promise<Response>
+  respond(pool: Pool, start: (handler: DispatchHandler, acceptEncoding: boolean) => void, path: string | undefined): Promise<Response>
   /** `dispatch()` with the request-target split from a URL (else the options' own). */
   enqueue(pool: Pool, options: PoolRequestOptions, handler: DispatchHandler, acceptEncoding: boolean, path: string | undefined): void
   /** The pool's host, port and authority. */

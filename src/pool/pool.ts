@@ -17,6 +17,7 @@ import { TlsSessionCache } from '../tls/session-cache.js'
 import { Connections } from './connections.js'
 import { parseOrigin, splitUrl, type Origin } from './origin.js'
 import { chain, ComposedDispatcher, type Interceptor } from '../interceptors/compose.js'
+import { handlesRedirects, redirectDispatch, redirectSettings } from '../interceptors/redirect.js'
 import { proxyRouteFor } from '../proxy/route.js'
 import { proxyRouteMetrics } from '../proxy/metrics.js'
 import { backoffDelay } from './retry.js'
@@ -102,11 +103,13 @@ export class Pool extends EventEmitter<PoolEvents> {
   #connectFailures = 0
   /** Waiting out the backoff before the next connect for queued requests. */
   #connectRetryTimer: NodeJS.Timeout | undefined = undefined
+  /** Requests with `redirect: 'follow' | 'error'` go through this, made at the first one. */
+  #redirecting: ComposedDispatcher<Pool> | undefined
 
   static {
     providePoolInternals({
       request: (pool, options, path) => pool.#request(options, path),
-      respond: (pool, start) => new Promise<Response>((resolve, reject) => start(pool.#collector(resolve, reject), pool.#options.decompress)),
+      respond: (pool, start, path) => new Promise<Response>((resolve, reject) => start(pool.#collector(resolve, reject, path), pool.#options.decompress)),
       enqueue: (pool, options, handler, acceptEncoding, path) => pool.#enqueue(options, handler, acceptEncoding, path),
       origin: (pool) => pool.#origin,
       hasLiveConnection: (pool) => pool.#lifecycle.live > 0,
@@ -173,18 +176,31 @@ export class Pool extends EventEmitter<PoolEvents> {
 
   /** Send a request and resolve with the response head; the body streams (API.md "Requests"). */
   request(options: PoolRequestOptions): Promise<Response> {
+    if (handlesRedirects(options)) return this.#redirects().request(options)
     return this.#request(options, undefined)
+  }
+
+  /**
+   * The redirect interceptor in front of this Pool, for requests that ask for it (README
+   * "Redirects"): it follows hops within this origin and refuses others (WP_REDIRECT_REFUSED).
+   */
+  #redirects(): ComposedDispatcher<Pool> {
+    if (this.#redirecting === undefined) {
+      const settings = { maxDecompressedSize: this.#options.decompress ? this.#options.maxDecompressedSize : -1, origin: this.origin }
+      this.#redirecting = new ComposedDispatcher<Pool>(this, redirectDispatch((options, handler) => this.#dispatchTo(options, handler), redirectSettings({}, this.origin)), settings)
+    }
+    return this.#redirecting
   }
 
   #request(options: PoolRequestOptions, path: string | undefined): Promise<Response> {
     return new Promise<Response>((resolve, reject) => {
-      this.#enqueue(options, this.#collector(resolve, reject), this.#options.decompress, path)
+      this.#enqueue(options, this.#collector(resolve, reject, path ?? options?.path), this.#options.decompress, path)
     })
   }
 
-  /** The handler behind `request()`: decodes bodies (bounded) when `decompress` is on. */
-  #collector(resolve: (res: Response) => void, reject: (err: Error) => void): ResponseCollector {
-    return new ResponseCollector(resolve, reject, this.#options.decompress ? this.#options.maxDecompressedSize : -1)
+  /** The handler behind `request()`: decodes bodies (bounded) when `decompress` is on; `path` (default `/`) for `res.url`. */
+  #collector(resolve: (res: Response) => void, reject: (err: Error) => void, path: string | undefined): ResponseCollector {
+    return new ResponseCollector(resolve, reject, this.#options.decompress ? this.#options.maxDecompressedSize : -1, this.origin, path ?? '/')
   }
 
   /**
@@ -218,7 +234,8 @@ export class Pool extends EventEmitter<PoolEvents> {
    * `handler.onError`, never thrown, so callers have one error path.
    */
   dispatch(options: PoolRequestOptions, handler: DispatchHandler): void {
-    this.#enqueue(options, handler, false, undefined)
+    if (handlesRedirects(options)) this.#redirects().dispatch(options, handler)
+    else this.#enqueue(options, handler, false, undefined)
   }
 
   #enqueue(options: PoolRequestOptions, handler: DispatchHandler, acceptEncoding: boolean, path: string | undefined): void {
