@@ -12,6 +12,7 @@ export type { RequestOptions, PoolRequestOptions, HeadersInit } from './request-
 export type { RequestBodyInit } from './body-source.js'
 export type { Progress, ProgressListener } from './progress.js'
 export type { ConnectionInfo, DispatchHandler, HeaderRecord, Protocol, RequestBody } from './dispatch.js'
+export type { RequestTimings, TimingPhases } from './timings.js'
 export {
   WebSocket,
   type WebSocketOptions,
