@@ -5,6 +5,7 @@
  * RFC 9110 §15.4) so every hop is a pooled request too.
  */
 import type { Agent } from '../pool/agent.js'
+import type { ComposedDispatcher } from '../interceptors/compose.js'
 import { getDefaultAgent } from '../pool/agent.js'
 import type { WirepoolError } from '../errors.js'
 import type { HeaderRecord } from '../dispatch.js'
@@ -25,8 +26,11 @@ const MAX_REDIRECTS = 20
  */
 const DROPPED_REQUEST_HEADERS: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding'])
 
-/** A fetch bound to one wirepool Agent. */
-export function createFetch(agent: Agent): WirepoolFetch {
+/**
+ * A fetch bound to one wirepool Agent, or to an Agent composed with interceptors
+ * (`agent.compose(cache())`): then every request, each redirect hop included, passes through them.
+ */
+export function createFetch(agent: Agent | ComposedDispatcher<Agent>): WirepoolFetch {
   return (input, init) => wirepoolFetch(agent, input, init)
 }
 
@@ -56,7 +60,7 @@ async function extractBody(request: Request, input: unknown, init: RequestInit |
   return new Uint8Array(await request.arrayBuffer())
 }
 
-async function wirepoolFetch(agent: Agent, input: string | URL | Request, init?: RequestInit): Promise<Response> {
+async function wirepoolFetch(agent: Agent | ComposedDispatcher<Agent>, input: string | URL | Request, init?: RequestInit): Promise<Response> {
   // The platform validates and normalises: URL, method (forbidden ones throw), headers, signal.
   const request = new Request(input, init)
   const signal = request.signal

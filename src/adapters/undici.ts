@@ -9,6 +9,7 @@
 import type { EventEmitter } from 'node:events'
 import { Dispatcher, errors } from 'undici'
 import { Agent } from '../pool/agent.js'
+import { ComposedDispatcher } from '../interceptors/compose.js'
 import type { ConnectionEvent } from '../pool/pool.js'
 import type { AgentOptions } from '../options.js'
 import { PoolClosedError, toWirepoolError } from '../errors.js'
@@ -24,6 +25,8 @@ const STATE_ORDER: Readonly<Record<DispatcherState, number>> = { open: 0, closin
 export class WirepoolDispatcher extends Dispatcher {
   /** The wirepool Agent every request goes through. */
   readonly agent: Agent
+  /** The agent's dispatch, or a composition's over it (interceptors). */
+  readonly #target: Agent | ComposedDispatcher<Agent>
   /** Whether this dispatcher made the agent (and so closes it). */
   readonly #ownsAgent: boolean
   #state: DispatcherState = 'open'
@@ -38,14 +41,21 @@ export class WirepoolDispatcher extends Dispatcher {
   /** One callback for every bridge rather than a closure per request. */
   readonly #onSettled = (bridge: UndiciBridge): void => this.#settled(bridge)
 
-  constructor(agentOrOptions: Agent | AgentOptions = {}) {
+  /**
+   * An Agent to send on (not closed with this dispatcher), an Agent composed with
+   * interceptors (`agent.compose(cache())`: requests pass through them), or the options of an
+   * Agent this dispatcher makes and owns.
+   */
+  constructor(agentOrOptions: Agent | ComposedDispatcher<Agent> | AgentOptions = {}) {
     super()
-    if (agentOrOptions instanceof Agent) {
-      this.agent = agentOrOptions
+    if (agentOrOptions instanceof Agent || agentOrOptions instanceof ComposedDispatcher) {
+      this.#target = agentOrOptions
+      this.agent = agentOrOptions instanceof Agent ? agentOrOptions : agentOrOptions.base
       this.#ownsAgent = false
       this.#destroySignal = new AbortController()
     } else {
       this.agent = new Agent(agentOrOptions)
+      this.#target = this.agent
       this.#ownsAgent = true
       this.#destroySignal = undefined
     }
@@ -103,7 +113,7 @@ export class WirepoolDispatcher extends Dispatcher {
     }
     if (this.#destroySignal !== undefined) requestOptions.signal = this.#destroySignal.signal
     this.#inFlight.push(bridge)
-    this.agent.dispatch(requestOptions, bridge)
+    this.#target.dispatch(requestOptions, bridge)
     // wirepool queues requests itself, so a dispatcher is never "busy" in undici's sense.
     return true
   }

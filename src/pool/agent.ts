@@ -19,6 +19,7 @@ import { renderPrometheus, type AgentTotals, type OriginStats } from './stats.js
 import { ConnectionBudget } from './budget.js'
 import { proxyRouteFor, type ResolvedProxy } from '../proxy/route.js'
 import { proxyRouteMetrics } from '../proxy/metrics.js'
+import { chain, ComposedDispatcher, type ComposeSettings, type Interceptor } from '../interceptors/compose.js'
 
 /** How many distinct origin spellings the lookup cache keeps. */
 const MAX_ORIGIN_SPELLINGS = 1024
@@ -50,6 +51,7 @@ export class Agent extends EventEmitter<PoolEvents> {
   readonly #sessionCache: TlsSessionCache | null
   readonly #proxy: ResolvedProxy | undefined
   readonly #h2c: boolean
+  readonly #composeSettings: ComposeSettings
   #closed = false
 
   constructor(options: AgentOptions = {}) {
@@ -64,6 +66,15 @@ export class Agent extends EventEmitter<PoolEvents> {
     this.#sessionCache = resolved.tls.sessionCache === false ? null : new TlsSessionCache()
     this.#proxy = resolved.proxy
     this.#h2c = resolved.h2c
+    this.#composeSettings = { maxDecompressedSize: resolved.decompress ? resolved.maxDecompressedSize : -1 }
+  }
+
+  /**
+   * This Agent seen through interceptors (README "Interceptors"): every request made on the
+   * result passes through them, the first one outermost. The Agent itself is unchanged.
+   */
+  compose(...interceptors: Interceptor[]): ComposedDispatcher<Agent> {
+    return new ComposedDispatcher<Agent>(this, chain((options, handler) => this.dispatch(options, handler), interceptors), this.#composeSettings)
   }
 
   /** The pool for an origin (`scheme://host:port`), created on first use. */

@@ -10,12 +10,13 @@ import type { Duplex } from 'node:stream'
 import { AbortedError, ErrorCode, InvalidArgumentError, PoolClosedError, RequestTimeoutError, toWirepoolError, type WirepoolError } from '../errors.js'
 import type { DispatchHandler, DispatchRequest, HeaderRecord } from '../dispatch.js'
 import { resolvePoolOptions, type PoolOptions, type ResolvedPoolOptions, type TlsOptions } from '../options.js'
-import { buildDispatchRequest, requestTimeoutOption, type PoolRequestOptions } from '../request-options.js'
+import { buildDispatchRequest, requestTimeoutOption, type PoolRequestOptions, type RequestOptions } from '../request-options.js'
 import { ResponseCollector, type Response } from '../response.js'
 import { ProgressHandler } from '../progress.js'
 import { TlsSessionCache } from '../tls/session-cache.js'
 import { Connections } from './connections.js'
-import { parseOrigin, type Origin } from './origin.js'
+import { parseOrigin, splitUrl, type Origin } from './origin.js'
+import { chain, ComposedDispatcher, type Interceptor } from '../interceptors/compose.js'
 import { proxyRouteFor } from '../proxy/route.js'
 import { proxyRouteMetrics } from '../proxy/metrics.js'
 import { backoffDelay } from './retry.js'
@@ -185,6 +186,32 @@ export class Pool extends EventEmitter<PoolEvents> {
   /** The handler behind `request()`: decodes bodies (bounded) when `decompress` is on. */
   #collector(resolve: (res: Response) => void, reject: (err: Error) => void): ResponseCollector {
     return new ResponseCollector(resolve, reject, this.#options.decompress ? this.#options.maxDecompressedSize : -1)
+  }
+
+  /**
+   * This Pool seen through interceptors (README "Interceptors"), the first one outermost. A
+   * request that names another origin (a cross-origin redirect, say) fails with
+   * WP_INVALID_ARG: a Pool reaches only its own origin — compose on an Agent for that.
+   */
+  compose(...interceptors: Interceptor[]): ComposedDispatcher<Pool> {
+    const settings = { maxDecompressedSize: this.#options.decompress ? this.#options.maxDecompressedSize : -1, origin: this.origin }
+    return new ComposedDispatcher<Pool>(this, chain((options, handler) => this.#dispatchTo(options, handler), interceptors), settings)
+  }
+
+  /** The end of a composition's chain: options name their target; it must be this origin. */
+  #dispatchTo(options: RequestOptions, handler: DispatchHandler): void {
+    let path: string | undefined
+    try {
+      if (options === null || typeof options !== 'object') throw new InvalidArgumentError('request options must be an object')
+      const target = options.url !== undefined ? splitUrl(options.url) : undefined
+      const origin = target?.origin.origin ?? (options.origin === undefined ? this.origin : parseOrigin(options.origin).origin)
+      if (origin !== this.origin) throw new InvalidArgumentError(`a Pool for ${this.origin} cannot send a request to ${origin}: compose on an Agent to reach other origins`, { origin: this.origin })
+      path = target?.path
+    } catch (err) {
+      deliverError(handler, toWirepoolError(err, this.origin))
+      return
+    }
+    this.#enqueue(options, handler, false, path)
   }
 
   /**
