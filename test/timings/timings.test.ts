@@ -5,7 +5,7 @@ import diagnosticsChannel from 'node:diagnostics_channel'
 import type { LookupFunction } from 'node:net'
 import t from 'tap'
 import type { Test } from 'tap'
-import { Agent, Pool, type ConnectionInfo, type RequestEvent, type RequestTimings, type WirepoolError } from '../../src/index.js'
+import { Agent, DelegatingHandler, Pool, type ConnectionInfo, type Interceptor, type RequestEvent, type RequestTimings, type WirepoolError } from '../../src/index.js'
 import { MockAgent } from '../../src/mock/index.js'
 import { createTestServer, type TestServer } from '../../src/testing/index.js'
 import { httpServer } from '../support/servers.js'
@@ -312,4 +312,24 @@ t.test('MockAgent: timings without connect phases', async (t) => {
   t.equal(timings.tcp, undefined)
   for (const edge of ['sent', 'firstByte', 'end'] as const) t.type(timings[edge], 'number', edge)
   assertOrdered(t, timings, ALL_EDGES)
+})
+
+t.test('through a composition: an interceptor wrapping the handler passes the timings on', async (t) => {
+  const server = await testServer(t, ['http/1.1'], false)
+  server.route('GET', '/', { body: 'composed' })
+  const agent = new Agent()
+  t.teardown(() => agent.destroy())
+  let seen: RequestTimings | undefined
+  const watch: Interceptor = (dispatch) => (options, handler) =>
+    dispatch(options, new (class extends DelegatingHandler {
+      override onConnect(abort: (reason?: Error) => void, info: ConnectionInfo): void {
+        seen = info.timings
+        super.onConnect(abort, info)
+      }
+    })(handler))
+  const res = await agent.compose(watch).request({ url: `${server.origin}/` })
+  t.equal(await res.body.text(), 'composed')
+  t.ok(res.timings !== undefined)
+  t.equal(seen, res.timings, 'the interceptor saw the same object')
+  t.type(res.timings?.end, 'number')
 })
