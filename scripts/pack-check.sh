@@ -60,6 +60,10 @@ const { Agent, Pool, request, WebSocket } = require('wirepool')
 const subpaths = ['wirepool/undici', 'wirepool/fetch', 'wirepool/http-agent', 'wirepool/mock', 'wirepool/testing']
 for (const sub of subpaths) if (Object.keys(require(sub)).length === 0) throw new Error(`${sub} is empty`)
 if ([Agent, Pool, request, WebSocket].some((f) => typeof f !== 'function')) throw new Error('missing exports')
+// wirepool/otel needs the optional peer @opentelemetry/api, not installed here: only it fails, saying so.
+let otelError
+try { require('wirepool/otel') } catch (err) { otelError = err }
+if (otelError === undefined || !String(otelError.message).includes('@opentelemetry/api')) throw new Error(`wirepool/otel without @opentelemetry/api: ${otelError}`)
 console.log('cjs ok')
 EOF
 node cjs.cjs 2> "$work/cjs.err" || { cat "$work/cjs.err" >&2; exit 1; }

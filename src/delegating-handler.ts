@@ -22,6 +22,10 @@ export class DelegatingHandler implements DispatchHandler {
     this.inner.onConnect?.(abort, info)
   }
 
+  onRequestSent(): void {
+    this.inner.onRequestSent?.()
+  }
+
   onInformational(status: number, headers: HeaderRecord): void {
     this.inner.onInformational?.(status, headers)
   }

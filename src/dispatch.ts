@@ -6,6 +6,7 @@
 import type { EventEmitter } from 'node:events'
 import type { Duplex, Readable } from 'node:stream'
 import type { WirepoolError } from './errors.js'
+import type { RequestTimings } from './timings.js'
 
 export type Protocol = 'http/1.1' | 'h2'
 
@@ -24,6 +25,12 @@ export interface ConnectionInfo {
   remoteAddress: string | undefined
   remotePort: number | undefined
   protocol: Protocol
+  /**
+   * The request's timings (src/timings.ts), live: filled in as the request goes on, `end`
+   * once the body has ended. Given by a pool (Agent, Pool, MockAgent) for each request;
+   * undefined when a connection is driven without one.
+   */
+  timings?: RequestTimings | undefined
 }
 
 /**
@@ -77,6 +84,12 @@ export interface DispatchHandler {
   onRedirect?(status: number, location: URL): void
   /** The request was assigned to a connection. `abort()` cancels it (the socket is not reused). */
   onConnect?(abort: (reason?: Error) => void, info: ConnectionInfo): void
+  /**
+   * The request's last byte was handed to the socket (HTTP/1.1), or its END_STREAM flag to
+   * the connection's writer (HTTP/2): where `timings.sent` is taken. Not called for an
+   * upgrade, nor for a body abandoned because the response came first.
+   */
+  onRequestSent?(): void
   /** A 1xx interim response other than 101 (e.g. 100 Continue, 103 Early Hints). */
   onInformational?(status: number, headers: HeaderRecord): void
   /**
@@ -192,6 +205,9 @@ export function announceConnection(
     remoteAddress: conn.remoteAddress,
     remotePort: conn.remotePort,
     protocol: conn.protocol,
+    // (set by the pool's attempt before the caller sees it; present from the start so the
+    // object keeps one shape)
+    timings: undefined,
   }
   try {
     handler.onConnect?.(abort, info)

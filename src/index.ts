@@ -12,6 +12,7 @@ export type { RequestOptions, PoolRequestOptions, HeadersInit, RedirectMode } fr
 export type { RequestBodyInit } from './body-source.js'
 export type { Progress, ProgressListener } from './progress.js'
 export type { ConnectionInfo, DispatchHandler, HeaderRecord, Protocol, RequestBody } from './dispatch.js'
+export type { RequestTimings, TimingPhases } from './timings.js'
 export { ComposedDispatcher, type Dispatch, type Interceptor, type ComposeBase } from './interceptors/compose.js'
 export { DelegatingHandler } from './delegating-handler.js'
 export { cache, type CacheOptions, type CacheStats, type CacheInterceptor } from './interceptors/cache/cache.js'

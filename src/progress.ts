@@ -73,6 +73,10 @@ export class ProgressHandler implements DispatchHandler {
     this.#inner.onConnect?.(abort, info)
   }
 
+  onRequestSent(): void {
+    this.#inner.onRequestSent?.()
+  }
+
   onInformational(status: number, headers: HeaderRecord): void {
     this.#inner.onInformational?.(status, headers)
   }

@@ -7,6 +7,7 @@ import { Readable } from 'node:stream'
 import { AbortedError, DecompressError, type RedirectHop, type WirepoolError } from './errors.js'
 import { createDecoder, type Decoder } from './decompress.js'
 import type { ConnectionInfo, DispatchHandler, HeaderRecord, Protocol } from './dispatch.js'
+import type { RequestTimings } from './timings.js'
 
 export class ResponseBody extends Readable {
   #resume: (() => void) | undefined
@@ -92,6 +93,15 @@ export interface Response {
   /** Resolves with the trailer fields (empty when none) once the body has ended. */
   readonly trailers: Promise<HeaderRecord>
   connection: ConnectionInfo
+  /**
+   * Where the request's time went (src/timings.ts): queue wait, DNS, TCP, proxy, TLS (the
+   * connect phases only on a new connection), request sent, first byte, and `end` — which is
+   * undefined until the body has been received in full (the object fills itself in). Edges
+   * are ms relative to `start`, a `performance.now()` time; `phases` has the durations.
+   * With retries, they describe the last attempt. Undefined only when the response did not
+   * come through a wirepool pool (a handler driven without timings).
+   */
+  timings: RequestTimings | undefined
   /** 1xx interim responses received before this one (e.g. 103 Early Hints). */
   informational: Array<{ status: number; headers: HeaderRecord }>
   /**
@@ -196,6 +206,7 @@ class WirepoolResponse implements Response {
   protocol: Protocol
   body: ResponseBody
   connection: ConnectionInfo
+  timings: RequestTimings | undefined
   informational: Array<{ status: number; headers: HeaderRecord }>
   readonly #trailers: TrailersOutcome
   readonly #target: string | URL | undefined
@@ -222,6 +233,7 @@ class WirepoolResponse implements Response {
     this.protocol = connection.protocol
     this.body = body
     this.connection = connection
+    this.timings = connection.timings
     this.informational = informational
     this.#trailers = trailers
     this.#target = target

@@ -7,7 +7,7 @@ import { createWriteStream } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { once } from 'node:events'
 import type { Writable } from 'node:stream'
-import { Agent, type AgentOptions, type CertificateExpiringEvent, type ConnectionInfo, type DispatchHandler, type HeaderRecord, type WirepoolError } from '../index.js'
+import { Agent, type AgentOptions, type CertificateExpiringEvent, type ConnectionInfo, type DispatchHandler, type HeaderRecord, type RequestTimings, type WirepoolError } from '../index.js'
 import {
   UsageError,
   boolFlag,
@@ -288,6 +288,7 @@ function exchange(agent: Agent, config: GetConfig, body: Buffer | string | undef
       return sink
     }
     let abortRequest: ((reason?: Error) => void) | undefined
+    let timings: RequestTimings | undefined
     let certificate: CertificateExpiringEvent | undefined
     if (trace !== undefined) agent.on('certificate-expiring', (event) => (certificate = event))
     if (trace !== undefined) agent.on('retry', (event) => trace.note(`retry #${event.attempt} of ${event.method} ${event.path} in ${event.delayMs} ms (${event.reason})`))
@@ -296,6 +297,7 @@ function exchange(agent: Agent, config: GetConfig, body: Buffer | string | undef
       onConnect(abort: (reason?: Error) => void, info: ConnectionInfo): void {
         abortRequest = abort
         protocol = info.protocol
+        timings = info.timings
         if (trace === undefined) return
         const snapshot = agent.pool(config.url.origin).connections().find((c) => c.id === info.id)
         trace.connectionInfo(info, secure, { snapshot, certificate })
@@ -326,6 +328,7 @@ function exchange(agent: Agent, config: GetConfig, body: Buffer | string | undef
         trace?.trailers(trailers)
       },
       onComplete(): void {
+        trace?.requestTimings(timings)
         if (failed) {
           finish(new CliError(ExitCode.HTTP_ERROR, `the requested URL returned error: ${status}`))
           return

@@ -2,11 +2,12 @@
  * `wirepool get -v`: the connection's life on stderr, curl-style (`*` notes, `>` request
  * head, `<` response head). Connection states come from the `wirepool:connection`
  * diagnostics channel and retries from `wirepool:request`; the per-request facts (ALPN
- * result, reuse, TLS resumption, peer address) from the handler's `onConnect`.
+ * result, reuse, TLS resumption, peer address, the request's timings) from the handler's
+ * `onConnect`: the connect phases there, the request's own phases once it completes.
  */
 import diagnosticsChannel from 'node:diagnostics_channel'
 import type { Writable } from 'node:stream'
-import type { CertificateExpiringEvent, ConnectionEvent, ConnectionInfo, ConnectionSnapshot, HeaderRecord, RequestEvent } from '../index.js'
+import type { CertificateExpiringEvent, ConnectionEvent, ConnectionInfo, ConnectionSnapshot, HeaderRecord, RequestEvent, RequestTimings } from '../index.js'
 
 /** What get.ts learned about the connection beyond ConnectionInfo. */
 export interface ConnectionDetails {
@@ -59,7 +60,8 @@ export class Trace {
     }
     const since = now - (this.#openedAt.get(ev.id) ?? now)
     if (ev.from === 'connecting' && ev.to !== 'closed') {
-      // One figure for DNS + TCP (+ TLS): the engine does not expose the split.
+      // The whole connect as one figure (HTTP/2's SETTINGS exchange included); the split
+      // comes with the first request's timings (connectionInfo).
       this.note(`connection #${ev.id}: connected in ${ms(since)} (DNS + TCP${ev.origin.startsWith('https:') ? ' + TLS handshake' : ''}), protocol ${ev.protocol ?? '?'}`)
     }
     this.note(`connection #${ev.id}: ${ev.from} -> ${ev.to} (${ev.reason}) at +${ms(since)}`)
@@ -73,17 +75,20 @@ export class Trace {
 
   /**
    * What the request was assigned to: the ALPN result is the connection's protocol; the
-   * handshake figures come from the pool's connection snapshot, the certificate from the
-   * pool's `certificate-expiring` event (see get.ts).
+   * connect phases come from the request's timings (a new connection's only), the
+   * certificate from the pool's `certificate-expiring` event or else its connection snapshot
+   * (see get.ts).
    */
   connectionInfo(info: ConnectionInfo, secure: boolean, details: ConnectionDetails): void {
     const peer = info.remoteAddress === undefined ? 'unknown peer' : `${info.remoteAddress}:${info.remotePort ?? '?'}`
     this.note(`using connection #${info.id} to ${peer}, ${info.reused ? 'reused (served a request before)' : 'new (first request on it)'}`)
     const snapshot = details.snapshot
-    if (snapshot !== undefined && !info.reused) {
-      // The engine times DNS and TCP together (one net.connect); it does not split them.
-      const tls = secure ? `, TLS handshake ${ms(snapshot.tlsMs)}` : ''
-      this.note(`timings: DNS + TCP connect ${ms(snapshot.tcpMs)}${tls}`)
+    const phases = info.timings?.phases
+    if (phases !== undefined && !info.reused) {
+      const parts = [`DNS ${phases.dns === undefined ? 'none (no name to resolve)' : ms(phases.dns)}`, `TCP connect ${phases.tcp === undefined ? '?' : ms(phases.tcp)}`]
+      if (phases.proxy !== undefined) parts.push(`proxy tunnel ${ms(phases.proxy)}`)
+      if (phases.tls !== undefined) parts.push(`TLS handshake ${ms(phases.tls)}`)
+      this.note(`timings: ${parts.join(', ')}`)
     }
     if (!secure) {
       this.note(`cleartext ${info.protocol}`)
@@ -109,6 +114,14 @@ export class Trace {
     this.#out.write(`< ${statusLine}\n`)
     for (const line of headerLines(headers)) this.#out.write(`< ${line}\n`)
     this.#out.write('<\n')
+  }
+
+  /** The request's own phases, once its body has ended (the connect phases were noted at onConnect). */
+  requestTimings(timings: RequestTimings | undefined): void {
+    if (timings === undefined) return
+    const p = timings.phases
+    const phase = (n: number | undefined): string => (n === undefined ? '?' : ms(n))
+    this.note(`timings: wait ${ms(p.wait)}, request sent ${phase(p.request)}, first byte ${phase(p.firstByte)}, download ${phase(p.download)}, total ${phase(p.total)}`)
   }
 
   trailers(trailers: HeaderRecord): void {

@@ -95,7 +95,7 @@ export class RequestWriter {
     }
     if (body === null || body === undefined || typeof body === 'string' || body instanceof Uint8Array) {
       writeHead(socket, ex.head, body ?? undefined)
-      this.#move(ex, WriteState.SENT)
+      if (this.#move(ex, WriteState.SENT)) ex.handler.onRequestSent?.()
       return true
     }
     writeHead(socket, ex.head)
@@ -138,6 +138,7 @@ export class RequestWriter {
   #sent(ex: Exchange): void {
     if (!this.#move(ex, WriteState.SENT)) return
     if (this.#writing === ex) this.#writing = null
+    ex.handler.onRequestSent?.()
     this.#events.bodySent(ex)
   }
 

@@ -219,6 +219,8 @@ export class Sender {
       if (tunnel !== null) {
         if (stream.state.kind === 'closed') this.finishTunnel(stream)
         tunnel.endWritten()
+      } else if (stream.request.upgrade === undefined) {
+        stream.handler.onRequestSent?.()
       }
     }
     // Progress: the send deadline moves on while content still waits, and ends when none does

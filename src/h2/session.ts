@@ -391,6 +391,7 @@ export class H2Connection extends EventEmitter<ConnectionEvents> implements Pool
     } else if (endStream) {
       stream.bodyEnded = true
       if (!this.#transitionStream(stream, StreamEvent.SEND_END_STREAM)) return
+      handler.onRequestSent?.()
       this.#deadlines.arm(stream, request.headersTimeout)
     } else if (request.expectContinue) {
       // RFC 9110 §10.1.1: hold the content until 100 (Continue), a final response, or our

@@ -9,6 +9,7 @@
 import { Readable } from 'node:stream'
 import { AbortedError, BodyTimeoutError, HeadersTimeoutError, toWirepoolError, type WirepoolError } from '../errors.js'
 import type { ConnectionInfo, DispatchHandler, HeaderRecord } from '../dispatch.js'
+import { Timings } from '../timings.js'
 import type { Interceptor, MockBodyInit, ReplyResult } from './interceptor.js'
 import type { MockRequest } from './matchers.js'
 
@@ -67,6 +68,9 @@ export class Replay {
   #paused = false
   #status = 0
   #wake: (() => void) | undefined
+  /** No network: the connect phases stay undefined, `sent` is when the reply was looked up. */
+  #timings: Timings | undefined
+  readonly #startedAt = performance.now()
   readonly #onSignal = (): void => this.#fail(new AbortedError('request aborted', { cause: this.#context.signal?.reason, origin: this.#context.request.origin }))
 
   constructor(interceptor: Interceptor, context: ReplayContext, handler: DispatchHandler) {
@@ -94,7 +98,10 @@ export class Replay {
   #connect(answer: ReplyResult | Error): void {
     if (this.#done) return
     const protocol = answer instanceof Error ? 'http/1.1' : (answer.protocol ?? 'http/1.1')
-    const info: ConnectionInfo = { id: this.#context.connectionId, reused: false, tlsResumed: null, remoteAddress: undefined, remotePort: undefined, protocol }
+    const timings = new Timings(this.#startedAt, performance.now(), undefined)
+    timings.sent = timings.dispatched
+    this.#timings = timings
+    const info: ConnectionInfo = { id: this.#context.connectionId, reused: false, tlsResumed: null, remoteAddress: undefined, remotePort: undefined, protocol, timings }
     if (!this.#call(() => this.#handler.onConnect?.((reason) => this.#fail(reason === undefined ? new AbortedError() : toWirepoolError(reason, this.#context.request.origin)), info))) return
     if (this.#done) return
     if (answer instanceof Error) {
@@ -130,6 +137,8 @@ export class Replay {
       wake?.()
     }
     this.#status = answer.status
+    const timings = this.#timings as Timings
+    timings.firstByte = performance.now() - timings.start
     let flowing = true as boolean | void
     if (!this.#call(() => (flowing = this.#handler.onHeaders(answer.status, headers, resume, answer.statusText ?? STATUS_TEXT[answer.status] ?? '')))) return
     if (flowing === false) this.#paused = true
@@ -175,6 +184,7 @@ export class Replay {
     if (this.#done) return
     if (trailers !== undefined && !this.#call(() => this.#handler.onTrailers?.(trailers))) return
     this.#finish()
+    timings.end = performance.now() - timings.start
     this.#context.onEnd?.({ status: this.#status })
     this.#call(() => this.#handler.onComplete())
   }

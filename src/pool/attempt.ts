@@ -11,6 +11,7 @@ import type { ResolvedRetry } from '../options.js'
 import { backoffDelay, parseRetryAfter } from './retry.js'
 import type { ConnectionRecord } from './lifecycle.js'
 import type { QueueEntry } from './wait-queue.js'
+import type { Timings } from '../timings.js'
 
 /** The request may be sent again at all: idempotent, replayable, attempts left. */
 export function mayRetry(entry: QueueEntry, policy: ResolvedRetry, poolClosed: boolean): boolean {
@@ -67,6 +68,8 @@ export class PooledAttempt implements DispatchHandler {
   /** The connection it was sent on (whatever state that is in by now). */
   readonly rec: ConnectionRecord
   readonly reusedConnection: boolean
+  /** The request's timings (the entry's), whose attempt edges this attempt fills in. */
+  readonly timings: Timings
   readonly #owner: AttemptOwner
   headersSeen = false
   status = 0
@@ -75,11 +78,12 @@ export class PooledAttempt implements DispatchHandler {
   /** Set when this response is being read only to be dropped before a status retry. */
   #discardDelay: number | undefined
 
-  constructor(owner: AttemptOwner, entry: QueueEntry, rec: ConnectionRecord, reusedConnection: boolean) {
+  constructor(owner: AttemptOwner, entry: QueueEntry, rec: ConnectionRecord, reusedConnection: boolean, timings: Timings) {
     this.#owner = owner
     this.entry = entry
     this.rec = rec
     this.reusedConnection = reusedConnection
+    this.timings = timings
   }
 
   detach(): void {
@@ -89,9 +93,23 @@ export class PooledAttempt implements DispatchHandler {
   onConnect(abort: (reason?: Error) => void, info: ConnectionInfo): void {
     if (this.#detached) return
     this.entry.abort = abort
+    info.timings = this.timings
     const handler = this.entry.handler
     if (handler.onConnect !== undefined) handler.onConnect(abort, info)
     if (this.entry.signal?.aborted) abort(new AbortedError('request aborted', { cause: this.entry.signal.reason }))
+  }
+
+  onRequestSent(): void {
+    if (this.#detached) return
+    this.timings.sent = performance.now() - this.timings.start
+    const onRequestSent = this.entry.handler.onRequestSent
+    if (onRequestSent === undefined) return
+    try {
+      onRequestSent.call(this.entry.handler)
+    } catch (err) {
+      // As a throwing onConnect: that one request fails with it.
+      this.entry.abort?.(err instanceof Error ? err : new Error(String(err)))
+    }
   }
 
   onInformational(status: number, headers: HeaderRecord): void {
@@ -101,6 +119,7 @@ export class PooledAttempt implements DispatchHandler {
 
   onHeaders(status: number, headers: HeaderRecord, resume: () => void, statusText: string, rawHeaders?: readonly string[]): boolean | void {
     if (this.#detached) return
+    this.timings.firstByte = performance.now() - this.timings.start
     this.status = status
     const delay = this.#owner.statusRetryDelay(this, status, headers)
     if (delay !== undefined) {
@@ -126,6 +145,7 @@ export class PooledAttempt implements DispatchHandler {
   onComplete(): void {
     if (this.#detached) return
     this.#detached = true
+    this.timings.end = performance.now() - this.timings.start
     if (this.#discardDelay !== undefined) {
       this.#owner.retryAfterStatus(this, this.#discardDelay)
       return
@@ -143,6 +163,7 @@ export class PooledAttempt implements DispatchHandler {
   onUpgrade(status: number, headers: HeaderRecord, socket: Duplex, head: Uint8Array): void {
     if (this.#detached) return
     this.#detached = true
+    this.timings.firstByte = performance.now() - this.timings.start
     this.#owner.completed(this)
     const handler = this.entry.handler
     if (handler.onUpgrade === undefined) {

@@ -121,6 +121,7 @@ export class Connections {
     rec.remoteAddress = opened.remoteAddress
     rec.tcpMs = opened.tcpMs
     rec.tlsMs = opened.tlsMs
+    rec.connectTimings = opened.timings
     rec.certificate = opened.certificate
     this.lifecycle.transition(rec, 'handshaking', 'connected', conn)
     this.#figures.onConnected(elapsedMs, opened.tlsResumed, opened.tcpMs, opened.tlsMs)

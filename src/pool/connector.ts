@@ -13,8 +13,9 @@ import type { PoolConnection } from '../dispatch.js'
 import { tlsConnectSettings, type ResolvedPoolOptions } from '../options.js'
 import type { Origin } from './origin.js'
 import { proxyRouteFor, type ProxyRoute } from '../proxy/route.js'
-import { openProxySocket } from '../proxy/tunnel.js'
+import { openProxySocket, type ProxySocket } from '../proxy/tunnel.js'
 import { ForwardedRequestHandler } from '../proxy/forward-handler.js'
+import type { ConnectTimings } from '../timings.js'
 
 export interface OpenedConnection {
   connection: PoolConnection
@@ -29,6 +30,8 @@ export interface OpenedConnection {
   tunnelMs?: number
   /** Whether the DNS cache answered (null: no cache, an IP literal or a Unix socket). */
   dns: 'hit' | 'miss' | null
+  /** When each connect phase ended: the connection's first request reports them. */
+  timings: ConnectTimings
 }
 
 export interface ConnectRequest {
@@ -86,18 +89,20 @@ export async function openConnection(req: ConnectRequest): Promise<OpenedConnect
   const route = proxyRouteFor(options.proxy, origin, options.h2c && req.h1Only !== true)
   if (route !== undefined) return openViaProxy(req, route, h1Options, h2Options)
 
+  const started = performance.now()
   if (!origin.secure) {
-    const started = performance.now()
-    const { socket, dnsCached } = await connectTcpDetailed(tcp)
+    const { socket, dnsCached, resolvedAt } = await connectTcpDetailed(tcp)
+    const connected = performance.now()
     return {
       dns: dnsOutcome(origin.hostname, options, dnsCached),
       // h2c with prior knowledge (RFC 9113 §3.3): the preface is the first thing we send.
       connection: options.h2c && req.h1Only !== true ? new H2Connection(socket, h2Options(null)) : new H1Connection(socket, { ...h1Options, tlsResumed: null }),
       tlsResumed: null,
       remoteAddress: socket.remoteAddress,
-      tcpMs: performance.now() - started,
+      tcpMs: connected - started,
       tlsMs: 0,
       certificate: null,
+      timings: { start: started, dns: resolvedAt, tcp: connected, proxy: undefined, tls: undefined },
     }
   }
 
@@ -110,6 +115,7 @@ export async function openConnection(req: ConnectRequest): Promise<OpenedConnect
     tlsMs: tls.tlsMs,
     certificate: tls.certificate,
     dns: dnsOutcome(origin.hostname, options, tls.dnsCached),
+    timings: { start: started, dns: tls.resolvedAt, tcp: tls.tcpAt, proxy: undefined, tls: tls.tlsAt },
   }
 }
 
@@ -175,7 +181,7 @@ async function openViaProxy(
     }
     // The tunnel left the socket paused (with any early bytes put back): let them flow now.
     socket.resume()
-    return { connection, tlsResumed: null, remoteAddress: socket.remoteAddress, tcpMs: performance.now() - started, tlsMs: 0, certificate: null, proxy, tunnelMs, dns: null }
+    return { connection, tlsResumed: null, remoteAddress: socket.remoteAddress, tcpMs: performance.now() - started, tlsMs: 0, certificate: null, proxy, tunnelMs, dns: null, timings: proxyTimings(started, via, route.mode === 'forward', undefined) }
   }
   const tcp: TcpConnectOptions = { host: origin.hostname, port: origin.port, connectTimeout: Math.max(1, options.connectTimeout - (performance.now() - started)), signal: req.signal, origin: origin.origin }
   const tcpMs = performance.now() - started
@@ -191,5 +197,16 @@ async function openViaProxy(
     tunnelMs,
     // The name was the proxy's to resolve (or the tunnel's dial).
     dns: null,
+    timings: proxyTimings(started, via, false, tls.tlsAt),
   }
+}
+
+/**
+ * A proxied connection's edges: TCP (and TLS to an https proxy) to the proxy, then the
+ * tunnel (absent when forwarding), then TLS with the origin. No DNS edge: the proxy's own
+ * name is part of its dial, and the origin's name is the proxy's to resolve.
+ */
+function proxyTimings(started: number, via: ProxySocket, forwarding: boolean, tlsAt: number | undefined): ConnectTimings {
+  const tcp = started + via.dialMs
+  return { start: started, dns: undefined, tcp, proxy: forwarding ? undefined : tcp + via.handshakeMs, tls: tlsAt }
 }

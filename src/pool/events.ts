@@ -7,6 +7,7 @@ import diagnosticsChannel from 'node:diagnostics_channel'
 import type { Protocol } from '../dispatch.js'
 import type { ConnectionCounts } from './stats.js'
 import type { WirepoolError } from '../errors.js'
+import type { RequestTimings } from '../timings.js'
 import { decayedErrors, healthScore } from './health.js'
 import { observedState, type ConnectionRecord, type ConnectionState } from './lifecycle.js'
 
@@ -45,6 +46,12 @@ export interface RequestEvent {
   event: 'dispatched' | 'completed' | 'failed' | 'retried'
   status?: number
   error?: WirepoolError
+  /**
+   * The request's timings (the same live object as `res.timings`): on `completed`, with
+   * `end` set (undefined after an upgrade); on `failed`, as far as the request got
+   * (undefined when it never reached a connection).
+   */
+  timings?: RequestTimings | undefined
 }
 
 /** A connection's certificate expires within `certificateExpiryWarningDays`. */

@@ -23,6 +23,7 @@ import { SocketClosedError } from '../errors.js'
 import { illegalTransition } from '../state-machine.js'
 import type { PoolConnection, Protocol } from '../dispatch.js'
 import type { PeerCertificateInfo } from '../tls/connect.js'
+import type { ConnectTimings } from '../timings.js'
 import { LinkedList, type ListNode } from '../linked-list.js'
 import type { HealthRecord } from './health.js'
 import type { ConnectionBudget } from './budget.js'
@@ -75,6 +76,8 @@ interface RecordBase extends HealthRecord {
   remoteAddress: string | undefined
   tcpMs: number
   tlsMs: number
+  /** When its connect phases ended (its first request reports them); undefined until connected. */
+  connectTimings: ConnectTimings | undefined
   certificate: PeerCertificateInfo | null
   /**
    * Armed (or refresh()ed, no allocation) each time the record goes idle; left running when
@@ -180,6 +183,7 @@ export function newRecord(h1Only: boolean, now = Date.now()): ConnectingRecord {
     remoteAddress: undefined,
     tcpMs: 0,
     tlsMs: 0,
+    connectTimings: undefined,
     certificate: null,
     idleTimer: undefined,
     idleTimerMs: 0,

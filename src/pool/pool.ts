@@ -30,6 +30,7 @@ import { deliverError, isRetryableFailure, mayRetry, PooledAttempt, statusRetryD
 import { MAX_AFFINITY_KEY, newEntry, WaitQueue, type QueueEntry } from './wait-queue.js'
 import { connectionChannel, daysLeft, requestChannel, snapshotOf, tallyRecords, type ConnectionEvent, type ConnectionSnapshot, type PoolEvents, type RequestEvent } from './events.js'
 import { providePoolInternals } from './internals.js'
+import { Timings } from '../timings.js'
 
 export type { ConnectionState } from './lifecycle.js'
 export type { CertificateExpiringEvent, ConnectionEvent, ConnectionSnapshot, PoolEvents, RequestEvent, RetryEvent } from './events.js'
@@ -489,14 +490,20 @@ export class Pool extends EventEmitter<PoolEvents> {
 
   #dispatchOn(rec: OpenRecord, entry: QueueEntry): void {
     const conn = rec.conn
-    const waited = performance.now() - entry.enqueuedAt
+    const now = performance.now()
+    const waited = now - entry.enqueuedAt
     const reusedBefore = rec.requests > 0
+    // A reused connection's connect phases belong to an earlier request: none are copied.
+    const opened = reusedBefore ? undefined : rec.connectTimings
+    let timings = entry.timings
+    if (timings === undefined) timings = entry.timings = new Timings(entry.enqueuedAt, now, opened)
+    else timings.redispatched(now, opened)
     rec.requests++
     rec.lastUsedAt = Date.now()
     entry.dispatched = true
     if (entry.affinity !== undefined) this.#queue.bind(entry.affinity, rec)
     this.#figures.onDispatch(reusedBefore, waited, entry.atLimit, rec.protocol)
-    const attempt = new PooledAttempt(this.#attempts, entry, rec, reusedBefore)
+    const attempt = new PooledAttempt(this.#attempts, entry, rec, reusedBefore, timings)
     if (requestChannel.hasSubscribers) requestChannel.publish({ origin: this.origin, method: entry.request.method, path: entry.request.path, connectionId: rec.id, event: 'dispatched' } satisfies RequestEvent)
     try {
       conn.dispatch(entry.request, attempt)
@@ -650,7 +657,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     const entry = attempt.entry
     entry.finished = true
     this.#detachEntry(entry)
-    if (requestChannel.hasSubscribers) requestChannel.publish({ origin: this.origin, method: entry.request.method, path: entry.request.path, connectionId: attempt.rec.id, event: 'completed', status: attempt.status } satisfies RequestEvent)
+    if (requestChannel.hasSubscribers) requestChannel.publish({ origin: this.origin, method: entry.request.method, path: entry.request.path, connectionId: attempt.rec.id, event: 'completed', status: attempt.status, timings: entry.timings } satisfies RequestEvent)
   }
 
   /** Deliver the request's final error (once). */
@@ -658,7 +665,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     if (entry.finished) return
     entry.finished = true
     this.#detachEntry(entry)
-    if (requestChannel.hasSubscribers) requestChannel.publish({ origin: this.origin, method: entry.request.method, path: entry.request.path, connectionId: undefined, event: 'failed', error: err } satisfies RequestEvent)
+    if (requestChannel.hasSubscribers) requestChannel.publish({ origin: this.origin, method: entry.request.method, path: entry.request.path, connectionId: undefined, event: 'failed', error: err, timings: entry.timings } satisfies RequestEvent)
     deliverError(entry.handler, err)
   }
 

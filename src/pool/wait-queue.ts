@@ -4,6 +4,7 @@
  * their own connection without holding up the others.
  */
 import type { DispatchHandler, DispatchRequest } from '../dispatch.js'
+import type { Timings } from '../timings.js'
 import type { ConnectionRecord } from './lifecycle.js'
 
 /** One request of a pool, from `request()` until its handler saw the end, across its attempts. */
@@ -11,7 +12,10 @@ export interface QueueEntry {
   readonly request: DispatchRequest
   readonly handler: DispatchHandler
   readonly signal: AbortSignal | undefined
+  /** `performance.now()` when the request was made: its timings' `start`. */
   readonly enqueuedAt: number
+  /** Made when it is first handed to a connection; its retries reuse it (src/timings.ts). */
+  timings: Timings | undefined
   /** Re-sends so far after retryable failures. */
   retries: number
   /**
@@ -46,6 +50,7 @@ export function newEntry(request: DispatchRequest, handler: DispatchHandler, sig
     handler,
     signal,
     enqueuedAt: performance.now(),
+    timings: undefined,
     retries: 0,
     freshAfter: undefined,
     atLimit: false,

@@ -152,6 +152,8 @@ export interface TcpConnected {
   socket: net.Socket
   /** Both address families came from a cache (no query). False for IP literals and Unix sockets too. */
   dnsCached: boolean
+  /** `performance.now()` when the name's addresses were known; undefined when nothing was resolved (IP literal, Unix socket). */
+  resolvedAt: number | undefined
 }
 
 export function connectTcp(opts: TcpConnectOptions): Promise<net.Socket> {
@@ -214,7 +216,7 @@ export function connectTcpDetailed(opts: TcpConnectOptions): Promise<TcpConnecte
   return race.promise.then(
     (socket) => {
       cleanUp()
-      return { socket, dnsCached: resolution.cached }
+      return { socket, dnsCached: resolution.cached, resolvedAt: family === 0 ? race.resolvedAt : undefined }
     },
     (err: unknown) => {
       cleanUp()
@@ -259,7 +261,7 @@ function connectUnix(opts: TcpConnectOptions, socketOptions: SocketOptions): Pro
       socket.off('error', onError)
       signal?.removeEventListener('abort', onAbort)
       if (next === 'connected') {
-        resolve({ socket, dnsCached: false })
+        resolve({ socket, dnsCached: false, resolvedAt: undefined })
         return
       }
       // Nobody owns this socket any more: a late error from it must not become uncaught.

@@ -33,6 +33,8 @@ export function applyRoute(tcp: TcpConnectOptions, route: RouteOptions, secure: 
 
 export interface TlsDialed extends TlsConnection {
   dnsCached: boolean
+  /** When the name's addresses were known (undefined for an IP literal: nothing was resolved). */
+  resolvedAt: number | undefined
 }
 
 /**
@@ -43,17 +45,18 @@ export async function dialTls(opts: TlsConnectOptions): Promise<TlsDialed> {
   // An IP literal has nothing to resolve or race: one TLSSocket does the TCP connect and the
   // handshake, as before Happy Eyeballs (no second socket object kept per connection).
   if (opts.socket === undefined && opts.socketPath === undefined && net.isIP(bareHost(opts.host)) !== 0) {
-    return { ...(await connectTls(opts)), dnsCached: false }
+    return { ...(await connectTls(opts)), dnsCached: false, resolvedAt: undefined }
   }
   const started = performance.now()
   const tcp: TcpConnected = await connectTcpDetailed(opts)
-  const tcpMs = performance.now() - started
+  const tcpAt = performance.now()
+  const tcpMs = tcpAt - started
   const left = Math.max(1, opts.connectTimeout - tcpMs)
   // Read now: a socket destroyed by a failed handshake no longer knows its peer.
   const address = tcp.socket.remoteAddress
   try {
     const tls = await connectTls({ ...opts, connectTimeout: left, socket: tcp.socket })
-    return { ...tls, tcpMs, dnsCached: tcp.dnsCached }
+    return { ...tls, tcpMs, tcpAt, dnsCached: tcp.dnsCached, resolvedAt: tcp.resolvedAt }
   } catch (err) {
     // Rejected before node:tls took the socket (bad option, abort): it is still ours to close.
     tcp.socket.destroy()

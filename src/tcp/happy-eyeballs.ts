@@ -50,6 +50,8 @@ export class ConnectionRace {
   readonly promise: Promise<net.Socket>
   /** Every address dialled so far, in order. */
   readonly tried: string[] = []
+  /** `performance.now()` when the answers were in and the first address was dialled (the end of the DNS phase). */
+  resolvedAt: number | undefined = undefined
   readonly #opts: RaceOptions
   readonly #queue6: string[] = []
   readonly #queue4: string[] = []
@@ -120,6 +122,7 @@ export class ConnectionRace {
     clearTimeout(this.#resolutionTimer)
     this.#resolutionTimer = undefined
     this.#state = 'racing'
+    this.resolvedAt = performance.now()
     this.#next()
   }
 

@@ -75,6 +75,9 @@ export interface TlsConnection {
   tcpMs: number
   /** TLS handshake time. */
   tlsMs: number
+  /** `performance.now()` when TCP connected (the handshake's start over a given socket) and when the handshake ended. */
+  tcpAt: number
+  tlsAt: number
   /** The peer's leaf certificate, when it sent one. */
   certificate: PeerCertificateInfo | null
 }
@@ -327,13 +330,16 @@ function connectAndHandshake(opts: TlsConnectOptions, secureContext: tls.SecureC
           fail(new TlsPinMismatchError(pins, certificate?.spkiPin ?? 'none', origin === undefined ? {} : { origin }), true)
           return
         }
+        const now = performance.now()
         resolve({
           certificate,
           socket: tlsSocket,
           alpnProtocol: tlsSocket.alpnProtocol ?? false,
           resumed: reused,
           tcpMs: tcpDone - started,
-          tlsMs: performance.now() - tcpDone,
+          tlsMs: now - tcpDone,
+          tcpAt: tcpDone,
+          tlsAt: now,
         })
         return
       }

@@ -78,6 +78,22 @@ t.test('built package: require() and import on Node 20 and 24, CommonJS TypeScri
   const binaries: [string, string][] = [['node ' + process.version, process.execPath]]
   if (existsSync(node24)) binaries.push(['node 24', node24])
   else t.comment(`no Node 24 binary at ${node24} (set NODE24): only ${process.version} checked`)
+
+  // Without the optional OpenTelemetry peer: everything but wirepool/otel loads, and that one
+  // says what is missing.
+  await writeFile(join(app, 'peerless.cjs'), [
+    `for (const sub of ${JSON.stringify(['wirepool', ...subpaths.filter((s) => s !== 'wirepool/otel')])}) require(sub)`,
+    "try { require('wirepool/otel'); throw new Error('wirepool/otel loaded without @opentelemetry/api') }",
+    "catch (err) { if (!/MODULE_NOT_FOUND$/.test(String(err.code)) || !String(err.message).includes('@opentelemetry/api')) throw err }",
+    "console.log('peerless ok')",
+  ].join('\n'))
+  for (const [label, bin] of binaries) {
+    const peerless = await run(bin, ['peerless.cjs'], { cwd: app })
+    t.equal(peerless.stdout.trim(), 'peerless ok', `${label}: without @opentelemetry/api only wirepool/otel fails to load`)
+  }
+  await mkdir(join(app, 'node_modules/@opentelemetry'), { recursive: true })
+  await symlink(join(root, 'node_modules/@opentelemetry/api'), join(app, 'node_modules/@opentelemetry/api'))
+
   for (const [label, bin] of binaries) {
     const cjs = await run(bin, ['main.cjs'], { cwd: app })
     t.equal(cjs.stdout.trim(), 'cjs ok wirepool', `${label}: require('wirepool') and each subpath`)

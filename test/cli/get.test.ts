@@ -125,6 +125,9 @@ t.test('-v traces the connection life, both heads and trailers on stderr', async
   t.match(err, /< HTTP\/1\.1 200 OK\n/)
   t.match(err, /< trailer: x-checksum\n/)
   t.match(err, /\* trailer: x-checksum: abc123/)
+  // The connect phases at onConnect (an IP literal: nothing to resolve), the request's at its end.
+  t.match(err, /\* timings: DNS none \(no name to resolve\), TCP connect \d+\.\d\d ms\n/)
+  t.match(err, /\* timings: wait \d+\.\d\d ms, request sent \d+\.\d\d ms, first byte \d+\.\d\d ms, download \d+\.\d\d ms, total \d+\.\d\d ms\n/)
   t.match(err, /idle -> draining \(pool-closing\)/)
   t.match(err, /draining -> closed/)
 })
@@ -184,13 +187,16 @@ t.test('TLS: verification failure exits 60, --cacert and -k succeed, -k warns', 
   t.match(untrusted.stderr, /WP_TLS_VERIFY/)
   t.equal(untrusted.stdout, '')
 
-  const withCa = await runCli(t, ['get', '-v', '--h1', '--cacert', caFile, trusted.origin])
+  // By name (--resolve answers the lookup): the DNS phase is timed too.
+  const byName = trusted.origin.replace('127.0.0.1', 'localhost')
+  const withCa = await runCli(t, ['get', '-v', '--h1', '--cacert', caFile, '--resolve', `localhost:${trusted.port}:127.0.0.1`, byName])
   t.equal(withCa.code, 0)
   t.equal(withCa.stdout, 'secret')
   t.match(withCa.stderr, /ALPN: server accepted http\/1\.1/)
   t.match(withCa.stderr, /TLS session: full handshake/)
   t.match(withCa.stderr, /connected in [\d.]+ ms \(DNS \+ TCP \+ TLS handshake\)/)
-  t.match(withCa.stderr, /\* timings: DNS \+ TCP connect [\d.]+ ms, TLS handshake [\d.]+ ms/)
+  t.match(withCa.stderr, /\* timings: DNS [\d.]+ ms, TCP connect [\d.]+ ms, TLS handshake [\d.]+ ms\n/)
+  t.match(withCa.stderr, /\* timings: wait [\d.]+ ms, request sent [\d.]+ ms, first byte [\d.]+ ms, download [\d.]+ ms, total [\d.]+ ms\n/)
   t.match(withCa.stderr, /\* server certificate: subject CN=localhost; issuer CN=wirepool test CA/)
   t.match(withCa.stderr, /\* server certificate: expires \d{4}-\d\d-\d\dT[\d:.]+Z \((29|30)(\.\d+)? days left\)/)
   t.notMatch(withCa.stderr, /WARNING/)
