@@ -116,8 +116,12 @@ export function chain(inner: Dispatch, interceptors: readonly Interceptor[]): Di
   return dispatch
 }
 
+/** What a request without headers of its own is given (shared: the core only reads it). */
+const ACCEPT_ENCODING_ONLY: Readonly<Record<string, string>> = Object.freeze({ 'accept-encoding': ACCEPT_ENCODING })
+
 function withAcceptEncoding(options: RequestOptions): RequestOptions {
   if (options === null || typeof options !== 'object') throw new InvalidArgumentError('request options must be an object')
+  if (options.headers === undefined) return { ...options, headers: ACCEPT_ENCODING_ONLY }
   const entries = headerEntries(options.headers)
   if (headerValue(entries, 'accept-encoding') !== undefined) return options
   entries.push(['accept-encoding', ACCEPT_ENCODING])
