@@ -278,17 +278,62 @@ export function buildDispatchRequest(options: PoolRequestOptions, authority: str
     if (typeof upgrade !== 'string') throw new InvalidArgumentError('upgrade must be a string')
     assertFieldValue('upgrade', upgrade)
   }
-  return {
+  return new BuiltRequest(
     method,
     path,
-    authority: state.host ?? authority,
+    state.host ?? authority,
     headers,
-    body: body as RequestBody,
+    body as RequestBody,
     bodyLength,
-    idempotent: isIdempotentRequest(options),
-    expectContinue: state.expectContinue,
-    headersTimeout: msOption('headersTimeout', options.headersTimeout, defaults.headersTimeout),
-    bodyTimeout: msOption('bodyTimeout', options.bodyTimeout, defaults.bodyTimeout),
+    isIdempotentRequest(options),
+    state.expectContinue,
+    msOption('headersTimeout', options.headersTimeout, defaults.headersTimeout),
+    msOption('bodyTimeout', options.bodyTimeout, defaults.bodyTimeout),
     upgrade,
+  )
+}
+
+/**
+ * The DispatchRequest buildDispatchRequest makes. A class, not an object literal: a request
+ * lives as long as its exchange and points at its body, and a literal may be pretenured by V8
+ * (see AnnouncedConnection in src/dispatch.ts for what that cost).
+ */
+class BuiltRequest implements DispatchRequest {
+  method: string
+  path: string
+  authority: string
+  headers: string[]
+  body: RequestBody
+  bodyLength: number
+  idempotent: boolean
+  expectContinue: boolean
+  headersTimeout: number
+  bodyTimeout: number
+  upgrade: string | undefined
+
+  constructor(
+    method: string,
+    path: string,
+    authority: string,
+    headers: string[],
+    body: RequestBody,
+    bodyLength: number,
+    idempotent: boolean,
+    expectContinue: boolean,
+    headersTimeout: number,
+    bodyTimeout: number,
+    upgrade: string | undefined,
+  ) {
+    this.method = method
+    this.path = path
+    this.authority = authority
+    this.headers = headers
+    this.body = body
+    this.bodyLength = bodyLength
+    this.idempotent = idempotent
+    this.expectContinue = expectContinue
+    this.headersTimeout = headersTimeout
+    this.bodyTimeout = bodyTimeout
+    this.upgrade = upgrade
   }
 }

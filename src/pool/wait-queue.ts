@@ -44,25 +44,41 @@ export interface QueueEntry {
   readonly coalesced: boolean
 }
 
-export function newEntry(request: DispatchRequest, handler: DispatchHandler, signal: AbortSignal | undefined, affinity: string | undefined, coalesced: boolean): QueueEntry {
-  return {
-    request,
-    handler,
-    signal,
-    enqueuedAt: performance.now(),
-    timings: undefined,
-    retries: 0,
-    freshAfter: undefined,
-    atLimit: false,
-    dispatched: false,
-    abort: undefined,
-    finished: false,
-    onAbort: undefined,
-    retryTimer: undefined,
-    deadline: undefined,
-    affinity,
-    coalesced,
+/**
+ * A class, not an object literal: an entry points at its request's handler and so at the
+ * whole request, and a literal may be pretenured by V8 (see AnnouncedConnection in
+ * src/dispatch.ts for what that cost).
+ */
+class Entry implements QueueEntry {
+  readonly request: DispatchRequest
+  readonly handler: DispatchHandler
+  readonly signal: AbortSignal | undefined
+  readonly enqueuedAt: number
+  timings: Timings | undefined = undefined
+  retries = 0
+  freshAfter: number | undefined = undefined
+  atLimit = false
+  dispatched = false
+  abort: ((reason?: Error) => void) | undefined = undefined
+  finished = false
+  onAbort: (() => void) | undefined = undefined
+  retryTimer: NodeJS.Timeout | undefined = undefined
+  deadline: NodeJS.Timeout | undefined = undefined
+  readonly affinity: string | undefined
+  readonly coalesced: boolean
+
+  constructor(request: DispatchRequest, handler: DispatchHandler, signal: AbortSignal | undefined, affinity: string | undefined, coalesced: boolean) {
+    this.request = request
+    this.handler = handler
+    this.signal = signal
+    this.enqueuedAt = performance.now()
+    this.affinity = affinity
+    this.coalesced = coalesced
   }
+}
+
+export function newEntry(request: DispatchRequest, handler: DispatchHandler, signal: AbortSignal | undefined, affinity: string | undefined, coalesced: boolean): QueueEntry {
+  return new Entry(request, handler, signal, affinity, coalesced)
 }
 
 /** Longest affinity key accepted (keys are caller data kept in memory). */
