@@ -5,7 +5,7 @@
 import t from 'tap'
 import { Agent, redirect, type RedirectRefusedError, type WirepoolError } from '../../src/index.js'
 import { createTestServer } from '../../src/testing/index.js'
-import { loopbackLookup, received, redirectUrl, rigs, serve, type Echo } from './redirect-support.js'
+import { echo, failure, loopbackLookup, received, redirectUrl, rigs, serve, type Echo } from './redirect-support.js'
 
 const SECRETS = {
   authorization: 'Bearer secret-token',
@@ -13,19 +13,6 @@ const SECRETS = {
   'proxy-authorization': 'Basic c2VjcmV0OnByb3h5',
   'x-api-key': 'secret-key',
   'x-harmless': 'kept',
-}
-
-async function echo(res: { body: { json(): Promise<unknown> } }): Promise<Echo> {
-  return (await res.body.json()) as Echo
-}
-
-function failure(p: Promise<unknown>): Promise<WirepoolError> {
-  return p.then(
-    () => {
-      throw new Error('expected the request to fail')
-    },
-    (err: WirepoolError) => err,
-  )
 }
 
 t.test('CVE-2023-45143: cookie is not sent to another origin (nor authorization); both stay within one', async (t) => {

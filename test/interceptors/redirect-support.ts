@@ -2,7 +2,7 @@
 // ports), each answering redirects it is told to make and echoing what it received.
 import type { Test } from 'tap'
 import type { LookupFunction } from 'node:net'
-import { Agent } from '../../src/index.js'
+import { Agent, type WirepoolError } from '../../src/index.js'
 import { createTestServer, type RecordedRequest, type TestServer } from '../../src/testing/index.js'
 
 export interface Rig {
@@ -87,4 +87,19 @@ export const loopbackLookup: LookupFunction = ((hostname: string, options: unkno
 /** The requests `server` received for paths starting with `prefix`. */
 export function received(server: TestServer, prefix: string): RecordedRequest[] {
   return server.requests.filter((r) => r.path.startsWith(prefix))
+}
+
+/** The echo a test route answers with (`serve`). */
+export async function echo(res: { body: { json(): Promise<unknown> } }): Promise<Echo> {
+  return (await res.body.json()) as Echo
+}
+
+/** The error a request must fail with (a success fails the test). */
+export function failure(p: Promise<unknown>): Promise<WirepoolError> {
+  return p.then(
+    () => {
+      throw new Error('expected the request to fail')
+    },
+    (err: WirepoolError) => err,
+  )
 }

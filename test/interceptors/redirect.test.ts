@@ -5,20 +5,7 @@ import { Readable } from 'node:stream'
 import { Agent, Pool, redirect, type DispatchHandler, type RedirectRefusedError, type TooManyRedirectsError, type WirepoolError } from '../../src/index.js'
 import { MockAgent } from '../../src/mock/index.js'
 import { exitCodeFor } from '../../src/cli/exit-codes.js'
-import { received, redirectUrl, rigs, type Echo } from './redirect-support.js'
-
-async function echo(res: { body: { json(): Promise<unknown> } }): Promise<Echo> {
-  return (await res.body.json()) as Echo
-}
-
-function failure(p: Promise<unknown>): Promise<WirepoolError> {
-  return p.then(
-    () => {
-      throw new Error('expected the request to fail')
-    },
-    (err: WirepoolError) => err,
-  )
-}
+import { echo, failure, received, redirectUrl, rigs } from './redirect-support.js'
 
 t.test('301/302/303 turn into GET without the body (HEAD stays HEAD); 307/308 keep method and body', async (t) => {
   for (const { label, a, agent, protocol } of await rigs(t)) {

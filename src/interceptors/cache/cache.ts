@@ -35,27 +35,8 @@ export interface CacheOptions {
   now?: () => number
 }
 
-export interface CacheStats {
-  /** GETs answered from the store without asking the origin (stale ones allowed by max-stale included). */
-  hits: number
-  /** GETs forwarded with nothing usable stored. */
-  misses: number
-  /** Conditional requests the cache sent to revalidate a stored response (background ones included). */
-  revalidations: number
-  /** …of which the origin answered 304 and the stored response was served/freshened. */
-  notModified: number
-  /** Stale responses served while a background revalidation ran (RFC 5861 §3). */
-  staleWhileRevalidate: number
-  /** Stale responses served instead of an error (RFC 5861 §4). */
-  staleIfError: number
-  /** Responses written to the store. */
-  stores: number
-  /** Keys dropped after unsafe requests (RFC 9111 §4.4). */
-  invalidations: number
-  /** Store calls that failed (the request itself went on). */
-  storeErrors: number
-  /** Background revalidations that failed. */
-  backgroundErrors: number
+/** What a cache() has done (its own counts, `Counters`) and what its store holds. */
+export interface CacheStats extends Counters {
   /** From the store, when it reports them (`MemoryCacheStore` does): responses kept, their bytes, evictions. */
   entries: number | undefined
   bytes: number | undefined

@@ -10,16 +10,27 @@ import { currentAge, type HeuristicOptions } from './freshness.js'
 import type { ReplayResponse } from './replay.js'
 import type { CachedResponse, CacheStore } from './store.js'
 
+/** What a cache() counts (`stats()`, README "Caching"). */
 export interface Counters {
+  /** GETs answered from the store without asking the origin (stale ones allowed by max-stale included). */
   hits: number
+  /** GETs forwarded with nothing usable stored. */
   misses: number
+  /** Conditional requests the cache sent to revalidate a stored response (background ones included). */
   revalidations: number
+  /** …of which the origin answered 304 and the stored response was served/freshened. */
   notModified: number
+  /** Stale responses served while a background revalidation ran (RFC 5861 §3). */
   staleWhileRevalidate: number
+  /** Stale responses served instead of an error (RFC 5861 §4). */
   staleIfError: number
+  /** Responses written to the store. */
   stores: number
+  /** Keys dropped after unsafe requests (RFC 9111 §4.4). */
   invalidations: number
+  /** Store calls that failed (the request itself went on). */
   storeErrors: number
+  /** Background revalidations that failed. */
   backgroundErrors: number
 }
 
