@@ -1,14 +1,15 @@
 /**
  * What following redirects costs a request that is not redirected: client CPU µs per request
- * for `agent.request()`, `agent.compose(redirect()).request()` and
- * `agent.request({ redirect: 'follow' })`, against a local HTTP/1.1 server (bench/h1-server.ts,
+ * for `agent.request()`, `agent.compose().request()` (a composition without interceptors),
+ * `agent.compose(redirect()).request()`, `agent.compose(cache()).request()` (a response the
+ * cache cannot keep) and `agent.request({ redirect: 'follow' })`, against a local HTTP/1.1 server (bench/h1-server.ts,
  * node:http in a process of its own, pinned to core 0 when taskset is there) answering 5 bytes.
  * The variants take turns, several rounds each; the table gives each one's median and its
  * ratio to the plain request, measured in the same run.
  *
  *   node --import tsx bench/redirect-overhead.ts [requests per round, default 20000]
  */
-import { Agent, redirect, type Response } from '../src/index.js'
+import { Agent, cache, redirect, type Response } from '../src/index.js'
 import { killChildren, pinned, startServerChild } from './children.js'
 
 const REQUESTS = Number(process.argv[2] ?? 20_000)
@@ -19,12 +20,19 @@ const WARM_UP = 3_000
 const server = await startServerChild<{ port: number }>(pinned(0, process.execPath, ['--import', 'tsx', new URL('./h1-server.ts', import.meta.url).pathname]))
 const url = `http://127.0.0.1:${server.info.port}/hello`
 const agent = new Agent({ connections: CONCURRENCY })
+const bare = agent.compose()
 const composed = agent.compose(redirect())
+// /hello's response has no lifetime and no validator: cache() stores nothing (policy.ts
+// mayStore), so every request goes to the server — the cost of a cache on a response it
+// cannot keep (as for a no-store one).
+const cached = agent.compose(cache())
 
 type Variant = { name: string; send: () => Promise<Response> }
 const variants: Variant[] = [
   { name: 'agent.request', send: () => agent.request({ url }) },
+  { name: 'compose().request', send: () => bare.request({ url }) },
   { name: 'compose(redirect()).request', send: () => composed.request({ url }) },
+  { name: 'compose(cache()).request', send: () => cached.request({ url }) },
   { name: "agent.request({ redirect: 'follow' })", send: () => agent.request({ url, redirect: 'follow' }) },
 ]
 

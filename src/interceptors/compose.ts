@@ -15,6 +15,7 @@ import type { RequestOptions } from '../request-options.js'
 import { ResponseCollector, type Response } from '../response.js'
 import { ACCEPT_ENCODING } from '../decompress.js'
 import { headerEntries, headerValue } from './request-headers.js'
+import { withOption } from './options-copy.js'
 
 /**
  * Send one request: the handler hears about it (README "Low-level: dispatch"). Errors are
@@ -80,7 +81,7 @@ export class ComposedDispatcher<Base extends ComposeBase = ComposeBase> {
   dispatch(options: RequestOptions, handler: DispatchHandler): void {
     try {
       const origin = this.#settings.origin
-      if (origin !== undefined && options !== null && typeof options === 'object' && options.url === undefined && options.origin === undefined) options = { ...options, origin }
+      if (origin !== undefined && options !== null && typeof options === 'object' && options.url === undefined && options.origin === undefined) options = withOption(options, 'origin', origin)
       this.#dispatch(options, handler)
     } catch (err) {
       // An interceptor that threw instead of calling onError: the request fails, the caller's
@@ -121,11 +122,11 @@ const ACCEPT_ENCODING_ONLY: Readonly<Record<string, string>> = Object.freeze({ '
 
 function withAcceptEncoding(options: RequestOptions): RequestOptions {
   if (options === null || typeof options !== 'object') throw new InvalidArgumentError('request options must be an object')
-  if (options.headers === undefined) return { ...options, headers: ACCEPT_ENCODING_ONLY }
+  if (options.headers === undefined) return withOption(options, 'headers', ACCEPT_ENCODING_ONLY)
   const entries = headerEntries(options.headers)
   if (headerValue(entries, 'accept-encoding') !== undefined) return options
   entries.push(['accept-encoding', ACCEPT_ENCODING])
-  return { ...options, headers: entries }
+  return withOption(options, 'headers', entries)
 }
 
 /** What `res.url` is made of for a request inside a composition: its url, or its origin (or a Pool's) and path. */

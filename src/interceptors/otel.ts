@@ -22,6 +22,7 @@ import type { WirepoolError } from '../errors.js'
 import type { RequestOptions } from '../request-options.js'
 import type { Dispatch, Interceptor } from './compose.js'
 import { headerEntries } from './request-headers.js'
+import { withOption } from './options-copy.js'
 
 export interface OtelOptions {
   /** Where the tracer comes from. Default: the global provider (`trace.getTracerProvider()`, looked up per span, so one registered later is used). */
@@ -127,7 +128,7 @@ function withContextHeaders(request: RequestOptions, active: ReturnType<typeof c
   const replaced = new Set(injected.map((name) => name.toLowerCase()))
   const headers = headerEntries(request.headers).filter(([name]) => !replaced.has(name))
   for (const name of injected) headers.push([name.toLowerCase(), carrier[name] as string])
-  return { ...request, headers }
+  return withOption(request, 'headers', headers)
 }
 
 /** A user hook that throws must not fail the request it describes. */

@@ -17,6 +17,7 @@ import { isResendableBodyInit } from '../body-source.js'
 import { illegalTransition } from '../state-machine.js'
 import type { Dispatch, Interceptor } from './compose.js'
 import { headerEntries } from './request-headers.js'
+import { withoutOptions } from './options-copy.js'
 import { locationOf, RedirectChain, REDIRECT_STATUSES, type BodyKind, type HopDecision, type RedirectRules } from './redirect-policy.js'
 
 export interface RedirectOptions {
@@ -102,13 +103,16 @@ export function redirectDispatch(dispatch: Dispatch, settings: RedirectSettings)
   }
 }
 
+/** The options only this layer reads. */
+const REDIRECT_OPTIONS: readonly string[] = ['redirect', 'maxRedirections']
+/** What a next hop's options leave out of the previous hop's: its target, and with a dropped body the body's fields. */
+const NOT_FOR_A_NEXT_HOP: readonly string[] = ['origin', 'path']
+const NOT_FOR_A_BODYLESS_HOP: readonly string[] = ['origin', 'path', 'body', 'json', 'idempotent']
+
 /** The options without the two only this layer reads, so the layers below see a plain request. */
 function withoutRedirectOptions(options: RequestOptions): RequestOptions {
   if (options.redirect === undefined && options.maxRedirections === undefined) return options
-  const copy = { ...options }
-  delete copy.redirect
-  delete copy.maxRedirections
-  return copy
+  return withoutOptions(options, REDIRECT_OPTIONS)
 }
 
 /**
@@ -312,14 +316,11 @@ class RedirectFlow {
 
   #nextOptions(decision: Extract<HopDecision, { kind: 'follow' }>): RequestOptions {
     const { next, bodyDropped } = decision
-    const options: RequestOptions = { ...this.#options, url: next.url.href, method: next.method, headers: next.headers }
-    delete options.origin
-    delete options.path
-    if (bodyDropped) {
-      delete options.body
-      delete options.json
-      delete options.idempotent
-    }
+    // The target is now `url` alone; a dropped body takes what described it along (RFC 9110 §15.4).
+    const options = withoutOptions(this.#options, bodyDropped ? NOT_FOR_A_BODYLESS_HOP : NOT_FOR_A_NEXT_HOP)
+    options.url = next.url.href
+    options.method = next.method
+    options.headers = next.headers
     return options
   }
 

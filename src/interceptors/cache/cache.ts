@@ -10,6 +10,7 @@ import { InvalidArgumentError, toWirepoolError } from '../../errors.js'
 import type { RequestOptions } from '../../request-options.js'
 import type { Dispatch, Interceptor } from '../compose.js'
 import { headerEntries } from '../request-headers.js'
+import { withOption } from '../options-copy.js'
 import { requestDirectives } from './cache-control.js'
 import { type CacheContext, type Counters, type Lookup, forget, servedHead } from './context.js'
 import type { HeuristicOptions } from './freshness.js'
@@ -221,7 +222,7 @@ function withValidators(opts: RequestOptions, entry: CachedResponse): RequestOpt
   const lastModified = entry.headers['last-modified']
   if (etag !== undefined) headers.push(['if-none-match', Array.isArray(etag) ? (etag[0] as string) : etag])
   if (lastModified !== undefined) headers.push(['if-modified-since', Array.isArray(lastModified) ? (lastModified[0] as string) : lastModified])
-  return { ...opts, headers }
+  return withOption(opts, 'headers', headers)
 }
 
 /** RFC 9110 §15.4.5: a 304 carries the fields a 200 would that describe caching and identity, not the content's framing. */
