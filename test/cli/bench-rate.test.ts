@@ -77,7 +77,9 @@ t.test('open loop over a stalling server: corrected p99 shows the stall, uncorre
   const uncorrected = doc.latency.uncorrected
 
   t.equal(attempt.stalls, 3, 'three stalls fell inside the run')
-  t.ok(stallMs >= STALL && stallMs < STALL * 1.2, `the stalls lasted ${stallMs.toFixed(1)} ms`)
+  // (1 ms of slack below: a timer is armed against libuv's cached loop time, which may lag
+  // performance.now() at the stall's start, so a 300 ms timer can measure 299.9 ms)
+  t.ok(stallMs >= STALL - 1 && stallMs < STALL * 1.2, `the stalls lasted ${stallMs.toFixed(1)} ms`)
   const expected = (q: number): number => theory(stallMs, q)
   const figures = `corrected p90 ${pct(corrected, 'p90')} p99 ${pct(corrected, 'p99')} p99.9 ${pct(corrected, 'p99.9')}; uncorrected p99 ${pct(uncorrected, 'p99')} µs; theory p90 ${expected(0.9).toFixed(0)} p99 ${expected(0.99).toFixed(0)} p99.9 ${expected(0.999).toFixed(0)}`
   t.comment(figures)
