@@ -5,27 +5,7 @@ import { setImmediate as tick } from 'node:timers/promises'
 import { Agent, cache, MemoryCacheStore, type CacheInterceptor, type CacheStore, type CachedResponse, type DispatchHandler, type WirepoolError } from '../../src/index.js'
 import { createFetch } from '../../src/adapters/fetch.js'
 import { createTestServer, type TestServer } from '../../src/testing/index.js'
-
-interface Peer {
-  label: 'h1' | 'h2'
-  server: TestServer
-  agent: Agent
-}
-
-async function peers(t: Test): Promise<Peer[]> {
-  const h1 = await createTestServer({ tls: false })
-  const h2 = await createTestServer({ protocols: ['h2'], tls: true })
-  const a1 = new Agent()
-  const a2 = new Agent({ tls: { ca: h2.ca as string } })
-  t.teardown(async () => {
-    await Promise.all([a1.destroy(), a2.destroy()])
-    await Promise.all([h1.close(), h2.close()])
-  })
-  return [
-    { label: 'h1', server: h1, agent: a1 },
-    { label: 'h2', server: h2, agent: a2 },
-  ]
-}
+import { peers } from './peers.js'
 
 /** Wait (bounded, by turns of the event loop, not time) until `done()` holds. */
 async function until(done: () => boolean, what: string): Promise<void> {
@@ -137,7 +117,7 @@ t.test('Vary: variants are kept apart and matched on the request fields', async 
 })
 
 t.test('what is not stored or not reused: no-store, Authorization, request directives, POST', async (t) => {
-  const [{ server, agent }] = (await peers(t)) as [Peer]
+  const [{ server, agent }] = await peers(t)
   server.route('GET', '/no-store', () => ({ headers: { 'cache-control': 'no-store, max-age=60' }, body: 'x' }))
   server.route('GET', '/auth', () => ({ headers: { 'cache-control': 'max-age=60' }, body: 'secret' }))
   server.route('GET', '/auth-private', () => ({ headers: { 'cache-control': 'private, max-age=60' }, body: 'mine' }))
@@ -183,7 +163,7 @@ t.test('what is not stored or not reused: no-store, Authorization, request direc
 })
 
 t.test('unsafe methods invalidate Location and Content-Location of the same origin only', async (t) => {
-  const [{ server, agent }] = (await peers(t)) as [Peer]
+  const [{ server, agent }] = await peers(t)
   for (const p of ['/a', '/b', '/d']) server.route('GET', p, () => ({ headers: { 'cache-control': 'max-age=60' }, body: p }))
   server.route('PUT', '/a', () => ({ status: 201, headers: { location: '/b', 'content-location': 'http://elsewhere.example/d' } }))
   server.route('DELETE', '/a', () => ({ status: 500 }))
@@ -227,7 +207,7 @@ t.test('stale-while-revalidate: stale served at once, one background revalidatio
 })
 
 t.test('stale-while-revalidate: a failing background request is counted, never thrown', async (t) => {
-  const [{ server, agent }] = (await peers(t)) as [Peer]
+  const [{ server, agent }] = await peers(t)
   let clock = Date.now()
   let first = true
   server.route('GET', '/swr-fail', () => {
@@ -298,7 +278,7 @@ t.test('bodies stream through while stored; past maxEntrySize nothing is stored'
 })
 
 t.test('a stored answer honours backpressure and abort', async (t) => {
-  const [{ server, agent }] = (await peers(t)) as [Peer]
+  const [{ server, agent }] = await peers(t)
   const body = Buffer.alloc(512 * 1024, 3)
   server.route('GET', '/bp', () => ({ headers: { 'cache-control': 'max-age=60' }, body }))
   const composed = agent.compose(cache())
@@ -379,7 +359,7 @@ t.test('wirepool/fetch over a cached composition; the caller’s own conditional
 })
 
 t.test('a custom store: failures never fail the request', async (t) => {
-  const [{ server, agent }] = (await peers(t)) as [Peer]
+  const [{ server, agent }] = await peers(t)
   server.route('GET', '/s', () => ({ headers: { 'cache-control': 'max-age=60' }, body: 's' }))
   const puts: CachedResponse[] = []
   const broken: CacheStore = {

@@ -1,10 +1,9 @@
 // agent.compose() / pool.compose(): interceptors wrap dispatch over real loopback servers.
 import t from 'tap'
-import type { Test } from 'tap'
 import { gzipSync } from 'node:zlib'
 import { Agent, ComposedDispatcher, DelegatingHandler, Pool, type Dispatch, type DispatchHandler, type HeaderRecord, type Interceptor, type WirepoolError } from '../../src/index.js'
 import { createFetch } from '../../src/adapters/fetch.js'
-import { createTestServer, type TestServer } from '../../src/testing/index.js'
+import { peers } from './peers.js'
 import { headerEntries } from '../../src/interceptors/request-headers.js'
 
 /** An interceptor that appends `x-trail: <name>` so the server shows the order they ran in. */
@@ -15,21 +14,8 @@ function tag(name: string): Interceptor {
     }
 }
 
-async function servers(t: Test): Promise<Record<'h1' | 'h2', { server: TestServer; agent: Agent }>> {
-  const h1 = await createTestServer({ tls: false })
-  const h2 = await createTestServer({ protocols: ['h2'], tls: true })
-  const a1 = new Agent()
-  const a2 = new Agent({ tls: { ca: h2.ca as string } })
-  t.teardown(async () => {
-    await Promise.all([a1.destroy(), a2.destroy()])
-    await Promise.all([h1.close(), h2.close()])
-  })
-  return { h1: { server: h1, agent: a1 }, h2: { server: h2, agent: a2 } }
-}
-
 t.test('interceptors run first-outermost, over h1 and h2', async (t) => {
-  const both = await servers(t)
-  for (const [label, { server, agent }] of Object.entries(both)) {
+  for (const { label, server, agent } of await peers(t)) {
     // (the test server records a repeated field as an array over h1, joined with ", " over h2)
     server.route('GET', '/order', (req) => ({ body: ([] as string[]).concat(req.headers['x-trail'] ?? []).join(', ') }))
     const composed = agent.compose(tag('a'), tag('b')).compose(tag('outer'))
@@ -45,7 +31,7 @@ t.test('interceptors run first-outermost, over h1 and h2', async (t) => {
 })
 
 t.test('an interceptor may answer without the network', async (t) => {
-  const { h1 } = await servers(t)
+  const [h1] = await peers(t)
   const answer: Interceptor = (dispatch) => (options, handler) => {
     if (!String(options.url).endsWith('/local')) return dispatch(options, handler)
     handler.onConnect?.(() => {}, { id: 0, reused: false, tlsResumed: null, remoteAddress: undefined, remotePort: undefined, protocol: 'http/1.1' })
@@ -62,7 +48,7 @@ t.test('an interceptor may answer without the network', async (t) => {
 })
 
 t.test('a wrapping handler sees the response; request() decodes as the agent does', async (t) => {
-  const { h1 } = await servers(t)
+  const [h1] = await peers(t)
   h1.server.route('GET', '/gz', (req) =>
     req.headers['accept-encoding'] === undefined ? { body: 'plain' } : { headers: { 'content-encoding': 'gzip' }, body: gzipSync('squeezed') },
   )
@@ -98,7 +84,7 @@ t.test('a wrapping handler sees the response; request() decodes as the agent doe
 })
 
 t.test('errors: a throwing interceptor rejects the request; bad compose arguments throw', async (t) => {
-  const { h1 } = await servers(t)
+  const [h1] = await peers(t)
   const boom: Interceptor = () => () => {
     throw new Error('interceptor broke')
   }
@@ -114,7 +100,7 @@ t.test('errors: a throwing interceptor rejects the request; bad compose argument
 })
 
 t.test('pool.compose: a path-only request gets the origin; another origin is refused', async (t) => {
-  const { h1 } = await servers(t)
+  const [h1] = await peers(t)
   h1.server.route('GET', '/p', (req) => ({ body: `${req.path} ${String(req.headers['x-trail'])}` }))
   const pool = new Pool(h1.server.origin)
   t.teardown(() => pool.destroy())
@@ -135,7 +121,7 @@ t.test('pool.compose: a path-only request gets the origin; another origin is ref
 })
 
 t.test('fetch and dispatch() go through the composition', async (t) => {
-  const { h2 } = await servers(t)
+  const [, h2] = await peers(t)
   h2.server.route('GET', '/f', (req) => ({ body: String(req.headers['x-trail']) }))
   const composed = h2.agent.compose(tag('f'))
   const fetch = createFetch(composed)
